@@ -1,0 +1,70 @@
+"""What every cognitive step gets: one agent's persona, LLM, memory, prompts, world view and settings.
+
+A step is a plain async function ``step(ctx, ...)``; it never touches another agent's
+context and never mutates the world (it returns data; the mind turns it into an Action).
+Notes (plans, reflections, tool calls, fallbacks) go through :meth:`MindContext.note`
+and end up in the event log via ``Action.notes``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from town.protocol import Note, Persona, WorldView
+
+if TYPE_CHECKING:  # concrete types live in their own modules
+    from agents.llm.base import BaseLLM
+    from agents.memory import MemoryStream
+    from agents.prompts import PromptLibrary
+
+
+class CognitionSettings(BaseModel):
+    """Knobs for the cognitive loop (filled from config; defaults follow Smallville where it has one)."""
+
+    reflection_threshold: int = Field(150, description="summed importance since the last reflection that triggers one")
+    focal_questions: int = 3
+    insights_per_question: int = 2
+    retrieve_k: int = 8
+    attention_limit: int = 4
+    react_max_steps: int = Field(4, description="ReAct Thought/Action/Observation step cap")
+    max_conversation_turns: int = 8
+    conversation_cooldown_min: int = 60
+    importance_batch: int = 5
+    plan_cache: bool = True
+    wake_hour_default: int = 7
+
+
+@dataclass
+class MindContext:
+    persona: Persona
+    llm: BaseLLM
+    memory: MemoryStream
+    prompts: PromptLibrary
+    world: WorldView
+    settings: CognitionSettings
+    rng: random.Random
+    notes: list[Note] = field(default_factory=list)
+    plan_cache: dict[str, Any] = field(default_factory=dict)  # shared across agents when the mind runtime passes one
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.persona.name
+
+    def now(self) -> datetime:
+        return self.world.now()
+
+    def note(self, kind: str, **data: Any) -> None:
+        self.notes.append(Note(kind=kind, data=data))
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def take_notes(self) -> list[Note]:
+        out, self.notes = self.notes, []
+        return out
