@@ -1,0 +1,14 @@
+"""Shared test setup: headless pygame, no telemetry, no hub downloads."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never read the developer's endpoint settings: each test that wants one sets it.
+for _var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "TOWN_BASE_URLS", "TOWN_CONFIG"):
+    os.environ.pop(_var, None)

@@ -1,0 +1,3 @@
+from town.cli import main
+
+main()
