@@ -1,0 +1,101 @@
+"""Run-folder mechanics: atomic checkpoints, torn event logs, the inbox, forks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from town import checkpoint as ckpt
+from town.events import EventLog, read_events
+
+T0 = datetime(2023, 2, 13, 7, 0)
+
+
+def _write_events(path, n_ticks: int) -> EventLog:
+    log = EventLog(path)
+    for t in range(n_ticks):
+        log.emit(t, T0, "tick")
+        log.emit(t, T0, "action", agent="A", kind="wait")
+    log.flush()
+    return log
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    p = tmp_path / "c.json"
+    ckpt.atomic_write_json(p, {"a": 1})
+    ckpt.atomic_write_json(p, {"a": 2, "b": [1, 2]})
+    assert json.loads(p.read_text()) == {"a": 2, "b": [1, 2]}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_read_json_errors_name_the_file(tmp_path):
+    with pytest.raises(ckpt.RunFolderError, match="missing.json not found"):
+        ckpt.read_json(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ckpt.RunFolderError, match="bad.json: not valid JSON"):
+        ckpt.read_json(bad)
+
+
+def test_truncate_events_drops_ticks_after_checkpoint_and_torn_tail(tmp_path):
+    path = tmp_path / "events.jsonl"
+    log = _write_events(path, 5)  # seq 1..10
+    log.close()
+    with open(path, "a") as fh:
+        fh.write('{"seq": 11, "tick": 5, "ti')  # SIGKILL mid-write
+    kept = ckpt.truncate_events(path, last_seq=6)
+    assert [e.seq for e in kept] == [1, 2, 3, 4, 5, 6]
+    assert [e.seq for e in read_events(path)] == [1, 2, 3, 4, 5, 6]
+    # a resumed log continues the numbering
+    log2 = EventLog(path, start_seq=6)
+    log2.emit(3, T0, "tick")
+    log2.close()
+    assert [e.seq for e in read_events(path)][-1] == 7
+
+
+def test_bad_line_in_the_middle_raises_with_file_and_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    _write_events(path, 2).close()
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(1, "garbage\n")
+    path.write_text("".join(lines))
+    with pytest.raises(ValueError, match=r"events.jsonl:2: bad event line"):
+        list(read_events(path))
+
+
+def test_inbox_is_ordered_and_consumed_once(tmp_path):
+    ckpt.post_to_inbox(tmp_path, {"type": "whisper", "agent": "A", "text": "one"})
+    ckpt.post_to_inbox(tmp_path, {"type": "inject", "description": "fire", "address": "X"})
+    ckpt.post_to_inbox(tmp_path, {"type": "whisper", "agent": "B", "text": "three"})
+    got = ckpt.take_inbox(tmp_path)
+    assert [m.get("text") or m.get("description") for m in got] == ["one", "fire", "three"]
+    assert ckpt.take_inbox(tmp_path) == []
+    assert len(list((tmp_path / "inbox" / "done").glob("*.json"))) == 3
+
+
+def test_fork_copies_and_refuses_to_overwrite(tmp_path):
+    src = tmp_path / "run"
+    src.mkdir()
+    ckpt.atomic_write_json(src / ckpt.RUN_FILE, {"seed": 1, "memory_url": None})
+    ckpt.atomic_write_json(src / ckpt.CHECKPOINT, {"tick": 3})
+    (src / "memory").mkdir()
+    (src / "memory" / "db").write_text("x")
+    dst = tmp_path / "fork"
+    ckpt.fork_run(src, dst)
+    assert json.loads((dst / ckpt.CHECKPOINT).read_text()) == {"tick": 3}
+    assert (dst / "memory" / "db").read_text() == "x"
+    assert json.loads((dst / ckpt.RUN_FILE).read_text())["forked_from"] == str(src)
+    with pytest.raises(ckpt.RunFolderError, match="already exists"):
+        ckpt.fork_run(src, dst)
+    with pytest.raises(ckpt.RunFolderError, match="nothing to fork"):
+        ckpt.fork_run(tmp_path / "nope", tmp_path / "x")
+
+
+def test_fork_refuses_server_memory(tmp_path):
+    src = tmp_path / "run"
+    ckpt.atomic_write_json(src / ckpt.RUN_FILE, {"seed": 1, "memory_url": "http://127.0.0.1:8000"})
+    ckpt.atomic_write_json(src / ckpt.CHECKPOINT, {"tick": 3})
+    with pytest.raises(ckpt.RunFolderError, match="Chroma server"):
+        ckpt.fork_run(src, tmp_path / "fork")
