@@ -1,0 +1,122 @@
+"""ReAct tools: descriptions from signatures, argument validation, each tool against a fake world."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.tools import TOOLS, ToolError, describe_tools, search_directory, tokenize
+from tests._tools_fixtures import T0, FakeWorld, make_ctx
+from town.protocol import Action, PerceivedEvent, WorldView
+
+
+def ctx_(**kw):
+    return make_ctx(None, prompts="(no prompts needed)", **kw)
+
+
+def test_fake_world_is_a_worldview():
+    assert isinstance(FakeWorld(), WorldView)
+
+
+def test_descriptions_come_from_signature_and_docstring():
+    text = describe_tools()
+    assert "move_to(address: str) - Walk to a place" in text
+    assert "use_object(address: str, state: str)" in text
+    assert "wait(minutes: int)" in text
+    assert "look_around() - See who and what is near you" in text
+    assert "ctx" not in text
+    assert {n for n, t in TOOLS.items() if t.terminal} == {"move_to", "use_object", "talk_to", "wait"}
+    assert {n for n, t in TOOLS.items() if not t.terminal} == {"look_around", "recall", "town_directory", "check_time"}
+
+
+def test_move_to_valid_and_unknown_address():
+    ctx = ctx_()
+    act = TOOLS["move_to"].run(ctx, {"address": "Hobbs Cafe:cafe"})
+    assert act == Action(agent="Klaus Mueller", kind="move_to", target="Hobbs Cafe:cafe")
+    with pytest.raises(ToolError) as err:
+        TOOLS["move_to"].run(ctx, {"address": "Hobs cafe"})
+    assert "Hobbs Cafe" in str(err.value)  # suggests the closest known address
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{}, {"address": ""}, {"address": "Hobbs Cafe", "speed": 3}, {"address": ["Hobbs Cafe"]}, {"address": "x" * 500}],
+)
+def test_bad_args_raise_tool_error(args):
+    with pytest.raises(ToolError, match="bad arguments for move_to"):
+        TOOLS["move_to"].run(ctx_(), args)
+
+
+def test_use_object_requires_an_object():
+    ctx = ctx_()
+    act = TOOLS["use_object"].run(ctx, {"address": "Hobbs Cafe:cafe:coffee machine", "state": "brewing coffee"})
+    assert (act.kind, act.target, act.object_state) == ("use_object", "Hobbs Cafe:cafe:coffee machine", "brewing coffee")
+    with pytest.raises(ToolError, match="not an object; its objects: coffee machine, counter"):
+        TOOLS["use_object"].run(ctx, {"address": "Hobbs Cafe:cafe", "state": "x"})
+
+
+def test_talk_to_known_person_only():
+    ctx = ctx_()
+    act = TOOLS["talk_to"].run(ctx, {"name": "isabella rodriguez", "opening_line": "Hi Isabella!"})
+    assert (act.kind, act.target, act.utterance) == ("talk", "Isabella Rodriguez", "Hi Isabella!")
+    with pytest.raises(ToolError, match="people in town: Isabella Rodriguez, Maria Lopez"):
+        TOOLS["talk_to"].run(ctx, {"name": "Bob", "opening_line": "hey"})
+    with pytest.raises(ToolError):
+        TOOLS["talk_to"].run(ctx, {"name": "Klaus Mueller", "opening_line": "talking to myself"})
+
+
+def test_wait_validates_range_and_coerces_numeric_strings():
+    ctx = ctx_()
+    assert TOOLS["wait"].run(ctx, {"minutes": "15"}).duration_min == 15
+    with pytest.raises(ToolError):
+        TOOLS["wait"].run(ctx, {"minutes": 0})
+    with pytest.raises(ToolError):
+        TOOLS["wait"].run(ctx, {"minutes": "soon"})
+
+
+def test_look_around_reports_nearest_first():
+    world = FakeWorld(seen=[
+        PerceivedEvent(subject="Maria Lopez", predicate="is", object="reading", description="Maria Lopez is reading",
+                       address="Hobbs Cafe:cafe", distance=4),
+        PerceivedEvent(subject="Isabella Rodriguez", predicate="is", object="brewing", description="Isabella is brewing coffee",
+                       address="Hobbs Cafe:cafe:coffee machine", distance=1),
+    ])
+    out = TOOLS["look_around"].run(ctx_(world=world), {})
+    assert out.index("Isabella is brewing") < out.index("Maria Lopez is reading")
+    assert ("look_around", "Klaus Mueller") in world.calls
+    assert TOOLS["look_around"].run(ctx_(), {}) == "Nothing notable nearby."
+
+
+def test_recall_returns_top_memories():
+    ctx = ctx_()
+    for i in range(8):
+        ctx.memory.add("observation", f"coffee note {i}", created=T0, importance=3)
+    ctx.memory.add("thought", "Isabella is planning a party", created=T0, importance=7)
+    out = TOOLS["recall"].run(ctx, {"query": "party"})
+    assert out == "Isabella is planning a party"
+    assert TOOLS["recall"].run(ctx, {"query": "coffee"}).count("coffee note") == 5
+    assert TOOLS["recall"].run(ctx, {"query": "zebra"}) == "You remember nothing about that."
+
+
+def test_town_directory_finds_places_hours_and_news():
+    ctx = ctx_()
+    out = TOOLS["town_directory"].run(ctx, {"query": "where can I get espresso?"})
+    assert out.startswith("Hobbs Cafe:cafe:coffee machine (object)")
+    hours = TOOLS["town_directory"].run(ctx, {"query": "library opening hours"})
+    assert "Oak Hill College" in hours and "7am-10pm" in hours
+    assert "Valentine" in TOOLS["town_directory"].run(ctx, {"query": "party"})
+    assert TOOLS["town_directory"].run(ctx, {"query": "zebra"}).startswith("No directory entry matches")
+
+
+def test_directory_ranking_prefers_specific_match():
+    hits = search_directory(ctx_(), "study desk")
+    assert hits[0].address == "Oak Hill College:library:desk"
+    assert all(h.address for h in search_directory(ctx_(), "cafe", include_news=False))
+
+
+def test_tokenize_folds_plurals_and_stopwords():
+    assert tokenize("The cafes of the Town") == ["cafe", "town"]
+    assert tokenize("glass") == ["glass"]
+
+
+def test_check_time():
+    assert TOOLS["check_time"].run(ctx_(), {}) == "Monday February 13, 09:30"
