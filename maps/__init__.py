@@ -1,0 +1,1 @@
+"""Tiled JSON maps (``*.json``) and scenarios (``scenarios/*.yaml``), shipped as package data."""
