@@ -419,6 +419,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class ChromaServer:
     """A ``chroma run`` subprocess on loopback. Use as a context manager (or call :meth:`stop`)."""
 
@@ -445,6 +454,8 @@ class ChromaServer:
     def start(self) -> ChromaServer:
         if self.process is not None:
             raise RuntimeError(f"chroma server on {self.url} already started")
+        if not _port_free(self.host, self.port):
+            raise RuntimeError(f"cannot start chroma server: {self.host}:{self.port} is already in use")
         self.path.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
         cmd = [str(self.executable()), "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)]
