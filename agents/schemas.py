@@ -1,0 +1,172 @@
+"""Pydantic models for every LLM answer, one per cognitive step, plus a registry by name.
+
+Every string has a ``max_length`` and every list a ``max_length``: the JSON schema sent as the
+response format bounds what a small model can emit, and validation rejects anything longer
+(a retry, then the caller's logged fallback). Planning, reaction and reflection answers start
+with a short ``reasoning`` field so the model thinks before it commits (cheap chain-of-thought).
+
+Some steps need bounds that depend on the call (how many memories were numbered, which
+addresses exist): :func:`importance_schema`, :func:`insights_schema` and
+:func:`decomposition_schema` build cached subclasses carrying those bounds, so a bad answer is
+a validation error (retry) and never a silent fix-up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- planning -------------------------------------------------------------------------------------
+class DailyPlan(_Answer):
+    """Wake-up hour, bed hour and the day in broad strokes."""
+
+    reasoning: str = Field(max_length=200)
+    wake_hour: int = Field(ge=3, le=12)
+    bed_hour: int = Field(ge=18, le=23)
+    items: list[str] = Field(min_length=3, max_length=8)
+
+
+class ScheduleBlock(_Answer):
+    start_hour: int = Field(ge=0, le=23)
+    minutes: int = Field(ge=15, le=600)
+    activity: str = Field(min_length=1, max_length=80)
+
+
+class HourlySchedule(_Answer):
+    """The day as blocks; a block lasts until the next one starts (the last one for ``minutes``)."""
+
+    reasoning: str = Field(max_length=160)
+    blocks: list[ScheduleBlock] = Field(min_length=1, max_length=16)
+
+
+class PlannedTask(_Answer):
+    """A 5-60 minute task at one place (an arena address ``Sector:arena``)."""
+
+    description: str = Field(min_length=1, max_length=80)
+    duration_min: int = Field(ge=5, le=60)
+    address: str = Field(min_length=1, max_length=120)
+
+
+class TaskDecomposition(_Answer):
+    reasoning: str = Field(max_length=160)
+    tasks: list[PlannedTask] = Field(min_length=1, max_length=12)
+
+
+# -- perception -----------------------------------------------------------------------------------
+class ImportanceScores(_Answer):
+    """One poignancy score (1 mundane .. 10 life-changing) per numbered memory, in order."""
+
+    scores: list[int] = Field(min_length=1, max_length=20)
+
+
+# -- reflection -----------------------------------------------------------------------------------
+class FocalQuestions(_Answer):
+    questions: list[str] = Field(min_length=1, max_length=5)
+
+
+class Insight(_Answer):
+    text: str = Field(min_length=1, max_length=200)
+    evidence: list[int] = Field(min_length=1, max_length=8, description="numbers of the memories it rests on")
+
+
+class Insights(_Answer):
+    reasoning: str = Field(max_length=200)
+    insights: list[Insight] = Field(min_length=1, max_length=5)
+
+
+# -- reaction / conversation / acting (used by agents/react.py, converse.py, act.py) ---------------
+class Reaction(_Answer):
+    reasoning: str = Field(max_length=160)
+    kind: Literal["ignore", "talk", "react"]
+    target: str | None = Field(default=None, max_length=80, description="whom to talk to (kind=talk)")
+    new_activity: str | None = Field(default=None, max_length=80, description="what to do instead (kind=react)")
+
+
+class Utterance(_Answer):
+    text: str = Field(min_length=1, max_length=300)
+    end_conversation: bool = False
+
+
+class ConversationSummary(_Answer):
+    summary: str = Field(min_length=1, max_length=300)
+    relationship: str = Field(default="", max_length=160, description="how I now feel about them")
+
+
+class ReActStep(_Answer):
+    thought: str = Field(max_length=200)
+    tool: str = Field(min_length=1, max_length=40)
+    args: dict[str, Any] = Field(default_factory=dict, max_length=4)
+
+
+class InterviewAnswer(_Answer):
+    answer: str = Field(min_length=1, max_length=400)
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    cls.__name__: cls
+    for cls in (
+        DailyPlan,
+        HourlySchedule,
+        PlannedTask,
+        TaskDecomposition,
+        ImportanceScores,
+        FocalQuestions,
+        Insights,
+        Reaction,
+        Utterance,
+        ConversationSummary,
+        ReActStep,
+        InterviewAnswer,
+    )
+}
+
+
+# -- call-specific bounds -------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def importance_schema(n: int) -> type[ImportanceScores]:
+    """``ImportanceScores`` that must hold exactly ``n`` scores, each 1..10."""
+    if not 1 <= n <= 20:
+        raise ValueError(f"importance batch must be 1..20 memories, got {n}")
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"ImportanceScores{n}",
+        __base__=ImportanceScores,
+        scores=(list[Annotated[int, Field(ge=1, le=10)]], Field(min_length=n, max_length=n)),  # type: ignore[valid-type]
+    )
+
+
+@lru_cache(maxsize=64)
+def insights_schema(n_memories: int) -> type[Insights]:
+    """``Insights`` whose evidence numbers must lie in 1..n_memories."""
+    if n_memories < 1:
+        raise ValueError("insights need at least one numbered memory")
+    cited = create_model(
+        f"Insight{n_memories}",
+        __base__=Insight,
+        evidence=(list[Annotated[int, Field(ge=1, le=n_memories)]], Field(min_length=1, max_length=8)),  # type: ignore[valid-type]
+    )
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"Insights{n_memories}",
+        __base__=Insights,
+        insights=(list[cited], Field(min_length=1, max_length=5)),  # type: ignore[valid-type]
+    )
+
+
+@lru_cache(maxsize=256)
+def decomposition_schema(addresses: tuple[str, ...]) -> type[TaskDecomposition]:
+    """``TaskDecomposition`` whose task addresses must be one of ``addresses``."""
+    if not addresses:
+        raise ValueError("decomposition needs at least one address")
+    addr_type = Literal[addresses]  # type: ignore[valid-type]
+    task = create_model(f"PlannedTaskAt{len(addresses)}", __base__=PlannedTask, address=(addr_type, ...))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"TaskDecompositionAt{len(addresses)}",
+        __base__=TaskDecomposition,
+        tasks=(list[task], Field(min_length=1, max_length=12)),  # type: ignore[valid-type]
+    )
