@@ -179,6 +179,17 @@ def test_markdown_report_writes_pngs_next_to_it(run_dir: Path, tmp_path: Path) -
         assert f"]({png.name})" in text
     assert "| party | 1 | 2 | 3 |" in text
     assert "| converse | invalid JSON | 2 |" in text
+    assert "| 1 (09:00) | 2 | 1 | 150 | 30 | 1 | 1.00 |" in text  # LLM tallies of game hour 1 (09:00-10:00)
+
+
+def test_html_escapes_logged_text(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    log = EventLog(run / "events.jsonl")
+    log.emit(0, at(0), "run_start", seed=1, map="m", scenario="s", agents=["A"], seconds_per_tick=60, start="")
+    log.emit(1, at(0.2), "reflection", agent="A", text="<script>x</script> & more")
+    log.close()
+    text = report.build_report(run).read_text()
+    assert "<script>" not in text and "&lt;script&gt;x&lt;/script&gt; &amp; more" in text
 
 
 def test_no_fallbacks_and_summary_accounting(tmp_path: Path) -> None:

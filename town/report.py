@@ -430,9 +430,12 @@ class Section:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.2f}" if not v.is_integer() else str(int(v))
-    return str(v)
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def _hour_label(h: int, start: datetime) -> str:
+    """``"2 (10:00)"``: game hour index since the start, with the clock time it begins at."""
+    return f"{h} ({start + timedelta(hours=h):%H:%M})"
 
 
 def _header(run: RunData) -> Section:
@@ -494,7 +497,9 @@ def _graph_section(events: Sequence[Event]) -> Section:
     ax2.set_ylim(0, 1.05)
     ax2.set_title("Density of the who-talked-to-whom graph (cumulative, end of each hour)")
     sec.figures.append(("density", fig2))
-    sec.tables.append(("Density by hour", Table(["hour", "density"], [[h, round(d, 3)] for h, d in dens])))
+    start = start_time(events)
+    sec.tables.append(("Density by game hour (cumulative)",
+                       Table(["hour (starts at)", "density"], [[_hour_label(h, start), round(d, 3)] for h, d in dens])))
     return sec
 
 
@@ -517,8 +522,10 @@ def _diffusion_section(events: Sequence[Event], facts: list[Fact]) -> Section:
         times = knowledge_times(events, fact)
         rows = [[who, f"{t:%H:%M}", "seeded" if who in fact.known_by else "conversation"] for who, t in sorted(times.items(), key=lambda kv: kv[1])]
         sec.tables.append((f"{fact.id}: {fact.text} (keywords: {', '.join(fact.keywords)})", Table(["agent", "knows since", "how"], rows)))
+    start = start_time(events)
     hours = [h for h, _ in next(iter(curves.values()))]
-    sec.tables.insert(0, ("Agents who know each fact, by hour", Table(["fact"] + [str(h) for h in hours], [[fid] + [c for _, c in pts] for fid, pts in curves.items()])))
+    sec.tables.insert(0, ("Agents who know each fact by the end of each game hour (hour, starts at)",
+                          Table(["fact"] + [_hour_label(h, start) for h in hours], [[fid] + [c for _, c in pts] for fid, pts in curves.items()])))
     ax.set_xlabel("game hours since start")
     ax.set_ylabel("agents who know it")
     ax.set_ylim(0, n + 0.5)
@@ -578,7 +585,9 @@ def _llm_section(events: Sequence[Event], summary: dict[str, Any] | None) -> Sec
         axt.set_ylabel("tokens")
         ax.set_title("LLM calls (bars) and tokens (line) per game hour")
         sec.figures.append(("llm_by_hour", fig2))
-        sec.tables.append(("By game hour", Table(["hour"] + headers, _tally_rows({str(h): t for h, t in per_hour}))))
+        start = start_time(events)
+        sec.tables.append(("By game hour", Table(["hour (starts at)"] + headers,
+                                                  _tally_rows({_hour_label(h, start): t for h, t in per_hour}))))
     fb = fallbacks(events)
     if fb:
         sec.tables.append((f"Fallbacks: {sum(fb.values())}", Table(["step", "reason", "count"], [[s, r, c] for (s, r), c in fb.items()])))
