@@ -1,0 +1,132 @@
+"""LLM settings: environment (``TOWN_*``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) and an optional TOML file.
+
+Sources, strongest first: keyword arguments, environment variables, the ``[llm]`` table of the TOML
+config file (``$TOWN_CONFIG``, or ``town.toml`` in the working folder when present), field defaults.
+
+Example ``town.toml``::
+
+    [llm]
+    base_urls = ["http://10.0.0.5:8000/v1", "http://10.0.0.6:8000/v1"]
+    model = "Qwen/Qwen2.5-7B-Instruct"
+    concurrency = 16
+    cache_path = "llm_cache.sqlite"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "TOWN_CONFIG"
+DEFAULT_CONFIG_FILE = "town.toml"
+TOML_TABLE = "llm"
+MIN_CTX_PER_SLOT = 2048
+
+
+def config_file() -> Path | None:
+    """The TOML file to read: ``$TOWN_CONFIG`` (must exist) or ``./town.toml`` if present."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{CONFIG_ENV}={explicit}: no such config file")
+    else:
+        path = Path.cwd() / DEFAULT_CONFIG_FILE
+        if not path.is_file():
+            return None
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config file {path}: invalid TOML: {exc}") from exc
+    return path
+
+
+class AgentSettings(BaseSettings):
+    """How the minds reach an LLM: a pool of OpenAI-compatible servers, or the embedded llama.cpp model."""
+
+    model_config = SettingsConfigDict(env_prefix="TOWN_", extra="ignore", populate_by_name=True)
+
+    base_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("TOWN_BASE_URLS", "OPENAI_BASE_URL", "base_urls"),
+        description="OpenAI-compatible endpoints (comma separated in the environment); empty = embedded model",
+    )
+    api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TOWN_API_KEY", "OPENAI_API_KEY", "api_key"),
+        description="bearer key for the endpoints; None for local servers that need none",
+    )
+    model: str | None = Field(
+        default=None,
+        description="model name sent to the server; None = the server's first listed model "
+        "(the embedded server's is its file name)",
+    )
+    embedded_model: Literal["1.5b", "0.5b"] = "1.5b"
+    embedded_ctx: int = Field(default=8192, ge=512, description="total context of the embedded server (all slots)")
+    embedded_parallel: int = Field(default=4, ge=1, le=64, description="parallel slots of the embedded server")
+    embedded_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    request_timeout_s: float = Field(default=120.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10, description="retries after a failed or unparsable answer")
+    backoff_s: float = Field(default=0.5, ge=0, description="first retry backoff; doubles per consecutive failure")
+    max_backoff_s: float = Field(default=8.0, ge=0)
+    concurrency: int = Field(default=8, ge=1, le=1024, description="LLM requests in flight at once")
+    park_after: int = Field(default=3, ge=1, description="consecutive failures that park an endpoint")
+    park_s: float = Field(default=30.0, ge=0, description="how long a failing endpoint is parked")
+    cache_path: Path | None = Field(default=None, description="SQLite response cache; None = no cache")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="when set, overrides every request's temperature (0 = greedy)"
+    )
+    seed: int | None = Field(default=None, description="request seed when the caller gives none")
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [u for u in (p.strip() for p in value.split(",")) if u]
+        if isinstance(value, list):
+            for url in value:
+                if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                    raise ValueError(f"base URL {url!r} must start with http:// or https://")
+            return [u.rstrip("/") for u in value]
+        return value
+
+    @model_validator(mode="after")
+    def _ctx_per_slot(self) -> AgentSettings:
+        per_slot = self.embedded_ctx // self.embedded_parallel
+        if per_slot < MIN_CTX_PER_SLOT:
+            raise ValueError(
+                f"embedded_ctx={self.embedded_ctx} over embedded_parallel={self.embedded_parallel} slots gives "
+                f"{per_slot} tokens per slot; at least {MIN_CTX_PER_SLOT} are needed for the prompts"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no endpoint is configured and the embedded model is used."""
+        return not self.base_urls
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path, toml_table_header=(TOML_TABLE,)))
+        return tuple(sources)
