@@ -163,7 +163,7 @@ def test_html_report_has_plots_and_numbers(run_dir: Path) -> None:
     assert text.count("<img") >= 6 and "data:image/png;base64," in text
     for needle in ("seed", "<td>7</td>", "qwen-test", "12.5 s", "invalid JSON", "timeout",
                    "Bob seems excited about the party.", "town_directory", "Plan cache hits: 1",
-                   "saved_calls", "Total: 4 calls, 1 answered from the response cache, 450 prompt tokens"):
+                   "minds.plan_cache", "saved_calls", "Total: 4 calls, 1 answered from the response cache, 450 prompt tokens"):
         assert needle in text, needle
     # diffusion row for the party fact, per hour
     assert "<tr><td>party</td><td>1</td><td>2</td><td>3</td></tr>" in text

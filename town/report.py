@@ -342,6 +342,20 @@ def summary_llm(summary: dict[str, Any] | None) -> dict[str, Any]:
     return llm if isinstance(llm, dict) else {}
 
 
+_HEADER_KEYS = frozenset({"run_dir", "seed", "scenario", "ticks", "wall_s", "minds", "llm"})
+
+
+def summary_extras(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """Figures of ``summary.json`` not shown elsewhere: top-level ones and the mind runtime's, LLM aside."""
+    if not summary:
+        return {}
+    out = {k: v for k, v in summary.items() if k not in _HEADER_KEYS}
+    minds = summary.get("minds")
+    if isinstance(minds, dict):
+        out.update({f"minds.{k}": v for k, v in minds.items() if k != "llm"})
+    return dict(sorted(out.items()))
+
+
 # --------------------------------------------------------------------------------------------
 # Behaviour
 # --------------------------------------------------------------------------------------------
@@ -629,9 +643,9 @@ def _behaviour_section(events: Sequence[Event], summary: dict[str, Any] | None) 
         sec.text.append("Actions: 0 logged.")
     pch = count_notes(events, "plan_cache_hit")
     sec.text.append(f"Plan cache hits: {sum(pch.values())}" + (" (" + ", ".join(f"{a} {n}" for a, n in pch.items()) + ")." if pch else "."))
-    extra = {k: v for k, v in ((summary or {}).get("minds") or {}).items() if k != "llm"}
+    extra = summary_extras(summary)
     if extra:
-        sec.tables.append(("Mind runtime figures from summary.json (plan cache savings and others)",
+        sec.tables.append(("Other figures from summary.json (plan cache savings, tick times, ...)",
                            Table(["figure", "value"], [[k, json.dumps(v, default=str)] for k, v in sorted(extra.items())])))
     refl = reflections(events)
     sec.text.append(f"Reflections: {len(refl)}.")
