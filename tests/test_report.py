@@ -161,7 +161,7 @@ def test_html_report_has_plots_and_numbers(run_dir: Path) -> None:
     assert out == run_dir / "report.html"
     text = out.read_text()
     assert text.count("<img") >= 6 and "data:image/png;base64," in text
-    for needle in ("seed", "<td>7</td>", "qwen-test", "12.5 s", "invalid JSON", "timeout",
+    for needle in ("seed", "<td>7</td>", "qwen-test", "12.50 s over 1 session(s)", "invalid JSON", "timeout",
                    "Bob seems excited about the party.", "town_directory", "Plan cache hits: 1",
                    "minds.plan_cache", "saved_calls", "Total: 4 calls, 1 answered from the response cache, 450 prompt tokens"):
         assert needle in text, needle
@@ -180,6 +180,13 @@ def test_markdown_report_writes_pngs_next_to_it(run_dir: Path, tmp_path: Path) -
     assert "| party | 1 | 2 | 3 |" in text
     assert "| converse | invalid JSON | 2 |" in text
     assert "| 1 (09:00) | 2 | 1 | 150 | 30 | 1 | 1.00 |" in text  # LLM tallies of game hour 1 (09:00-10:00)
+
+
+def test_wall_time_sums_sessions(events: list) -> None:
+    assert report.wall_time(events, {"wall_s": 12.5}) == (12.5, 1)
+    assert report.wall_time(events, None) is None
+    ends = [events[-1].model_copy(update={"type": "run_end", "data": {"summary": {"wall_s": w}}}) for w in (3.0, 4.5)]
+    assert report.wall_time(events + ends, {"wall_s": 4.5}) == (7.5, 2)
 
 
 def test_html_escapes_logged_text(tmp_path: Path) -> None:

@@ -342,6 +342,18 @@ def summary_llm(summary: dict[str, Any] | None) -> dict[str, Any]:
     return llm if isinstance(llm, dict) else {}
 
 
+def wall_time(events: Sequence[Event], summary: dict[str, Any] | None) -> tuple[float, int] | None:
+    """``(seconds, sessions)``: the wall time summed over the ``run_end`` events (one per session of a
+    resumed run), else ``summary.json``'s ``wall_s`` (the last session only), else None."""
+    walls = [float(ev.data["summary"]["wall_s"]) for ev in events
+             if ev.type == "run_end" and isinstance(ev.data.get("summary"), dict) and "wall_s" in ev.data["summary"]]
+    if walls:
+        return sum(walls), len(walls)
+    if summary and summary.get("wall_s") is not None:
+        return float(summary["wall_s"]), 1
+    return None
+
+
 _HEADER_KEYS = frozenset({"run_dir", "seed", "scenario", "ticks", "wall_s", "minds", "llm"})
 
 
@@ -460,7 +472,7 @@ def _header(run: RunData) -> Section:
     s = run.summary or {}
     ticks = s.get("ticks", max(e.tick for e in ev))
     first, last = start_time(ev), max(e.time for e in ev)
-    wall = s.get("wall_s")
+    wall = wall_time(ev, run.summary)
     rows = [
         ["run folder", str(run.run_dir)],
         ["scenario", meta.get("scenario", s.get("scenario", "not recorded"))],
@@ -470,7 +482,7 @@ def _header(run: RunData) -> Section:
         ["agents", ", ".join(agent_names(ev))],
         ["ticks", ticks],
         ["game time", f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} ({(last - first) / timedelta(hours=1):.2f} game hours)"],
-        ["wall time", f"{wall} s" if wall is not None else "not recorded (no summary.json: run still going or killed)"],
+        ["wall time", f"{wall[0]:.2f} s over {wall[1]} session(s)" if wall else "not recorded (no run_end event or summary.json: run still going or killed)"],
         ["events", len(ev)],
     ]
     return Section("Run", tables=[("", Table(["", ""], rows))])
