@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
+from agents import prompts as prompts_mod
 from agents.context import CognitionSettings, MindContext
 from town.protocol import PerceivedEvent, Persona, PlaceInfo
 
@@ -123,13 +128,33 @@ class FakeMemory:
         return [r for r in self.records if not kinds or r.kind in kinds][-n:]
 
 
+_LIBRARY: prompts_mod.PromptLibrary | None = None
+
+
+def prompt_library() -> prompts_mod.PromptLibrary:
+    """The real templates of every registered step (plus partials), loaded and checked once.
+
+    Templates of steps whose module is not written yet are left out, so these tests do not
+    depend on other areas' progress.
+    """
+    global _LIBRARY
+    if _LIBRARY is None:
+        steps = prompts_mod.registered_steps()
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in prompts_mod.default_dir().glob("*.j2"):
+                name = path.name[:-3]
+                if name.startswith("_") or name in steps:
+                    shutil.copy(path, tmp)
+            with mock.patch.object(prompts_mod, "default_dir", return_value=Path(tmp)):
+                _LIBRARY = prompts_mod.PromptLibrary.load()
+    return _LIBRARY
+
+
 def make_ctx(llm: Any = None, *, name: str = "Klaus Mueller", world: FakeWorld | None = None,
              prompts: Any = None, **settings: Any) -> MindContext:
-    """A MindContext over the fakes; ``prompts`` defaults to the real library when it exists."""
+    """A MindContext over the fakes; ``prompts`` defaults to the real templates."""
     if prompts is None:
-        from agents.prompts import PromptLibrary
-
-        prompts = PromptLibrary()
+        prompts = prompt_library()
     return MindContext(
         persona=persona(name),
         llm=llm,

@@ -1,0 +1,171 @@
+"""Turning a planned task into one Action: a short ReAct loop (Thought / Action / Observation) over tools.
+
+The real model is small and slow, so the loop is the last resort:
+
+1. **skip** - already at the task's address and nothing in the task calls for a tool
+   (no other person named): ``use_object`` on the task's object, else ``continue``;
+   counted ``react_skipped``.
+2. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
+   reused when its target still exists; counted ``react_cache_hits``.
+3. **loop** - up to ``ctx.settings.react_max_steps`` model answers, each a ``ReActStep``
+   ``{thought, tool, args}``. An observation tool's result (or the error for an unknown tool,
+   bad arguments or a refused request) is fed back into the next prompt; a terminal tool
+   ends the loop. Every tool call is noted (``tool``). When the cap is hit or the model gives
+   no valid answer, a fallback action is returned, noted (``fallback``) and counted
+   (``react_fallbacks``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field
+
+from agents.context import MindContext
+from agents.prompts import ask, register_step
+from agents.schemas import PlannedTask, ReActStep
+from agents.tools import TOOLS, ToolError, describe_tools
+from town.protocol import Action, Observation
+
+STEP = "act_react"
+CACHEABLE_KINDS = frozenset({"move_to", "use_object"})
+
+register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step"})
+
+
+class ActStep(ReActStep):
+    """A ReAct step that may also pick an emoji for the action (shown by the viewer)."""
+
+    emoji: str = Field(default="", max_length=8)
+
+
+def normalise_task(text: str) -> str:
+    """Lower-case words only, so 'Brewing coffee.' and 'brewing  coffee' share a cache entry."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def at_address(current: str, target: str) -> bool:
+    """Whether an agent at arena address ``current`` is at ``target`` (a sector, arena or object address)."""
+    cur, tgt = current.lower(), target.lower()
+    if not cur or not tgt:
+        return False
+    return cur == tgt or tgt.startswith(cur + ":") or cur.startswith(tgt + ":")
+
+
+def mentions_someone(ctx: MindContext, text: str) -> bool:
+    """Whether ``text`` names another agent (full or first name): such a task may need ``talk_to``."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for name in ctx.world.agent_names():
+        if name == ctx.name:
+            continue
+        if name.lower() in text.lower() or name.split()[0].lower() in words:
+            return True
+    return False
+
+
+def _finish(task: PlannedTask, action: Action, emoji: str = "") -> Action:
+    """Give a terminal action the task's description and duration (a wait keeps its own minutes)."""
+    update: dict[str, Any] = {"description": task.description[:200]}
+    if action.kind != "wait":
+        update["duration_min"] = task.duration_min
+    if emoji:
+        update["emoji"] = emoji[:8]
+    return action.model_copy(update=update)
+
+
+def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
+    """The obvious action when the agent is already at the task's (known) address, else None."""
+    if not task.address or not at_address(obs.address, task.address):
+        return None
+    place = ctx.world.place(task.address)
+    if place is None:
+        return None
+    if place.kind == "object":
+        action = Action(agent=ctx.name, kind="use_object", target=task.address, object_state=task.description[:80])
+    else:
+        action = Action(agent=ctx.name, kind="continue", target=task.address)
+    return _finish(task, action)
+
+
+def _cache_key(ctx: MindContext, task: PlannedTask) -> str:
+    return f"act:{ctx.name}:{normalise_task(task.description)}@{(task.address or '').lower()}"
+
+
+def _from_cache(ctx: MindContext, task: PlannedTask, key: str) -> Action | None:
+    """The cached terminal action for this task if its target still exists; a stale entry is dropped."""
+    entry = ctx.plan_cache.get(key)
+    if entry is None:
+        return None
+    if ctx.world.place(entry["target"]) is None:
+        del ctx.plan_cache[key]
+        return None
+    return _finish(task, Action(agent=ctx.name, **entry))
+
+
+def _fallback(ctx: MindContext, task: PlannedTask, obs: Observation, reason: str) -> Action:
+    """Go to the task's address if it is a real place, else keep doing what we do; noted and counted."""
+    ctx.note("fallback", step=STEP, agent=ctx.name, reason=reason, task=task.description)
+    ctx.count("react_fallbacks")
+    here = _in_place_action(ctx, task, obs)
+    if here is not None:
+        return here
+    if task.address and ctx.world.place(task.address) is not None:
+        return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
+    return _finish(task, Action(agent=ctx.name, kind="continue"))
+
+
+def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
+    """Run the step's tool; the model's mistakes come back as an observation string."""
+    tool = TOOLS.get(step.tool)
+    if tool is None:
+        return f"Error: there is no tool {step.tool!r}. Tools: {', '.join(TOOLS)}."
+    try:
+        return tool.run(ctx, step.args)
+    except ToolError as exc:
+        return f"Error: {exc}"
+
+
+async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action:
+    """Decide the Action that carries out ``task`` now (skip, cache, or ReAct loop; see module doc)."""
+    if not mentions_someone(ctx, task.description):
+        here = _in_place_action(ctx, task, obs)
+        if here is not None:
+            ctx.count("react_skipped")
+            return here
+    key = _cache_key(ctx, task)
+    if ctx.settings.plan_cache:
+        cached = _from_cache(ctx, task, key)
+        if cached is not None:
+            ctx.count("react_cache_hits")
+            return cached
+
+    scratchpad: list[dict[str, Any]] = []
+    max_steps = ctx.settings.react_max_steps
+    for i in range(max_steps):
+        no_answer = ActStep(thought="(no valid answer)", tool="none", args={})
+        step = await ask(
+            ctx,
+            STEP,
+            fallback=no_answer,
+            schema=ActStep,
+            task=task,
+            obs=obs,
+            tools=describe_tools(),
+            scratchpad=scratchpad,
+            last_step=i == max_steps - 1,
+        )
+        if step is no_answer:
+            return _fallback(ctx, task, obs, "the model gave no valid ReAct step")
+        result = _run_tool(ctx, step)
+        if isinstance(result, Action):
+            ctx.note("tool", tool=step.tool, args=step.args, observation=f"-> {result.kind} {result.target or ''}".strip(),
+                     thought=step.thought)
+            action = _finish(task, result, step.emoji)
+            if ctx.settings.plan_cache and action.kind in CACHEABLE_KINDS:
+                ctx.plan_cache[key] = {"kind": action.kind, "target": action.target,
+                                       "object_state": action.object_state, "emoji": action.emoji}
+            return action
+        ctx.note("tool", tool=step.tool, args=step.args, observation=result, thought=step.thought)
+        scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result})
+    return _fallback(ctx, task, obs, f"no terminal tool within {max_steps} steps")

@@ -1,0 +1,141 @@
+"""The ReAct loop in agents/act.py with a scripted model: skips, cache, tool observations, errors, cap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from agents.act import at_address, choose_action, normalise_task
+from agents.llm.fake import ScriptedLLM
+from agents.schemas import PlannedTask
+from agents.tools import TOOLS
+from tests._tools_fixtures import T0, make_ctx
+from town.protocol import Observation
+
+STEP = "act_react"
+
+
+def obs_at(address: str) -> Observation:
+    return Observation(agent="Klaus Mueller", tick=1, time=T0, tile=(1, 1), address=address,
+                       current_action="idle", action_ends_at=None, arrived=True)
+
+
+def task(description: str = "get a coffee", address: str = "Hobbs Cafe:cafe", minutes: int = 15) -> PlannedTask:
+    return PlannedTask(description=description, duration_min=minutes, address=address)
+
+
+def step(tool: str, args: dict | None = None, thought: str = "thinking", emoji: str = "") -> dict:
+    return {"thought": thought, "tool": tool, "args": args or {}, "emoji": emoji}
+
+
+def user_prompt(llm: ScriptedLLM, i: int) -> str:
+    return llm.requests[i]["messages"][-1]["content"]
+
+
+def test_helpers():
+    assert normalise_task("  Brewing coffee. ") == normalise_task("brewing   COFFEE")
+    assert at_address("Hobbs Cafe:cafe", "Hobbs Cafe:cafe:coffee machine")
+    assert at_address("Hobbs Cafe:cafe", "Hobbs Cafe")
+    assert not at_address("Hobbs Cafe:cafe", "Hobbs Cafe:kitchen")
+    assert not at_address("", "Hobbs Cafe")
+
+
+async def test_at_object_address_skips_the_model():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm)
+    act = await choose_action(ctx, task("brew coffee", "Hobbs Cafe:cafe:coffee machine", 10), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.target, act.object_state) == ("use_object", "Hobbs Cafe:cafe:coffee machine", "brew coffee")
+    assert (act.description, act.duration_min) == ("brew coffee", 10)
+    assert llm.requests == [] and ctx.counters["react_skipped"] == 1
+
+
+async def test_at_arena_address_continues_without_model():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm)
+    act = await choose_action(ctx, task("read a book", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.description, act.duration_min) == ("continue", "read a book", 15)
+    assert llm.requests == []
+
+
+async def test_task_naming_someone_uses_the_model_even_in_place():
+    llm = ScriptedLLM({STEP: [step("talk_to", {"name": "Isabella Rodriguez", "opening_line": "Hi Isabella!"}, emoji="☕")]})
+    ctx = make_ctx(llm)
+    act = await choose_action(ctx, task("chat with Isabella about the party"), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.target, act.utterance, act.emoji) == ("talk", "Isabella Rodriguez", "Hi Isabella!", "☕")
+    assert len(llm.requests) == 1 and "react_skipped" not in ctx.counters
+    assert "talk_to(name: str, opening_line: str)" in llm.requests[0]["messages"][0]["content"]
+
+
+async def test_observation_is_fed_back_then_terminal_action_is_returned_and_cached():
+    llm = ScriptedLLM({STEP: [step("town_directory", {"query": "espresso"}, "where is coffee?"),
+                              step("move_to", {"address": "Hobbs Cafe:cafe"}, "go there", "🚶")]})
+    ctx = make_ctx(llm)
+    act = await choose_action(ctx, task("get an espresso", minutes=20), obs_at("Oak Hill College:library"))
+    assert (act.kind, act.target, act.description, act.duration_min, act.emoji) == (
+        "move_to", "Hobbs Cafe:cafe", "get an espresso", 20, "🚶")
+    second = user_prompt(llm, 1)
+    assert "<<<Hobbs Cafe:cafe:coffee machine (object): makes espresso" in second
+    assert "called town_directory" in second
+    assert "town_directory" not in user_prompt(llm, 0)
+    tools = [n.data for n in ctx.notes if n.kind == "tool"]
+    assert [t["tool"] for t in tools] == ["town_directory", "move_to"]
+    assert tools[0]["thought"] == "where is coffee?" and "coffee machine" in tools[0]["observation"]
+
+    again = await choose_action(ctx, task("Get an espresso!", minutes=5), obs_at("Dorm:Klaus's room"))
+    assert (again.kind, again.target, again.duration_min) == ("move_to", "Hobbs Cafe:cafe", 5)
+    assert len(llm.requests) == 2 and ctx.counters["react_cache_hits"] == 1
+
+
+async def test_stale_cache_entry_is_dropped():
+    llm = ScriptedLLM({STEP: [step("move_to", {"address": "Hobbs Cafe:cafe"}), step("wait", {"minutes": 30})]})
+    ctx = make_ctx(llm)
+    await choose_action(ctx, task("get an espresso"), obs_at("Oak Hill College:library"))
+    ctx.world.places_ = [p for p in ctx.world.places_ if not p.address.startswith("Hobbs Cafe")]
+    act = await choose_action(ctx, task("get an espresso", address="Oak Hill College:library"), obs_at("Dorm:Klaus's room"))
+    assert (act.kind, act.duration_min) == ("wait", 30)  # a wait keeps its own minutes
+    assert "react_cache_hits" not in ctx.counters and len(llm.requests) == 2
+
+
+async def test_unknown_tool_and_bad_args_become_observations():
+    llm = ScriptedLLM({STEP: [step("fly", {"to": "moon"}),
+                              step("move_to", {"place": "Hobbs Cafe"}),
+                              step("move_to", {"address": "Hobbs Cafe"})]})
+    ctx = make_ctx(llm, react_max_steps=4)
+    act = await choose_action(ctx, task(), obs_at("Dorm:Klaus's room"))
+    assert (act.kind, act.target) == ("move_to", "Hobbs Cafe")
+    assert "there is no tool 'fly'" in user_prompt(llm, 1)
+    assert "bad arguments for move_to(address: str)" in user_prompt(llm, 2)
+    assert "react_fallbacks" not in ctx.counters
+
+
+async def test_step_cap_gives_counted_fallback():
+    llm = ScriptedLLM({STEP: [step("look_around"), step("check_time")]})
+    ctx = make_ctx(llm, react_max_steps=2)
+    act = await choose_action(ctx, task("get a coffee", "Hobbs Cafe:cafe"), obs_at("Dorm:Klaus's room"))
+    assert (act.kind, act.target, act.description) == ("move_to", "Hobbs Cafe:cafe", "get a coffee")
+    assert ctx.counters["react_fallbacks"] == 1
+    fb = [n.data for n in ctx.notes if n.kind == "fallback"]
+    assert fb and "2 steps" in fb[0]["reason"]
+    assert "This is your last step" in user_prompt(llm, 1) and "This is your last step" not in user_prompt(llm, 0)
+    assert "<<<Nothing notable nearby.>>>" in user_prompt(llm, 1)
+    assert len(llm.requests) == 2
+
+
+async def test_fallback_without_known_address_continues():
+    llm = ScriptedLLM({STEP: ["not json", "still not json", "{}"]})
+    ctx = make_ctx(llm)
+    act = await choose_action(ctx, task("daydream", "Nowhere:void"), obs_at("Dorm:Klaus's room"))
+    assert (act.kind, act.description) == ("continue", "daydream")
+    assert ctx.counters["react_fallbacks"] == 1 and llm.accounting.total.fallbacks == 1
+    assert "no valid ReAct step" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
+
+
+async def test_a_bug_in_a_tool_raises(monkeypatch):
+    def broken(ctx):
+        return len(None)
+
+    monkeypatch.setitem(TOOLS, "check_time", dataclasses.replace(TOOLS["check_time"], fn=broken))
+    ctx = make_ctx(ScriptedLLM({STEP: [step("check_time")]}))
+    with pytest.raises(TypeError):
+        await choose_action(ctx, task(), obs_at("Dorm:Klaus's room"))
