@@ -1,0 +1,184 @@
+"""Scenarios: who lives in the town, when the story starts, seeded facts and news (``maps/scenarios/*.yaml``).
+
+``load_scenario("valentines")`` finds ``maps/scenarios/valentines.yaml``; a path to any YAML file works
+too. The ``map`` field is relative to the ``maps`` folder (or absolute). Every problem raises
+:class:`ScenarioError` naming the file, the field and, when known, the YAML line.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from town.maps import MapError, load_map
+from town.protocol import Persona
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file, field and line."""
+
+
+class Fact(BaseModel):
+    """A seeded piece of information, to measure how it spreads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    known_by: list[str] = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1, description="words that show someone knows it")
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords_not_blank(cls, v: list[str]) -> list[str]:
+        if any(not k.strip() for k in v):
+            raise ValueError("keywords must not be blank")
+        return v
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    map: str = Field(min_length=1, description="map file, relative to the maps folder")
+    start: datetime
+    seconds_per_tick: int = Field(default=60, ge=1, le=3600)
+    personas: list[Persona] = Field(min_length=1)
+    facts: list[Fact] = Field(default_factory=list)
+    news: list[str] = Field(default_factory=list)
+    _path: Path | None = PrivateAttr(default=None)
+    _map_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path:
+        """The scenario file (set by :func:`load_scenario`)."""
+        if self._path is None:
+            raise RuntimeError(f"scenario {self.name!r} was not loaded from a file")
+        return self._path
+
+    @property
+    def map_path(self) -> Path:
+        """The resolved map file (set by :func:`load_scenario`)."""
+        if self._map_path is None:
+            raise RuntimeError(f"scenario {self.name!r} was not loaded from a file")
+        return self._map_path
+
+    def persona(self, name: str) -> Persona:
+        for p in self.personas:
+            if p.name == name:
+                return p
+        raise KeyError(f"no persona {name!r} in scenario {self.name!r}")
+
+
+def maps_dir() -> Path:
+    """The ``maps`` folder: the installed package data, else the repository's folder."""
+    try:
+        root = importlib.resources.files("maps")
+        path = Path(str(root))
+        if path.is_dir():
+            return path
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "maps"
+
+
+def scenarios_dir() -> Path:
+    return maps_dir() / "scenarios"
+
+
+def available_scenarios() -> list[str]:
+    return sorted(p.stem for p in scenarios_dir().glob("*.yaml"))
+
+
+def resolve_scenario_path(ref: str | Path) -> Path:
+    """A YAML path as given, or a scenario name in ``maps/scenarios``."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"{path}: scenario file not found")
+        return path
+    named = scenarios_dir() / f"{ref}.yaml"
+    if not named.is_file():
+        raise ScenarioError(f"no scenario named {str(ref)!r}; available: {', '.join(available_scenarios()) or 'none'}")
+    return named
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _where(path: Path, root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
+    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    line = _line_of(root, loc)
+    return f"{path}:{line}: {field}" if line else f"{path}: {field}"
+
+
+def load_scenario(ref: str | Path) -> Scenario:
+    """Load, validate and check a scenario against its map."""
+    path = resolve_scenario_path(ref)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping at the top level")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise ScenarioError(f"{_where(path, root, tuple(err['loc']))}: {err['msg']}{more}") from exc
+
+    def fail(loc: tuple[Any, ...], msg: str) -> ScenarioError:
+        return ScenarioError(f"{_where(path, root, loc)}: {msg}")
+
+    map_path = Path(scenario.map)
+    if not map_path.is_absolute():
+        map_path = maps_dir() / map_path
+    try:
+        town_map = load_map(map_path)
+    except MapError as exc:
+        raise fail(("map",), str(exc)) from exc
+
+    names: set[str] = set()
+    for i, p in enumerate(scenario.personas):
+        if p.name in names:
+            raise fail(("personas", i, "name"), f"duplicate persona {p.name!r}")
+        names.add(p.name)
+        if p.living_area not in town_map.arenas:
+            raise fail(("personas", i, "living_area"),
+                       f"{p.living_area!r} is not an arena of {map_path.name} (e.g. {next(iter(town_map.arenas))!r})")
+        if p.spawn is not None and p.spawn not in town_map.spawns and town_map.kind_of(p.spawn) is None:
+            raise fail(("personas", i, "spawn"), f"{p.spawn!r} is neither a spawn point nor an address of {map_path.name}")
+    ids: set[str] = set()
+    for i, f in enumerate(scenario.facts):
+        if f.id in ids:
+            raise fail(("facts", i, "id"), f"duplicate fact id {f.id!r}")
+        ids.add(f.id)
+        for j, who in enumerate(f.known_by):
+            if who not in names:
+                raise fail(("facts", i, "known_by", j), f"{who!r} is not a persona of this scenario")
+    scenario._path = path.resolve()
+    scenario._map_path = map_path.resolve()
+    return scenario
