@@ -82,8 +82,20 @@ def _slug(agent: str) -> str:
     return slug
 
 
+# Function words that would make every memory a keyword match for questions such as "What do I know about X?".
+_STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be been before being below between both but by can
+    could did do does doing down during each few for from further had has have having he her here hers herself him
+    himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves""".split()
+)
+
+
 def _tokens(text: str) -> list[str]:
-    return _TOKEN_RE.findall(text.lower())
+    """Lower-cased word tokens without stopwords, for the BM25 keyword index."""
+    return [t for t in _TOKEN_RE.findall(text.lower()) if t not in _STOPWORDS]
 
 
 def _check_kinds(kinds: set[str] | None) -> None:
