@@ -1,0 +1,114 @@
+"""Reaction decisions: the no-model skips, the pair cooldown, and the model's answer handling."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from agents.llm.fake import ScriptedLLM
+from agents.react import chat_log, decide_reaction, is_asleep, last_chat, record_chat
+from tests._tools_fixtures import T0, make_ctx
+from town.protocol import ChatLine, ConversationView, NearbyAgent, Observation, PerceivedEvent
+
+STEP = "react_decide"
+
+
+def seen(subject: str, what: str = "is making coffee", distance: float = 2.0, kind: str = "agent") -> PerceivedEvent:
+    return PerceivedEvent(subject=subject, predicate="is", object=what, description=f"{subject} {what}",
+                          address="Hobbs Cafe:cafe", distance=distance, kind=kind)
+
+
+def near(name: str, activity: str = "making coffee", in_conversation: bool = False) -> NearbyAgent:
+    return NearbyAgent(name=name, tile=(2, 2), address="Hobbs Cafe:cafe", activity=activity, in_conversation=in_conversation)
+
+
+def observation(*nearby: NearbyAgent, current: str = "drinking coffee", conversation: ConversationView | None = None) -> Observation:
+    return Observation(agent="Klaus Mueller", tick=3, time=T0, tile=(1, 1), address="Hobbs Cafe:cafe",
+                       current_action=current, action_ends_at=None, arrived=True, nearby=list(nearby),
+                       conversation=conversation)
+
+
+def answer(kind: str, **kw) -> dict:
+    return {"reasoning": "because", "kind": kind, **kw}
+
+
+async def test_no_other_agent_means_no_model_call():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm)
+    events = [seen("Hobbs Cafe:cafe:coffee machine", "is brewing", kind="object"), seen("Klaus Mueller"), seen("A Stranger")]
+    r = await decide_reaction(ctx, observation(), events)
+    assert r.kind == "ignore" and "no agent" in r.reasoning
+    assert llm.requests == []
+    assert ctx.counters == {"reaction_skipped": 1, "reaction_skip_no_agent": 1}
+
+
+async def test_busy_or_asleep_me_skips():
+    conv = ConversationView(id="c1", participants=["Klaus Mueller", "Maria Lopez"],
+                            lines=[ChatLine(speaker="Maria Lopez", text="hi", time=T0)], turn_of="Klaus Mueller", max_turns=8)
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm)
+    assert (await decide_reaction(ctx, observation(conversation=conv), [seen("Isabella Rodriguez")])).kind == "ignore"
+    assert (await decide_reaction(ctx, observation(current="sleeping"), [seen("Isabella Rodriguez")])).kind == "ignore"
+    assert ctx.counters["reaction_skip_in_conversation"] == 1 and ctx.counters["reaction_skip_asleep"] == 1
+    assert llm.requests == []
+
+
+async def test_other_asleep_or_in_conversation_skips():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm)
+    await decide_reaction(ctx, observation(near("Isabella Rodriguez", "sleeping")), [seen("Isabella Rodriguez")])
+    await decide_reaction(ctx, observation(near("Isabella Rodriguez", in_conversation=True)), [seen("Isabella Rodriguez")])
+    assert ctx.counters["reaction_skip_other_asleep"] == 1
+    assert ctx.counters["reaction_skip_other_in_conversation"] == 1
+    assert llm.requests == []
+
+
+async def test_pair_cooldown():
+    llm = ScriptedLLM({STEP: [answer("ignore")]})
+    ctx = make_ctx(llm, conversation_cooldown_min=60)
+    record_chat(ctx, "Isabella Rodriguez", T0 - timedelta(minutes=30))
+    r = await decide_reaction(ctx, observation(near("Isabella Rodriguez")), [seen("Isabella Rodriguez")])
+    assert r.kind == "ignore" and ctx.counters["reaction_skip_cooldown"] == 1 and llm.requests == []
+    record_chat(ctx, "Isabella Rodriguez", T0 - timedelta(minutes=61))
+    await decide_reaction(ctx, observation(near("Isabella Rodriguez")), [seen("Isabella Rodriguez")])
+    assert len(llm.requests) == 1
+    # the pair key is symmetric and the log is JSON-able (checkpointable)
+    other = make_ctx(llm, name="Isabella Rodriguez")
+    other.plan_cache = ctx.plan_cache
+    assert last_chat(other, "Klaus Mueller") == T0 - timedelta(minutes=61)
+    assert json.loads(json.dumps(chat_log(ctx))) == chat_log(ctx)
+
+
+async def test_talk_targets_the_nearest_approachable_agent_with_memories_in_prompt():
+    llm = ScriptedLLM({STEP: [answer("talk", target="Maria")]})
+    ctx = make_ctx(llm)
+    ctx.memory.add("observation", "Maria Lopez loves physics", created=T0, importance=3)
+    obs = observation(near("Isabella Rodriguez", "asleep on the couch"), near("Maria Lopez", "reading a book"))
+    events = [seen("Maria Lopez", "is reading a book", distance=5), seen("Isabella Rodriguez", "is asleep", distance=1)]
+    r = await decide_reaction(ctx, obs, events)
+    assert (r.kind, r.target) == ("talk", "Maria Lopez")
+    prompt = llm.requests[0]["messages"][-1]["content"]
+    assert "You notice Maria Lopez: <<<reading a book>>>" in prompt
+    assert "<<<Maria Lopez loves physics>>>" in prompt
+    assert [n.data["decision"] for n in ctx.notes if n.kind == "react"] == ["talk"]
+
+
+async def test_react_without_new_activity_is_retried():
+    llm = ScriptedLLM({STEP: [answer("react"), answer("react", new_activity="help Isabella decorate")]})
+    ctx = make_ctx(llm)
+    r = await decide_reaction(ctx, observation(near("Isabella Rodriguez")), [seen("Isabella Rodriguez")])
+    assert (r.kind, r.new_activity) == ("react", "help Isabella decorate")
+    assert llm.accounting.total.retries == 1
+
+
+async def test_bad_answers_give_a_counted_fallback():
+    llm = ScriptedLLM({STEP: ["nope", answer("dance"), "{"]})
+    ctx = make_ctx(llm)
+    r = await decide_reaction(ctx, observation(near("Isabella Rodriguez")), [seen("Isabella Rodriguez")])
+    assert r.kind == "ignore" and r.reasoning.startswith("fallback")
+    assert ctx.counters["reaction_fallbacks"] == 1 and llm.accounting.total.fallbacks == 1
+    assert [n.kind for n in ctx.notes] == ["fallback"]
+
+
+def test_is_asleep():
+    assert is_asleep("Sleeping in bed") and is_asleep("asleep") and not is_asleep("sleepwalking? no: reading")
