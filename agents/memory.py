@@ -15,6 +15,7 @@ counter continues after reopening a stream.
 from __future__ import annotations
 
 import bisect
+import errno
 import hashlib
 import json
 import os
@@ -435,8 +436,10 @@ def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
-        except OSError:
-            return False
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
         return True
 
 
