@@ -92,7 +92,11 @@ class Pathfinder:
         if address in m.objects:
             o = m.objects[address]
             arena_tiles = m.arenas[o.arena].tiles
-            ring = [o.tile] + [(o.tile[0] + dx, o.tile[1] + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+            ox, oy = o.tile
+            ring = sorted(
+                ((ox + dx, oy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)),
+                key=lambda t: (abs(t[0] - ox) + abs(t[1] - oy), t[1], t[0]),
+            )
             near = [t for t in ring if t in self.graph and t in arena_tiles]
             if near:
                 return near
