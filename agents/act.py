@@ -3,8 +3,8 @@
 The real model is small and slow, so the loop is the last resort:
 
 1. **skip** - already at the task's address and nothing in the task calls for a tool
-   (no other person named): ``use_object`` on the task's object, else ``continue``;
-   counted ``react_skipped``.
+   (no other person named): ``use_object`` on the task's object, else ``wait`` there for the
+   task's duration with the task as description; counted ``react_skipped``.
 2. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
    reused when its target still exists; counted ``react_cache_hits``.
 3. **loop** - up to ``ctx.settings.react_max_steps`` model answers, each a ``ReActStep``
@@ -76,20 +76,20 @@ def _finish(task: PlannedTask, action: Action, emoji: str = "") -> Action:
 
 def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
     """The obvious action when the agent is already at the task's (known) address, else None."""
-    if not task.address or not at_address(obs.address, task.address):
+    if not at_address(obs.address, task.address):
         return None
     place = ctx.world.place(task.address)
     if place is None:
         return None
     if place.kind == "object":
         action = Action(agent=ctx.name, kind="use_object", target=task.address, object_state=task.description[:80])
-    else:
-        action = Action(agent=ctx.name, kind="continue", target=task.address)
+    else:  # the world's "continue" keeps the old activity; "wait" shows the task for its duration
+        action = Action(agent=ctx.name, kind="wait", duration_min=task.duration_min)
     return _finish(task, action)
 
 
 def _cache_key(ctx: MindContext, task: PlannedTask) -> str:
-    return f"act:{ctx.name}:{normalise_task(task.description)}@{(task.address or '').lower()}"
+    return f"act:{ctx.name}:{normalise_task(task.description)}@{task.address.lower()}"
 
 
 def _from_cache(ctx: MindContext, task: PlannedTask, key: str) -> Action | None:
@@ -110,7 +110,7 @@ def _fallback(ctx: MindContext, task: PlannedTask, obs: Observation, reason: str
     here = _in_place_action(ctx, task, obs)
     if here is not None:
         return here
-    if task.address and ctx.world.place(task.address) is not None:
+    if ctx.world.place(task.address) is not None:
         return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
     return _finish(task, Action(agent=ctx.name, kind="continue"))
 

@@ -50,11 +50,11 @@ async def test_at_object_address_skips_the_model():
     assert llm.requests == [] and ctx.counters["react_skipped"] == 1
 
 
-async def test_at_arena_address_continues_without_model():
+async def test_at_arena_address_stays_without_model():
     llm = ScriptedLLM({})
     ctx = make_ctx(llm)
     act = await choose_action(ctx, task("read a book", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
-    assert (act.kind, act.description, act.duration_min) == ("continue", "read a book", 15)
+    assert (act.kind, act.description, act.duration_min) == ("wait", "read a book", 15)
     assert llm.requests == []
 
 
