@@ -19,6 +19,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
+Line = Annotated[str, Field(min_length=1, max_length=120)]
+
+
 class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,7 +33,7 @@ class DailyPlan(_Answer):
     reasoning: str = Field(max_length=200)
     wake_hour: int = Field(ge=3, le=12)
     bed_hour: int = Field(ge=18, le=23)
-    items: list[str] = Field(min_length=3, max_length=8)
+    items: list[Line] = Field(min_length=3, max_length=8)
 
 
 class ScheduleBlock(_Answer):
@@ -68,7 +71,7 @@ class ImportanceScores(_Answer):
 
 # -- reflection -----------------------------------------------------------------------------------
 class FocalQuestions(_Answer):
-    questions: list[str] = Field(min_length=1, max_length=5)
+    questions: list[Line] = Field(min_length=1, max_length=5)
 
 
 class Insight(_Answer):
@@ -169,4 +172,21 @@ def decomposition_schema(addresses: tuple[str, ...]) -> type[TaskDecomposition]:
         f"TaskDecompositionAt{len(addresses)}",
         __base__=TaskDecomposition,
         tasks=(list[task], Field(min_length=1, max_length=12)),  # type: ignore[valid-type]
+    )
+
+
+@lru_cache(maxsize=64)
+def schedule_schema(wake_hour: int, bed_hour: int) -> type[HourlySchedule]:
+    """``HourlySchedule`` whose blocks start between ``wake_hour`` and ``bed_hour - 1``."""
+    if not 0 <= wake_hour < bed_hour <= 24:
+        raise ValueError(f"need 0 <= wake_hour < bed_hour <= 24, got {wake_hour}, {bed_hour}")
+    block = create_model(
+        f"ScheduleBlock{wake_hour}to{bed_hour}",
+        __base__=ScheduleBlock,
+        start_hour=(int, Field(ge=wake_hour, le=bed_hour - 1)),
+    )
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"HourlySchedule{wake_hour}to{bed_hour}",
+        __base__=HourlySchedule,
+        blocks=(list[block], Field(min_length=1, max_length=16)),  # type: ignore[valid-type]
     )

@@ -1,0 +1,115 @@
+"""MindRuntime: what all minds of a run share (LLM, memory store, prompts, plan cache) and their factory."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from agents.context import CognitionSettings, MindContext
+from agents.llm.base import BaseLLM
+from agents.memory import MemoryStore
+from agents.mind import AgentMind
+from agents.perceive import PROVISIONAL_IMPORTANCE
+from agents.prompts import PromptLibrary
+from town.protocol import MindFactory, Persona, WorldView
+
+
+def _namespace(run_dir: Path) -> str:
+    """A chroma namespace unique to ``run_dir`` (for stores shared between runs)."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", run_dir.name).strip("-_")[:40] or "run"
+    digest = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{slug}-{digest}"
+
+
+class MindRuntime:
+    """Owns the LLM, the memory store, the prompt library and a plan cache shared by all minds."""
+
+    def __init__(self, *, llm: BaseLLM, store: MemoryStore, prompts: PromptLibrary, settings: CognitionSettings,
+                 seed: int, owns_llm: bool) -> None:
+        self.llm = llm
+        self.store = store
+        self.prompts = prompts
+        self.settings = settings
+        self.seed = seed
+        self.plan_cache: dict[str, Any] = {}
+        self.minds: dict[str, AgentMind] = {}
+        self._owns_llm = owns_llm
+
+    @classmethod
+    async def open(
+        cls,
+        run_dir: Path,
+        *,
+        seed: int,
+        prompts_dir: Path | None = None,
+        llm: BaseLLM | None = None,
+        memory_url: str | None = None,
+        settings: CognitionSettings | None = None,
+    ) -> MindRuntime:
+        """Load (and check) the prompts, open memory, and open the LLM unless one is given."""
+        prompts = PromptLibrary.load(prompts_dir)
+        run_dir = Path(run_dir)
+        if memory_url:
+            store = MemoryStore.from_url(memory_url, namespace=_namespace(run_dir))
+        else:
+            store = MemoryStore.persistent(run_dir / "memory")
+        owns = llm is None
+        if llm is None:
+            from agents.llm import open_llm
+
+            llm = await open_llm(seed=seed)
+        return cls(llm=llm, store=store, prompts=prompts, settings=settings or CognitionSettings(), seed=seed,
+                   owns_llm=owns)
+
+    def factory(self) -> MindFactory:
+        """``(persona, world) -> AgentMind``; a new agent's stream gets its persona's seed memories."""
+
+        def make(persona: Persona, world: WorldView) -> AgentMind:
+            if persona.name in self.minds:
+                raise ValueError(f"a mind for {persona.name!r} already exists in this runtime")
+            stream = self.store.stream(persona.name)
+            ctx = MindContext(
+                persona=persona,
+                llm=self.llm,
+                memory=stream,
+                prompts=self.prompts,
+                world=world,
+                settings=self.settings,
+                rng=random.Random(f"{self.seed}:{persona.name}"),
+                plan_cache=self.plan_cache,
+            )
+            mind = AgentMind(ctx)
+            if stream.count() == 0 and persona.seed_memories:
+                records = stream.add_many([
+                    {"kind": "thought", "text": text, "created": world.now(), "importance": PROVISIONAL_IMPORTANCE}
+                    for text in persona.seed_memories
+                ])
+                mind.state.perception.pending.extend(r.id for r in records)
+            self.minds[persona.name] = mind
+            return mind
+
+        return make
+
+    def summary(self) -> dict[str, Any]:
+        """LLM accounting (total, by agent, by step) and cognition counters (all minds and by agent)."""
+        counters: Counter[str] = Counter()
+        for mind in self.minds.values():
+            counters.update(mind.ctx.counters)
+        llm = self.llm.accounting.summary()
+        return {
+            "llm": llm,
+            "fallbacks": llm["total"]["fallbacks"],
+            "plan_cache_saved_calls": counters.get("plan_cache_saved_calls", 0),
+            "reflections": counters.get("reflections", 0),
+            "counters": dict(sorted(counters.items())),
+            "counters_by_agent": {name: dict(sorted(m.ctx.counters.items())) for name, m in sorted(self.minds.items())},
+        }
+
+    async def aclose(self) -> None:
+        """Close the LLM if this runtime opened it."""
+        if self._owns_llm:
+            await self.llm.aclose()
