@@ -126,6 +126,18 @@ class Pathfinder:
             return free[0]
         return free[rng.randrange(len(free))]
 
+    def steps_to(self, start: Tile, address: str) -> int | None:
+        """Fewest steps from ``start`` to any tile of ``address`` (None if unreachable). Raises KeyError if unknown."""
+        goals = set(self.candidate_tiles(address))
+        if tuple(start) not in self.graph or not goals:
+            return None
+        if tuple(start) in goals:
+            return 0
+        for depth, layer in enumerate(nx.bfs_layers(self.graph, [tuple(start)])):
+            if goals.intersection(layer):
+                return depth
+        return None
+
     def travel_ticks(self, start: Tile, goal: Tile, tiles_per_tick: int) -> int | None:
         """Ticks to walk from ``start`` to ``goal`` (None if unreachable)."""
         p = self.path(start, goal)

@@ -636,12 +636,10 @@ class World:
     def travel_minutes(self, agent: str, address: str) -> float | None:
         if agent not in self.agents or self.map.kind_of(address) is None:
             return None
-        start = self.agents[agent].tile
-        reachable = [t for t in self.paths.candidate_tiles(address) if self.paths.reachable(start, t)]
-        if not reachable:
+        steps = self.paths.steps_to(self.agents[agent].tile, address)
+        if steps is None:
             return None
-        goal = min(reachable, key=lambda t: (manhattan(start, t), t))
-        return self.paths.travel_minutes(start, goal, self.settings.tiles_per_tick, self.clock.seconds_per_tick)
+        return round(steps / self.settings.tiles_per_tick * self.clock.seconds_per_tick / 60, 1)
 
     def agent_names(self) -> list[str]:
         return sorted(self.agents)
