@@ -15,7 +15,7 @@ Example ``town.toml``::
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +27,11 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - pydantic-settings needs tomli on 3.10 too
+    import tomli as tomllib
 
 CONFIG_ENV = "TOWN_CONFIG"
 DEFAULT_CONFIG_FILE = "town.toml"
