@@ -1,0 +1,238 @@
+"""The pygame renderer, live viewer and replay, off-screen (SDL dummy video driver)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import json  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+
+from town.events import Event  # noqa: E402
+from town.maps import TownMap, load_map  # noqa: E402
+from town.viewer import colors as C  # noqa: E402
+from town.viewer.renderer import BUBBLE_TICKS, Renderer  # noqa: E402
+from town.viewer.state import TownState  # noqa: E402
+
+TS = 16  # map tile size in pixels
+W, H = 12, 9
+T0 = datetime(2023, 2, 13, 8, 0)
+CLASSES = ["grass", "road", "wall", "floor", "water"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _gid(cls: str) -> int:
+    return CLASSES.index(cls) + 1
+
+
+def tiny_map_json(path: Path, *, image: str | None = None) -> Path:
+    """A 12x9 town: grass, a road on row 5, a walled cafe (tiles 1..4 x 1..3), a pond at (9..10, 1..2)."""
+    ground = [[_gid("grass")] * W for _ in range(H)]
+    collision = [[0] * W for _ in range(H)]
+    for x in range(W):
+        ground[5][x] = _gid("road")
+    for y in range(1, 4):
+        for x in range(1, 5):
+            wall = x in (1, 4) or y in (1, 3)
+            ground[y][x] = _gid("wall" if wall else "floor")
+            collision[y][x] = 1 if wall else 0
+    for y in (1, 2):
+        for x in (9, 10):
+            ground[y][x] = _gid("water")
+            collision[y][x] = 1
+
+    def rect(name: str, x: int, y: int, w: int, h: int, **props: str) -> dict:
+        return {"name": name, "x": x * TS, "y": y * TS, "width": w * TS, "height": h * TS,
+                "properties": [{"name": k, "type": "string", "value": v} for k, v in props.items()]}
+
+    tileset: dict = {"firstgid": 1, "name": "t", "tilewidth": TS, "tileheight": TS, "tilecount": len(CLASSES),
+                     "columns": len(CLASSES), "tiles": [{"id": i, "class": c} for i, c in enumerate(CLASSES)]}
+    if image is not None:
+        tileset["image"] = image
+    data = {
+        "orientation": "orthogonal", "infinite": False, "width": W, "height": H, "tilewidth": TS, "tileheight": TS,
+        "tilesets": [tileset],
+        "layers": [
+            {"type": "tilelayer", "name": "ground", "width": W, "height": H, "data": sum(ground, [])},
+            {"type": "tilelayer", "name": "collision", "width": W, "height": H, "data": sum(collision, [])},
+            {"type": "objectgroup", "name": "sectors", "objects": [rect("Cafe", 1, 1, 4, 3, description="a cafe")]},
+            {"type": "objectgroup", "name": "arenas", "objects": [rect("cafe", 1, 1, 4, 3)]},
+            {"type": "objectgroup", "name": "objects", "objects": [rect("stove", 2, 2, 1, 1)]},
+            {"type": "objectgroup", "name": "spawns", "objects": [{"name": "home", "x": 3 * TS, "y": 7 * TS}]},
+        ],
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def town_map(tmp_path: Path) -> TownMap:
+    return load_map(tiny_map_json(tmp_path / "tiny.json"))
+
+
+def ev(seq: int, tick: int, type: str, agent: str | None = None, **data: object) -> Event:
+    return Event(seq=seq, tick=tick, time=T0 + timedelta(seconds=10 * tick), type=type, agent=agent, data=data)
+
+
+def agents_ev(seq: int, tick: int, **tiles: tuple[int, int]) -> Event:
+    return ev(seq, tick, "agents", states={
+        name.replace("_", " "): {"tile": list(t), "address": "", "activity": "walking", "emoji": "", "conversation": None}
+        for name, t in tiles.items()})
+
+
+def px(r: Renderer, pos: tuple[int, int]) -> tuple[int, int, int]:
+    return tuple(r.surface.get_at(pos))[:3]  # type: ignore[return-value]
+
+
+def box_colors(r: Renderer, center: tuple[int, int], half: int = 3) -> set[tuple[int, int, int]]:
+    cx, cy = center
+    return {px(r, (x, y)) for x in range(cx - half, cx + half + 1) for y in range(cy - half, cy + half + 1)}
+
+
+def make_renderer(town_map: TownMap, zoom_tile_px: int = 40) -> Renderer:
+    r = Renderer(town_map, 800, 480, panel_width=240)
+    r.camera.zoom = zoom_tile_px / town_map.tile_size
+    r.camera.x = r.camera.y = 0.0
+    return r
+
+
+# -- renderer -------------------------------------------------------------------------------------
+def test_tile_class_colours_and_blocked_tiles(town_map: TownMap) -> None:
+    r = make_renderer(town_map)
+    r.render(TownState())
+    assert px(r, r.world_to_screen((8, 7))) == C.CLASS_COLORS["grass"]
+    assert px(r, r.world_to_screen((8, 5))) == C.CLASS_COLORS["road"]
+    assert px(r, r.world_to_screen((3, 2))) == C.CLASS_COLORS["floor"]
+    assert px(r, r.world_to_screen((4, 2))) == C.shade(C.CLASS_COLORS["wall"], C.BLOCKED_SHADE)
+    assert px(r, r.world_to_screen((10, 2))) == C.shade(C.CLASS_COLORS["water"], C.BLOCKED_SHADE)
+
+
+def test_tileset_image_is_used_when_present(tmp_path: Path) -> None:
+    sheet = pygame.Surface((TS * len(CLASSES), TS))
+    tile_colors = [(10, 200, 10), (200, 10, 10), (10, 10, 200), (200, 200, 10), (10, 200, 200)]
+    for i, c in enumerate(tile_colors):
+        sheet.fill(c, pygame.Rect(i * TS, 0, TS, TS))
+    pygame.image.save(sheet, str(tmp_path / "sheet.png"))
+    m = load_map(tiny_map_json(tmp_path / "img.json", image="sheet.png"))
+    r = make_renderer(m)
+    r.render(TownState())
+    assert px(r, r.world_to_screen((8, 7))) == tile_colors[0]
+    assert px(r, r.world_to_screen((8, 5))) == tile_colors[1]
+    wall = px(r, r.world_to_screen((4, 2)))  # blocked: the image tile, darkened
+    assert wall != tile_colors[2] and all(abs(a - b * C.BLOCKED_SHADE) <= 2 for a, b in zip(wall, tile_colors[2]))
+
+
+def test_agent_sprite_is_drawn_at_its_tile_and_moves(town_map: TownMap) -> None:
+    r = make_renderer(town_map)
+    s = TownState()
+    s.apply(agents_ev(1, 1, Ada_Lovelace=(7, 7), Bob_Smith=(10, 4)))
+    r.render(s)
+    ada = C.agent_color("Ada Lovelace", ["Ada Lovelace", "Bob Smith"])
+    bob = C.agent_color("Bob Smith", ["Ada Lovelace", "Bob Smith"])
+    assert ada != bob
+    assert ada in box_colors(r, r.world_to_screen((7, 7)))
+    assert ada not in box_colors(r, r.world_to_screen((3, 7)))
+    assert bob in box_colors(r, r.world_to_screen((10, 4)))
+    s.apply(agents_ev(2, 2, Ada_Lovelace=(3, 7), Bob_Smith=(10, 4)))
+    r.render(s)
+    assert ada in box_colors(r, r.world_to_screen((3, 7)))
+    assert ada not in box_colors(r, r.world_to_screen((7, 7)))
+    # halfway through the tick the sprite is between the two tiles
+    r.render(s, alpha=0.5)
+    assert ada in box_colors(r, r.world_to_screen((5, 7)))
+    assert ada not in box_colors(r, r.world_to_screen((3, 7)), half=1)
+    assert r.agent_at(r.world_to_screen((5, 7))) == "Ada Lovelace"
+
+
+def test_speech_bubble_after_chat_and_gone_later(town_map: TownMap) -> None:
+    r = make_renderer(town_map)
+    s = TownState()
+    s.apply(agents_ev(1, 1, Ada_Lovelace=(6, 7)))
+    r.render(s)
+    assert r.bubble_rects == {}
+    s.apply(ev(2, 1, "chat", conversation="c1", speaker="Ada Lovelace", listeners=["Bob"], text="Hello there, Bob!"))
+    r.render(s)
+    rect = r.bubble_rects["Ada Lovelace"]
+    probe = (rect.right - 3, rect.centery)  # inside the bubble's padding
+    assert px(r, probe) == C.BUBBLE_BG
+    assert rect.bottom < r.world_to_screen((6, 7))[1]  # above the speaker
+    s.apply(agents_ev(3, 1 + BUBBLE_TICKS, Ada_Lovelace=(6, 7)))
+    r.render(s)
+    assert r.bubble_rects == {}
+    assert px(r, probe) != C.BUBBLE_BG
+
+
+def test_camera_mapping_pan_and_zoom(town_map: TownMap) -> None:
+    r = make_renderer(town_map)
+    assert r.tile_px == 40
+    assert r.world_to_screen((0, 0)) == (20, 20)
+    assert r.screen_to_tile(r.world_to_screen((5, 3))) == (5, 3)
+    r.pan(80, 40)
+    assert r.world_to_screen((2, 1)) == (20, 20)
+    anchor = r.world_to_screen((6, 4))
+    r.zoom_at(1.5, anchor)
+    assert r.tile_px == 60
+    assert r.screen_to_tile(anchor) == (6, 4)  # the point under the cursor stays put
+    r.zoom_at(1 / 100)
+    assert r.tile_px == 4  # clamped
+    with pytest.raises(ValueError):
+        r.zoom_at(0)
+
+
+def test_fit_shows_whole_map(town_map: TownMap) -> None:
+    r = Renderer(town_map, 800, 480, panel_width=240)
+    x0, y0 = r.world_to_screen((0, 0))
+    x1, y1 = r.world_to_screen((W - 1, H - 1))
+    assert r.view.collidepoint(x0, y0) and r.view.collidepoint(x1, y1)
+
+
+def test_selection_panel_and_timeline(town_map: TownMap) -> None:
+    r = make_renderer(town_map)
+    s = TownState()
+    s.apply(agents_ev(1, 1, Ada_Lovelace=(6, 7)))
+    s.apply(ev(2, 1, "plan", "Ada Lovelace", plan=["write notes", "visit cafe"]))
+    r.render(s, timeline=(0, 100, 50))
+    row = r.panel_rows["Ada Lovelace"]
+    assert r.agent_at(row.center) == "Ada Lovelace"
+    before = r.surface.subsurface(r.panel).copy()
+    r.selected = "Ada Lovelace"
+    r.render(s, paused=True, timeline=(0, 100, 50))
+    assert r.panel_rows == {}
+    after = r.surface.subsurface(r.panel)
+    diff = sum(1 for x in range(0, r.panel.w, 4) for y in range(0, r.panel.h, 4)
+               if before.get_at((x, y)) != after.get_at((x, y)))
+    assert diff > 20  # the panel now shows the agent's page
+    tl = r.timeline_rect
+    assert tl is not None
+    assert r.timeline_tick_at((tl.left, tl.centery)) == 0
+    assert r.timeline_tick_at((tl.right - 1, tl.centery)) == 100
+    assert r.timeline_tick_at((tl.left, tl.top - 5)) is None
+
+
+def test_bad_sizes_raise(town_map: TownMap) -> None:
+    with pytest.raises(ValueError, match="too small"):
+        Renderer(town_map, 50, 50)
+    with pytest.raises(ValueError, match="panel_width"):
+        Renderer(town_map, 400, 300, panel_width=350)
+    r = make_renderer(town_map)
+    with pytest.raises(ValueError, match="alpha"):
+        r.render(TownState(), alpha=2.0)
+
+
+def test_the_ville_renders(tmp_path: Path) -> None:
+    path = ROOT / "maps" / "the_ville.json"
+    if not path.exists():
+        pytest.skip("maps/the_ville.json not there")
+    m = load_map(path)
+    r = Renderer(m, 1280, 800)
+    r.render(TownState())
+    grass = next((x, y) for y in range(m.height) for x in range(m.width)
+                 if m.tile_classes[y][x] == "grass" and (x, y) not in m.blocked)
+    road = next((x, y) for y in range(m.height) for x in range(m.width) if m.tile_classes[y][x] == "road")
+    assert px(r, r.world_to_screen(grass)) != px(r, r.world_to_screen(road))
