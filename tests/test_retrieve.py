@@ -148,6 +148,18 @@ def test_keyword_route_recalls_what_the_vector_route_misses(store: MemoryStore) 
     assert keyword_heavy[0].record.id == rare_id
 
 
+def test_vector_route_reports_cosine_similarity(store: MemoryStore) -> None:
+    s = _stream(store)
+    qvec = s.embed_query("espresso machine")
+    vector = s.vector_search(qvec, 4, None)
+    assert list(vector.values()) == sorted(vector.values(), reverse=True)
+    stored = s.embeddings(list(vector))
+    for id_, cos in vector.items():
+        assert cos == pytest.approx(float(stored[id_] @ qvec), abs=1e-4)
+    with pytest.raises(KeyError, match="no vectors"):
+        s.embeddings(["Isabella_Rodriguez-999999"])
+
+
 def test_keyword_route_ignores_stopwords(store: MemoryStore) -> None:
     s = _stream(store)
     assert s.keyword_scores("what is the thing at the", None) == {}
