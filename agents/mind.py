@@ -195,4 +195,4 @@ class AgentMind:
     def add_thought(self, text: str, importance: int = 5) -> None:
         """A whisper: stored at once as a thought with the given importance."""
         rec = self.ctx.memory.add("thought", text, created=self.ctx.now(), importance=importance)
-        self.ctx.note("memory", kind="thought", text=text, id=rec.id, importance=importance, source="whisper")
+        self.ctx.note("memory", memory_kind="thought", text=text, id=rec.id, importance=importance, source="whisper")

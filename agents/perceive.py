@@ -99,7 +99,7 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
                  memories=[{"rule": r, "text": t} for r, t in routine])
         log.debug("%s: %d routine observations scored by rule", ctx.name, len(routine))
     for text in obs.injected:
-        ctx.note("memory", kind="thought", text=text, source="whisper")
+        ctx.note("memory", memory_kind="thought", text=text, source="whisper")
 
     quiet = not new and not obs.injected
     if state.pending and (len(state.pending) >= ctx.settings.importance_batch or quiet):

@@ -1,0 +1,119 @@
+"""Perception: novelty window, attention limit, batched importance scoring, routine rule, whispers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from agents.context import CognitionSettings
+from agents.llm.fake import ScriptedLLM
+from agents.perceive import PROVISIONAL_IMPORTANCE, ROUTINE_IMPORTANCE, PerceptionState, perceive, score_pending
+from tests._cognition_fixtures import CAFE, T0, FakeMemory, make_ctx, numbered_count, town_script
+from town.protocol import Observation, PerceivedEvent
+
+
+def ev(subject: str, desc: str, distance: float = 1.0, kind: str = "agent", obj: str = "busy") -> PerceivedEvent:
+    return PerceivedEvent(subject=subject, predicate="is", object=obj, description=desc, address=CAFE,
+                          distance=distance, kind=kind)
+
+
+def obs_at(minutes: int, events: list[PerceivedEvent], injected: list[str] | None = None) -> Observation:
+    return Observation(agent="Klaus Mueller", tick=minutes, time=T0 + timedelta(minutes=minutes), tile=(1, 1),
+                       address=CAFE, current_action="idle", action_ends_at=None, arrived=True,
+                       perceived=events, injected=injected or [])
+
+
+def scorer(calls: list[int]):
+    def script(step, messages, fmt):
+        assert step == "perceive_importance"
+        n = numbered_count(messages)
+        calls.append(n)
+        return {"scores": [min(10, i + 2) for i in range(n)]}
+    return script
+
+
+async def test_new_events_are_stored_once_within_the_window_and_again_after_it() -> None:
+    calls: list[int] = []
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem, settings=CognitionSettings(importance_batch=10))
+    st = PerceptionState()
+    e = ev("Isabella Rodriguez", "Isabella Rodriguez is brewing coffee")
+    assert len(await perceive(ctx, obs_at(0, [e]), st)) == 1
+    assert await perceive(ctx, obs_at(10, [e]), st) == []  # still in view: not new
+    assert mem.count() == 1
+    # seen continuously: refreshed, so still not new 35 minutes after first sight
+    assert await perceive(ctx, obs_at(35, [e]), st) == []
+    # out of view for longer than the window, then seen again: new
+    await perceive(ctx, obs_at(50, []), st)
+    assert len(await perceive(ctx, obs_at(100, [e]), st)) == 1
+    assert mem.count() == 2
+
+
+async def test_attention_limit_keeps_nearest_and_skips_self() -> None:
+    ctx = make_ctx(ScriptedLLM(town_script), settings=CognitionSettings(attention_limit=2, importance_batch=10))
+    events = [ev("A", "A is far", 9), ev("Klaus Mueller", "Klaus Mueller is here", 0), ev("B", "B is near", 1),
+              ev("C", "C is middle", 5)]
+    new = await perceive(ctx, obs_at(0, events), PerceptionState())
+    assert [e.subject for e in new] == ["B", "C"]
+
+
+async def test_importance_is_scored_in_batches() -> None:
+    calls: list[int] = []
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem, settings=CognitionSettings(importance_batch=3))
+    st = PerceptionState()
+    await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
+    await perceive(ctx, obs_at(1, [ev("B", "B is singing")]), st)
+    assert calls == [] and len(st.pending) == 2
+    assert all(r.importance == PROVISIONAL_IMPORTANCE for r in mem.records.values())
+    await perceive(ctx, obs_at(2, [ev("C", "C is dancing")]), st)
+    assert calls == [3] and st.pending == []  # one call for three memories
+    assert sorted(r.importance for r in mem.records.values()) == [2, 3, 4]
+    notes = [n for n in ctx.take_notes() if n.kind == "importance"]
+    assert notes[-1].data["scores"] == [2, 3, 4] and not notes[-1].data["fallback"]
+
+
+async def test_quiet_tick_flushes_pending() -> None:
+    calls: list[int] = []
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5))
+    st = PerceptionState()
+    await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
+    assert calls == []
+    await perceive(ctx, obs_at(1, [ev("A", "A is reading")]), st)  # nothing new: quiet
+    assert calls == [1] and st.pending == []
+
+
+async def test_routine_events_get_rule_importance_without_a_call_and_are_counted() -> None:
+    calls: list[int] = []
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem)
+    st = PerceptionState()
+    events = [ev(f"{CAFE}:coffee machine", "the coffee machine is idle", kind="object", obj="idle"),
+              ev("Isabella Rodriguez", "Isabella Rodriguez is sleeping")]
+    await perceive(ctx, obs_at(0, events), st)
+    assert st.pending == [] and calls == []
+    assert [r.importance for r in mem.records.values()] == [ROUTINE_IMPORTANCE] * 2
+    assert ctx.counters["importance_rule"] == 2
+    assert any(n.kind == "importance" and n.data["rule"] for n in ctx.take_notes())
+
+
+async def test_bad_scores_retry_then_counted_fallback() -> None:
+    # wrong number of scores is invalid for the call-specific schema
+    llm = ScriptedLLM({"perceive_importance": [{"scores": [5]}, {"scores": [5, 11]}, "nonsense"]}, retries=2)
+    mem = FakeMemory()
+    ctx = make_ctx(llm, memory=mem)
+    st = PerceptionState(pending=[mem.add("observation", t, created=T0, importance=PROVISIONAL_IMPORTANCE).id
+                                  for t in ("x happened", "y happened")])
+    await score_pending(ctx, st)
+    assert len(llm.requests) == 3
+    assert ctx.counters["importance_fallback"] == 2
+    assert [r.importance for r in mem.records.values()] == [PROVISIONAL_IMPORTANCE] * 2
+    assert llm.drain_records(ctx.name)[0].fallback
+    assert st.pending == []
+
+
+async def test_whispers_are_stored_as_thoughts() -> None:
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(town_script), memory=mem, settings=CognitionSettings(importance_batch=1))
+    await perceive(ctx, obs_at(0, [], injected=["You should run for mayor"]), PerceptionState())
+    (rec,) = mem.records.values()
+    assert rec.kind == "thought" and rec.text == "You should run for mayor" and rec.importance == 6

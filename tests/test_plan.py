@@ -1,0 +1,121 @@
+"""Planning: daily plan + schedule, decomposition at real places, plan cache, fallbacks, re-planning."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from agents.context import CognitionSettings
+from agents.llm.fake import ScriptedLLM
+from agents.plan import PlanState, build_blocks, decompose, next_task, plan_day, replan
+from agents.schemas import HourlySchedule, ScheduleBlock
+from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, make_ctx, town_script, user_text
+
+
+async def test_plan_day_builds_blocks_and_stores_plan_memories() -> None:
+    llm = ScriptedLLM(town_script)
+    mem = FakeMemory()
+    ctx = make_ctx(llm, memory=mem)
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    assert st.day == T0.date() and (st.wake_hour, st.bed_hour) == (7, 22)
+    assert [(b.start.hour, b.end.hour, b.activity) for b in st.blocks] == [
+        (7, 11, "studying at the library"), (11, 13, "lunch and coffee at the cafe"), (13, 22, "writing the paper at home")]
+    assert [r.kind for r in mem.records.values()] == ["plan", "plan"]
+    assert "study at the library" in list(mem.records.values())[0].text
+    kinds = [n.kind for n in ctx.take_notes()]
+    assert kinds == ["plan", "schedule"]
+    assert [r["step"] for r in llm.requests] == ["plan_daily", "plan_schedule"]
+    # the schedule request carries the plan items and the wake/bed hours the model chose
+    assert "study at the library" in user_text(llm.requests[1]["messages"])
+    schema = llm.requests[1]["response_format"]["json_schema"]["schema"]
+    block_def = next(iter(schema["$defs"].values()))
+    assert block_def["properties"]["start_hour"]["minimum"] == 7
+    assert block_def["properties"]["start_hour"]["maximum"] == 21
+
+
+async def test_plan_day_fallbacks_are_counted() -> None:
+    llm = ScriptedLLM({"plan_daily": ["x"] * 3, "plan_schedule": ["y"] * 3}, retries=2)
+    ctx = make_ctx(llm, settings=CognitionSettings(wake_hour_default=8))
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    assert ctx.counters["plan_fallback"] == 1 and ctx.counters["schedule_fallback"] == 1
+    assert st.wake_hour == 8 and st.blocks[0].start.hour == 8 and st.blocks[-1].end.hour == st.bed_hour
+    assert llm.accounting.total.fallbacks == 2
+
+
+def test_build_blocks_rules() -> None:
+    sched = HourlySchedule(reasoning="", blocks=[
+        ScheduleBlock(start_hour=12, minutes=60, activity="lunch"),
+        ScheduleBlock(start_hour=8, minutes=60, activity="work"),
+        ScheduleBlock(start_hour=12, minutes=60, activity="duplicate lunch"),
+    ])
+    blocks = build_blocks(T0.date(), sched, wake_hour=7, bed_hour=21)
+    assert [(b.start.hour, b.end.hour, b.activity) for b in blocks] == [(7, 12, "work"), (12, 21, "lunch")]
+
+
+async def test_decompose_uses_world_places_and_cache_saves_calls() -> None:
+    llm = ScriptedLLM(town_script)
+    cache: dict = {}
+    ctx = make_ctx(llm, plan_cache=cache)
+    tasks = await decompose(ctx, "Studying at the library!", 60)
+    assert [t.address for t in tasks] == [LIBRARY, LIBRARY] and sum(t.duration_min for t in tasks) == 60
+    prompt = user_text(llm.requests[0]["messages"])
+    assert CAFE in prompt and LIBRARY in prompt and HOME in prompt
+    again = await decompose(ctx, "studying at the  library", 60)  # same task, normalised
+    assert again == tasks and len(llm.requests) == 1
+    assert ctx.counters["plan_cache_saved_calls"] == 1
+    assert any(n.kind == "plan_cache_hit" for n in ctx.take_notes())
+    await decompose(ctx, "studying at the library", 30)  # other duration: a new call
+    assert len(llm.requests) == 2
+    # the cache is shared: another context with the same persona reuses it
+    other = make_ctx(llm, plan_cache=cache)
+    await decompose(other, "studying at the library", 60)
+    assert len(llm.requests) == 2 and other.counters["plan_cache_saved_calls"] == 1
+
+
+async def test_decompose_unknown_address_retries_then_falls_back_home() -> None:
+    bad = {"reasoning": "", "tasks": [{"description": "fly", "duration_min": 10, "address": "Mars:crater"}]}
+    llm = ScriptedLLM({"plan_decompose": [bad, bad, bad]}, retries=2)
+    ctx = make_ctx(llm)
+    tasks = await decompose(ctx, "exploring", 45)
+    assert len(llm.requests) == 3
+    assert [(t.address, t.duration_min) for t in tasks] == [(HOME, 45)]
+    assert ctx.counters["decompose_fallback"] == 1
+    assert not ctx.plan_cache  # a fallback is not cached
+    assert llm.drain_records(ctx.name)[0].fallback
+
+
+async def test_next_task_walks_tasks_and_blocks() -> None:
+    llm = ScriptedLLM(town_script)
+    ctx = make_ctx(llm)
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    t = await next_task(ctx, st, T0)
+    assert t is not None and t.description == "get settled" and t.address == LIBRARY
+    assert st.task_end == T0 + timedelta(minutes=30)
+    assert await next_task(ctx, st, T0 + timedelta(minutes=10)) is None  # still on it
+    t2 = await next_task(ctx, st, T0 + timedelta(minutes=30))
+    assert t2 is not None and t2.description == "focus on the work"
+    # the next hour of the same block comes from the plan cache: no new call
+    n_calls = len(llm.requests)
+    t3 = await next_task(ctx, st, T0 + timedelta(minutes=60))
+    assert t3 is not None and len(llm.requests) == n_calls and ctx.counters["plan_cache_saved_calls"] == 1
+    # a new block: tasks at the cafe
+    t4 = await next_task(ctx, st, T0.replace(hour=11))
+    assert t4 is not None and t4.address == CAFE and st.block_index == 1
+
+
+async def test_replan_replaces_the_rest_of_the_block() -> None:
+    llm = ScriptedLLM(town_script)
+    ctx = make_ctx(llm)
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    await next_task(ctx, st, T0)
+    now = T0 + timedelta(minutes=5)
+    await replan(ctx, st, now, event="Isabella invites me for coffee", new_activity="coffee with Isabella at the cafe")
+    assert st.task is None and st.tasks and all(t.address == CAFE for t in st.tasks)
+    req = llm.requests[-1]
+    assert req["step"] == "plan_replan" and "<<<Isabella invites me for coffee>>>" in user_text(req["messages"])
+    t = await next_task(ctx, st, now)
+    assert t is not None and t.address == CAFE
+    assert any(n.kind == "plan" and n.data.get("replan") for n in ctx.take_notes())
