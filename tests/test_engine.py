@@ -206,3 +206,17 @@ async def test_run_calls_on_tick_sync_or_async():
     await sim.run(3, on_tick)
     await sim.run(2, lambda s: seen.append(-s.world.clock.tick))
     assert seen == [1, 2, 3, -4, -5]
+
+
+async def test_whisper_during_a_tick_is_delivered_next_tick():
+    sim, minds, _ = make_sim(seed=0, policy=lambda obs, mem: Action(agent=obs.agent, kind="wait"))
+
+    class Whisperer(ScriptedMind):
+        async def decide(self, obs):
+            if obs.tick == 0:
+                sim.world.whisper("Maria Lopez", "call your mother")  # e.g. from the live viewer, mid-tick
+            return await super().decide(obs)
+
+    sim.minds["Klaus Mueller"] = Whisperer("Klaus Mueller", minds["Klaus Mueller"].policy)
+    await sim.run(2)
+    assert [o.injected for o in minds["Maria Lopez"].seen] == [[], ["call your mother"]]

@@ -80,6 +80,7 @@ class Simulation:
         self.log.emit(tick, when, "tick")
         names = sorted(self.minds)
         observations = {name: world.observe(name) for name in names}
+        world.in_tick = True
         sem = asyncio.Semaphore(self.concurrency)
 
         async def decide(name: str) -> Action:
@@ -87,7 +88,10 @@ class Simulation:
                 return await self.minds[name].decide(observations[name])
 
         t1 = time.perf_counter()
-        actions = await asyncio.gather(*(decide(n) for n in names))
+        try:
+            actions = await asyncio.gather(*(decide(n) for n in names))
+        finally:
+            world.in_tick = False
         self.last_decide_s = time.perf_counter() - t1
         for name, action in zip(names, actions):
             if not isinstance(action, Action):

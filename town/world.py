@@ -204,6 +204,8 @@ class World:
         self._whispers: list[tuple[int, str, str]] = []  # (tick to deliver, agent, text)
         self._refusals: list[tuple[int, str, str]] = []  # (tick refused, agent, reason)
         self._news: list[str] = list(news or [])
+        # set by the engine while a tick is in flight: a whisper then waits for the next tick's observation
+        self.in_tick = False
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -521,7 +523,7 @@ class World:
         self._agent(agent)
         if not text.strip():
             raise WorldError("whisper: empty text")
-        self._whispers.append((self.clock.tick, agent, text.strip()))
+        self._whispers.append((self.clock.tick + (1 if self.in_tick else 0), agent, text.strip()))
 
     def add_news(self, text: str) -> None:
         self._news.append(text)
