@@ -49,8 +49,8 @@ def _norm(text: str) -> str:
 
 
 def clean_utterance(text: str, speaker: str) -> str:
-    """Drop a leading 'Name:' and wrapping quotes that small models add to a line."""
-    text = text.strip()
+    """Drop a leading 'Name:', wrapping quotes and echoed quote delimiters that small models add to a line."""
+    text = " ".join(re.sub(r"<<<|>>>", " ", text).split())
     for prefix in (speaker, speaker.split()[0]):
         if text.lower().startswith(prefix.lower() + ":"):
             text = text[len(prefix) + 1 :].strip()
@@ -93,7 +93,11 @@ async def start_conversation(ctx: MindContext, obs: Observation, target: str, re
 
 
 async def next_turn(ctx: MindContext, obs: Observation) -> Action:
-    """My line in ``obs.conversation``; ends it when the model says so, at the turn cap, or on repetition."""
+    """My line in ``obs.conversation``; ends it when the model says so or at the turn cap.
+
+    A line that repeats or parrots an earlier one (small models do) is not said: the
+    conversation ends instead, noted and counted (``conversation_repetition``).
+    """
     conv = obs.conversation
     if conv is None or conv.turn_of != ctx.name:
         raise ValueError(f"next_turn for {ctx.name}: not this agent's turn in a conversation")
@@ -123,11 +127,22 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
     end = line.end_conversation or last_turn
     if last_turn:
         ctx.count("conversation_cap")
-    mine = {_norm(c.text) for c in conv.lines if c.speaker == ctx.name}
-    if _norm(text) in mine:
+    if repeats(text, conv.lines):
         ctx.count("conversation_repetition")
-        end = True
+        ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="the line repeats an earlier one; ending",
+                 conversation=conv.id, text=text)
+        return base.model_copy(update={"end_conversation": True})
     return base.model_copy(update={"utterance": text, "end_conversation": end})
+
+
+def repeats(text: str, lines: list[ChatLine]) -> bool:
+    """Whether ``text`` repeats an earlier line (anyone's) or parrots a longer one inside it."""
+    said = _norm(text)
+    for line in lines:
+        earlier = _norm(line.text)
+        if earlier and (said == earlier or (len(earlier) >= 20 and earlier in said)):
+            return True
+    return False
 
 
 def _transcript(lines: list[ChatLine]) -> str:
