@@ -78,7 +78,7 @@ async def test_scripted_minds_walk_to_the_cafe_and_talk():
     assert {s["address"] for s in last.data["states"].values()} == {CAFE}
     # a chat of four lines between two of them, turn by turn, delivered to both as finished
     ends = [e for e in events if e.type == "conversation_end"]
-    assert ends and [l["speaker"] for l in ends[0].data["lines"]] == [ends[0].data["participants"][i % 2] for i in range(4)]
+    assert ends and [line["speaker"] for line in ends[0].data["lines"]] == [ends[0].data["participants"][i % 2] for i in range(4)]
     for end in ends:
         for name in end.data["participants"]:
             ids = [c.id for o in minds[name].seen for c in o.finished_conversations]

@@ -199,7 +199,7 @@ def test_conversation_turn_taking_and_end_delivered_once(tmp_path):
     w.advance_tick()
     obs = w.observe(B)
     assert obs.conversation is not None and obs.conversation.turn_of == B
-    assert [(l.speaker, l.text) for l in obs.conversation.lines] == [(A, "Hi Bob!")]
+    assert [(line.speaker, line.text) for line in obs.conversation.lines] == [(A, "Hi Bob!")]
     assert obs.nearby[0].in_conversation
     assert types(w.apply(talk(B, A, "Hello Ann."))) == ["chat"]
     w.advance_tick()
