@@ -96,9 +96,7 @@ class AgentMind:
         events = [e for e in new if e.kind in ("agent", "world") and e.subject != self.name]
         if not events:
             return None
-        reaction = await react.decide_reaction(self.ctx, obs, events)
-        self.ctx.note("react", kind=reaction.kind, target=reaction.target, new_activity=reaction.new_activity,
-                      reasoning=reaction.reasoning)
+        reaction = await react.decide_reaction(self.ctx, obs, events)  # notes ``react`` itself
         if reaction.kind == "talk" and reaction.target:
             return await converse.start_conversation(self.ctx, obs, reaction.target, reaction.reasoning)
         if reaction.kind == "react" and reaction.new_activity:
