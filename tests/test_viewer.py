@@ -236,3 +236,117 @@ def test_the_ville_renders(tmp_path: Path) -> None:
                  if m.tile_classes[y][x] == "grass" and (x, y) not in m.blocked)
     road = next((x, y) for y in range(m.height) for x in range(m.width) if m.tile_classes[y][x] == "road")
     assert px(r, r.world_to_screen(grass)) != px(r, r.world_to_screen(road))
+
+
+# -- live viewer ----------------------------------------------------------------------------------
+class FakeTown:
+    """A fake async simulation: agent A walks east one tile per tick and talks on tick 3."""
+
+    def __init__(self, log: "EventLog") -> None:
+        self.log = log
+        self.tick = 0
+        self.threads: set[int] = set()
+        self.closed_in: int | None = None
+
+    async def step(self) -> None:
+        import asyncio
+        import threading
+
+        self.threads.add(threading.get_ident())
+        await asyncio.sleep(0)  # a real await, as an LLM call would be
+        self.tick += 1
+        t = T0 + timedelta(seconds=10 * self.tick)
+        self.log.emit(self.tick, t, "tick")
+        if self.tick == 3:
+            self.log.emit(self.tick, t, "chat", "A", conversation="c", speaker="A", listeners=[], text="hi")
+        self.log.emit(self.tick, t, "agents", states={
+            "A": {"tile": [self.tick, 7], "address": "", "activity": "walking", "emoji": "", "conversation": None}})
+
+    async def close(self) -> None:
+        import threading
+
+        self.closed_in = threading.get_ident()
+
+
+def test_run_live_runs_the_sim_in_another_thread_and_screenshots(town_map: TownMap, tmp_path: Path) -> None:
+    import threading
+
+    from town.events import EventLog
+    from town.viewer.live import run_live
+
+    log = EventLog(None)
+    town = FakeTown(log)
+    shot = tmp_path / "shots" / "live.png"
+    ran = run_live(town_map, log, town.step, ticks=50, width=640, height=400, tps=60, close=town.close,
+                   screenshot=shot, screenshot_after_ticks=5)
+    assert ran == 5 and town.tick == 5  # held at the screenshot tick, then stopped cleanly
+    assert town.threads and threading.get_ident() not in town.threads
+    assert town.closed_in in town.threads
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    img = pygame.image.load(str(shot))
+    assert img.get_size() == (640, 400)
+    # the picture shows tick 5: agent A on tile (5, 7), not where it was before or after
+    r = Renderer(town_map, 640, 400)  # same size, same fitted camera as the live window
+    a_color = C.agent_color("A", ["A"])
+
+    def around(tile: tuple[int, int]) -> set[tuple[int, int, int]]:
+        cx, cy = r.world_to_screen(tile)
+        return {tuple(img.get_at((cx + dx, cy + dy)))[:3] for dx in range(-2, 3) for dy in range(-2, 3)}  # type: ignore[misc]
+
+    assert a_color in around((5, 7))
+    assert a_color not in around((2, 7)) | around((8, 7))
+
+
+def test_run_live_reraises_sim_errors(town_map: TownMap) -> None:
+    from town.events import EventLog
+    from town.viewer.live import run_live
+
+    async def broken() -> None:
+        raise RuntimeError("engine bug")
+
+    with pytest.raises(RuntimeError, match="engine bug"):
+        run_live(town_map, EventLog(None), broken, ticks=3, width=640, height=400, screenshot=Path("/nonexistent/x.png"))
+
+
+def test_run_live_argument_errors(town_map: TownMap, tmp_path: Path) -> None:
+    from town.events import EventLog
+    from town.viewer.live import run_live
+
+    async def step() -> None:
+        return None
+
+    with pytest.raises(ValueError, match="ticks"):
+        run_live(town_map, EventLog(None), step, ticks=-1)
+    with pytest.raises(ValueError, match="needs screenshot"):
+        run_live(town_map, EventLog(None), step, ticks=1, screenshot_after_ticks=1)
+    with pytest.raises(ValueError, match="tps"):
+        run_live(town_map, EventLog(None), step, ticks=1, tps=0, screenshot=tmp_path / "x.png")
+
+
+def test_controller_pause_holds_the_sim_thread() -> None:
+    import asyncio
+    import threading
+    import time
+
+    from town.viewer.live import SimController
+
+    ctl = SimController(tps=60)
+    started: list[float] = []
+
+    async def loop() -> None:
+        while await ctl.wait_turn():
+            started.append(time.monotonic())
+
+    ctl.toggle_pause()
+    t = threading.Thread(target=asyncio.run, args=(loop(),))
+    t.start()
+    time.sleep(0.2)
+    assert started == []  # paused: no tick starts
+    ctl.toggle_pause()
+    time.sleep(0.2)
+    ctl.stop()
+    t.join(timeout=2)
+    assert not t.is_alive()
+    assert 3 <= len(started) <= 15  # runs again, no faster than 60 ticks/s
+    gaps = [b - a for a, b in zip(started, started[1:])]
+    assert min(gaps) >= 1 / 60 - 0.005
