@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import re
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from agents.mind import AgentMind
 from agents.perceive import PROVISIONAL_IMPORTANCE
 from agents.prompts import PromptLibrary
 from town.protocol import MindFactory, Persona, WorldView
+
+log = logging.getLogger("agents.runtime")
 
 
 def _namespace(run_dir: Path) -> str:
@@ -93,6 +97,20 @@ class MindRuntime:
             return mind
 
         return make
+
+    def forget_after(self, t: datetime) -> dict[str, int]:
+        """On resume: report memories created after the checkpoint time ``t`` (a crash after they were written).
+
+        The memory API has no delete yet, so they are kept; each agent's count is logged as a warning
+        and returned (``{agent: n}``, agents with none left out).
+        """
+        newer: dict[str, int] = {}
+        for agent in self.store.agents():
+            n = sum(1 for r in self.store.stream(agent).since(t) if r.created > t)
+            if n:
+                newer[agent] = n
+                log.warning("%s: %d memories are newer than the checkpoint (%s) and are kept", agent, n, t.isoformat())
+        return newer
 
     def summary(self) -> dict[str, Any]:
         """LLM accounting (total, by agent, by step) and cognition counters (all minds and by agent)."""

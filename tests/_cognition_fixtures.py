@@ -213,6 +213,11 @@ def town_script(step: str, messages: list[dict[str, str]], fmt: dict[str, Any] |
         return {"answer": "I am writing a paper on gentrification."}
     if step == "react_decide":
         return {"reasoning": "a friend", "kind": "ignore", "target": None, "new_activity": None}
-    if step == "act_react":
-        return {"thought": "go there", "tool": "wait", "args": {"minutes": 10}}
+    if step == "act_react":  # walk to the task's place, then stay there
+        text = user_text(messages)
+        here = re.search(r"You are at (.*?)\.\n", text).group(1)
+        there = re.search(r"\) at (.*?)\.\n", text).group(1)
+        if here != there:
+            return {"thought": "go there", "tool": "move_to", "args": {"address": there}}
+        return {"thought": "do it", "tool": "wait", "args": {"minutes": 10}}
     raise AssertionError(f"town_script has no answer for step {step!r}: {json.dumps(messages)[:200]}")

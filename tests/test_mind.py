@@ -260,3 +260,38 @@ async def test_runtime_with_real_memory(tmp_path: Path, monkeypatch: pytest.Monk
     rt2 = await MindRuntime.open(tmp_path / "run", seed=3, llm=llm)
     again = rt2.factory()(persona(seed_memories=["Klaus loves libraries", "Klaus is shy"]), world)
     assert again.ctx.memory.count() == mind.ctx.memory.count() and again.state.perception.pending == []
+
+
+async def test_runtime_forget_after_reports_newer_memories(tmp_path: Path) -> None:
+    from agents import MindRuntime
+
+    rt = await MindRuntime.open(tmp_path / "run", seed=1, llm=ScriptedLLM(town_script))
+    mind = rt.factory()(persona(), FakeWorld(time=T0))
+    mind.ctx.memory.add("observation", "before", created=T0, importance=2)
+    mind.ctx.memory.add("observation", "after", created=T0 + timedelta(minutes=5), importance=2)
+    assert rt.forget_after(T0) == {"Klaus Mueller": 1}
+    assert rt.forget_after(T0 + timedelta(minutes=5)) == {}
+
+
+async def test_with_the_real_reaction_and_act_steps() -> None:
+    """No monkeypatching: the mind drives agents.react / agents.act with scripted answers."""
+    llm = ScriptedLLM(town_script)
+    world = FakeWorld(time=T0)
+    mind = AgentMind(make_ctx(llm, world=world))
+    actions = []
+    address = HOME
+    for i in range(6):
+        world.time = T0 + timedelta(minutes=10 * i)
+        perceived = [isabella("Isabella Rodriguez is reading a book")] if i == 2 else []
+        obs = Observation(agent=mind.name, tick=i, time=world.time, tile=(0, 0), address=address, current_action="",
+                          action_ends_at=None, arrived=True, perceived=perceived)
+        a = await mind.decide(obs)
+        actions.append(a)
+        if a.kind == "move_to":
+            address = a.target
+    steps = [r["step"] for r in llm.requests]
+    assert steps[:3] == ["plan_daily", "plan_schedule", "plan_decompose"]
+    assert "react_decide" in steps
+    assert actions[0].kind == "move_to" and actions[0].target == LIBRARY
+    assert llm.accounting.total.fallbacks == 0
+    assert all(n.kind != "fallback" for a in actions for n in a.notes)
