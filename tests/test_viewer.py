@@ -95,6 +95,12 @@ def box_colors(r: Renderer, center: tuple[int, int], half: int = 3) -> set[tuple
     return {px(r, (x, y)) for x in range(cx - half, cx + half + 1) for y in range(cy - half, cy + half + 1)}
 
 
+def image_around(img: pygame.Surface, center: tuple[int, int], half: int = 2) -> set[tuple[int, int, int]]:
+    cx, cy = center
+    return {tuple(img.get_at((cx + dx, cy + dy)))[:3] for dx in range(-half, half + 1)  # type: ignore[misc]
+            for dy in range(-half, half + 1)}
+
+
 def make_renderer(town_map: TownMap, zoom_tile_px: int = 40) -> Renderer:
     r = Renderer(town_map, 800, 480, panel_width=240)
     r.camera.zoom = zoom_tile_px / town_map.tile_size
@@ -289,12 +295,8 @@ def test_run_live_runs_the_sim_in_another_thread_and_screenshots(town_map: TownM
     r = Renderer(town_map, 640, 400)  # same size, same fitted camera as the live window
     a_color = C.agent_color("A", ["A"])
 
-    def around(tile: tuple[int, int]) -> set[tuple[int, int, int]]:
-        cx, cy = r.world_to_screen(tile)
-        return {tuple(img.get_at((cx + dx, cy + dy)))[:3] for dx in range(-2, 3) for dy in range(-2, 3)}  # type: ignore[misc]
-
-    assert a_color in around((5, 7))
-    assert a_color not in around((2, 7)) | around((8, 7))
+    assert a_color in image_around(img, r.world_to_screen((5, 7)))
+    assert a_color not in image_around(img, r.world_to_screen((2, 7))) | image_around(img, r.world_to_screen((8, 7)))
 
 
 def test_run_live_reraises_sim_errors(town_map: TownMap) -> None:
@@ -350,3 +352,71 @@ def test_controller_pause_holds_the_sim_thread() -> None:
     assert 3 <= len(started) <= 15  # runs again, no faster than 60 ticks/s
     gaps = [b - a for a, b in zip(started, started[1:])]
     assert min(gaps) >= 1 / 60 - 0.005
+
+
+# -- replay ---------------------------------------------------------------------------------------
+def write_run_dir(run_dir: Path, map_ref: str, ticks: int = 8) -> None:
+    """A run folder whose agent A stands on tile (tick, 7) at each tick; the log ends in a torn line."""
+    from town.events import EventLog
+
+    log = EventLog(run_dir / "events.jsonl")
+    log.emit(0, T0, "run_start", seed=1, map=map_ref, scenario="t", agents=["A"], seconds_per_tick=10)
+    for t in range(1, ticks + 1):
+        time = T0 + timedelta(seconds=10 * t)
+        log.emit(t, time, "tick")
+        log.emit(t, time, "agents", states={
+            "A": {"tile": [t, 7], "address": "", "activity": "walking", "emoji": "", "conversation": None}})
+    log.close()
+    with open(run_dir / "events.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"seq": 99, "tick": 9, "ty')
+
+
+def test_replay_screenshot_at_tick(tmp_path: Path) -> None:
+    from town.viewer.replay import run_replay
+
+    map_path = tiny_map_json(tmp_path / "tiny.json")
+    run_dir = tmp_path / "run"
+    write_run_dir(run_dir, str(map_path))
+    shots = {}
+    for tick in (3, 6):
+        shots[tick] = tmp_path / f"at{tick}.png"
+        run_replay(run_dir, screenshot=shots[tick], at_tick=tick, width=640, height=400)
+    m = load_map(map_path)
+    r = Renderer(m, 640, 400)
+    a_color = C.agent_color("A", ["A"])
+    for tick, shot in shots.items():
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        img = pygame.image.load(str(shot))
+        assert img.get_size() == (640, 400)
+        other = 6 if tick == 3 else 3
+        assert a_color in image_around(img, r.world_to_screen((tick, 7)))
+        assert a_color not in image_around(img, r.world_to_screen((other, 7)))
+
+
+def test_replay_default_tick_is_the_last_and_map_found_by_name(tmp_path: Path) -> None:
+    from town.viewer.replay import save_replay_screenshot
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tiny_map_json(run_dir / "tiny.json")  # the logged path is gone; the run folder holds a copy
+    write_run_dir(run_dir, "/gone/elsewhere/tiny.json", ticks=5)
+    assert save_replay_screenshot(run_dir, tmp_path / "last.png", width=640, height=400) == 5
+    assert pygame.image.load(str(tmp_path / "last.png")).get_size() == (640, 400)
+
+
+def test_replay_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    from town.viewer.replay import run_replay, save_replay_screenshot
+
+    map_path = tiny_map_json(tmp_path / "tiny.json")
+    run_dir = tmp_path / "run"
+    write_run_dir(run_dir, str(map_path), ticks=4)
+    with pytest.raises(ValueError, match=r"outside this run's ticks 0\.\.4"):
+        run_replay(run_dir, screenshot=tmp_path / "x.png", at_tick=40)
+    with pytest.raises(ValueError, match="no agent 'Zed'"):
+        save_replay_screenshot(run_dir, tmp_path / "x.png", selected="Zed")
+    with pytest.raises(FileNotFoundError, match="no event log"):
+        run_replay(tmp_path / "nothing", screenshot=tmp_path / "x.png")
+    lost = tmp_path / "lost"
+    write_run_dir(lost, "/gone/nowhere.json", ticks=2)
+    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+        run_replay(lost, screenshot=tmp_path / "x.png")

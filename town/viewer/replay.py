@@ -1,0 +1,166 @@
+"""Replay a finished (or killed) run from ``run_dir/events.jsonl`` with the live viewer's renderer.
+
+Keys: space play/pause, ``+``/``-`` speed, left/right seek -/+10 ticks, Home/End first/last
+tick, click the timeline bar to seek, WASD/up/down pan (or drag with the right mouse button),
+mouse wheel zoom, click an agent to select it, click the empty map to go back, Esc/q quit.
+With ``screenshot=PATH`` nothing is opened: the picture at ``at_tick`` is saved and the call
+returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pygame
+
+from town.maps import TownMap, load_map
+from town.viewer.live import FPS, MAX_TPS, MIN_TPS, PAN_PX_PER_S
+from town.viewer.renderer import Renderer
+from town.viewer.state import ReplayIndex
+
+log = logging.getLogger("town.viewer")
+
+SEEK_TICKS = 10
+_REPO_MAPS = Path(__file__).resolve().parents[2] / "maps"
+
+
+def resolve_map(map_ref: str | None, run_dir: Path) -> Path:
+    """Find the map a run used: as logged, else relative to the run folder, else in the repo's ``maps/``."""
+    if not map_ref:
+        raise ValueError(f"{run_dir}/events.jsonl has no run_start event naming the map; pass map_path=")
+    ref = Path(map_ref)
+    for candidate in (ref, run_dir / ref, run_dir / ref.name, _REPO_MAPS / ref.name):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"map {map_ref!r} of run {run_dir} not found (also looked in {run_dir} and {_REPO_MAPS})")
+
+
+def _open(run_dir: Path, map_path: Path | None, keyframe_every: int) -> tuple[ReplayIndex, TownMap]:
+    run_dir = Path(run_dir)
+    index = ReplayIndex.load(run_dir / "events.jsonl", keyframe_every=keyframe_every)
+    if not index.events:
+        raise ValueError(f"{run_dir}/events.jsonl holds no events: nothing to replay")
+    town_map = load_map(map_path if map_path is not None else resolve_map(index.map_path, run_dir))
+    return index, town_map
+
+
+def save_replay_screenshot(
+    run_dir: Path,
+    screenshot: Path,
+    *,
+    at_tick: int | None = None,
+    width: int = 1280,
+    height: int = 800,
+    map_path: Path | None = None,
+    selected: str | None = None,
+) -> int:
+    """Save a PNG of the run at ``at_tick`` (default: the last tick) without opening a window; returns the tick."""
+    index, town_map = _open(run_dir, map_path, keyframe_every=10**9)
+    tick = index.last_tick if at_tick is None else at_tick
+    if not index.first_tick <= tick <= index.last_tick:
+        raise ValueError(f"tick {tick} is outside this run's ticks {index.first_tick}..{index.last_tick}")
+    state = index.state_at(tick)
+    if selected is not None and selected not in state.agents:
+        raise ValueError(f"no agent {selected!r} in this run; agents: {', '.join(sorted(state.agents))}")
+    pygame.font.init()
+    renderer = Renderer(town_map, width, height)
+    renderer.selected = selected
+    renderer.render(state, paused=True, timeline=(index.first_tick, index.last_tick, tick))
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    pygame.image.save(renderer.surface, str(screenshot))
+    return tick
+
+
+def run_replay(
+    run_dir: Path,
+    *,
+    screenshot: Path | None = None,
+    at_tick: int | None = None,
+    width: int = 1280,
+    height: int = 800,
+    tps: float = 4.0,
+    map_path: Path | None = None,
+) -> None:
+    """Play a run in a window (or, with ``screenshot``, save the picture at ``at_tick`` and return)."""
+    if screenshot is not None:
+        save_replay_screenshot(run_dir, screenshot, at_tick=at_tick, width=width, height=height, map_path=map_path)
+        return
+    if not MIN_TPS <= tps <= MAX_TPS:
+        raise ValueError(f"tps must be in [{MIN_TPS}, {MAX_TPS}], got {tps}")
+    index, town_map = _open(run_dir, map_path, keyframe_every=25)
+    first, last = index.first_tick, index.last_tick
+    start = first if at_tick is None else at_tick
+    if not first <= start <= last:
+        raise ValueError(f"tick {start} is outside this run's ticks {first}..{last}")
+    pygame.display.init()
+    pygame.font.init()
+    try:
+        screen = pygame.display.set_mode((width, height))
+        pygame.display.set_caption(f"town replay: {Path(run_dir).name}")
+        renderer = Renderer(town_map, width, height)
+        clock = pygame.time.Clock()
+        pos = float(start)  # playback position in ticks; the fraction interpolates movement
+        state = index.state_at(start)
+        playing = True
+
+        def seek(tick: int) -> None:
+            nonlocal pos, state
+            tick = min(max(tick, first), last)
+            pos = float(tick)
+            state = index.state_at(tick)
+
+        while True:
+            dt = clock.tick(FPS) / 1000.0
+            for e in pygame.event.get():
+                if e.type == pygame.QUIT:
+                    return
+                if e.type == pygame.KEYDOWN:
+                    if e.key in (pygame.K_ESCAPE, pygame.K_q):
+                        return
+                    if e.key == pygame.K_SPACE:
+                        playing = not playing
+                        if playing and int(pos) >= last:
+                            seek(first)
+                    elif e.key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
+                        tps = min(MAX_TPS, tps * 1.5)
+                    elif e.key in (pygame.K_MINUS, pygame.K_KP_MINUS):
+                        tps = max(MIN_TPS, tps / 1.5)
+                    elif e.key == pygame.K_LEFT:
+                        seek(int(pos) - SEEK_TICKS)
+                    elif e.key == pygame.K_RIGHT:
+                        seek(int(pos) + SEEK_TICKS)
+                    elif e.key == pygame.K_HOME:
+                        seek(first)
+                    elif e.key == pygame.K_END:
+                        seek(last)
+                elif e.type == pygame.MOUSEWHEEL:
+                    renderer.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
+                elif e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
+                    tick = renderer.timeline_tick_at(e.pos)
+                    name = renderer.agent_at(e.pos) if tick is None else None
+                    if tick is not None:
+                        seek(tick)
+                    elif name is not None:
+                        renderer.selected = name
+                    elif renderer.view.collidepoint(e.pos):
+                        renderer.selected = None
+                elif e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
+                    renderer.pan(-e.rel[0], -e.rel[1])
+            keys = pygame.key.get_pressed()
+            dx = keys[pygame.K_d] - keys[pygame.K_a]
+            dy = (keys[pygame.K_DOWN] or keys[pygame.K_s]) - (keys[pygame.K_UP] or keys[pygame.K_w])
+            if dx or dy:
+                renderer.pan(dx * PAN_PX_PER_S * dt, dy * PAN_PX_PER_S * dt)
+            if playing:
+                pos = min(float(last), pos + tps * dt)
+                if int(pos) > state.tick:
+                    index.advance(state, int(pos))
+                if pos >= last:
+                    playing = False
+            alpha = pos - int(pos) if playing else 1.0
+            renderer.render(state, alpha=alpha, paused=not playing, speed=tps, timeline=(first, last, int(pos)))
+            screen.blit(renderer.surface, (0, 0))
+            pygame.display.flip()
+    finally:
+        pygame.quit()
