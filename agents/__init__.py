@@ -1,13 +1,47 @@
-"""The minds of the town. Public API (the only part ``town`` uses, from ``town/app.py``)::
+"""The minds of the town. Public API (the only part ``town`` uses)::
 
     runtime = await MindRuntime.open(run_dir, seed=7, prompts_dir=None, llm=None, memory_url=None)
     factory = runtime.factory()            # (persona, world) -> AgentMind (a town.protocol.Mind)
     runtime.summary(); await runtime.aclose()
+
+Also exported for benchmarks and tests: the LLM backends (``OpenAIChatLLM``, ``ScriptedLLM``,
+``schema_example_script``), the loopback ``FakeOpenAIServer``, and the memory store with its benchmark.
 """
 
+from typing import Any
+
 from agents.context import CognitionSettings
+from agents.llm import OpenAIChatLLM, ScriptedLLM
+from agents.llm.testserver import FakeOpenAIServer, example_for_schema
+from agents.memory import MemoryStore, start_chroma_server
 from agents.mind import AgentMind
 from agents.prompts import PromptError, PromptLibrary
+from agents.retrieve import bench_retrieval
 from agents.runtime import MindRuntime
 
-__all__ = ["AgentMind", "CognitionSettings", "MindRuntime", "PromptError", "PromptLibrary"]
+
+def schema_example_script(world: Any = None):  # noqa: ARG001 - same call shape as a world-aware script
+    """A ScriptedLLM script answering every structured request with a minimal valid instance of its schema."""
+
+    def script(step: str, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> Any:
+        if response_format is None:
+            return f"({step})"
+        return example_for_schema(response_format["json_schema"]["schema"])
+
+    return script
+
+
+__all__ = [
+    "AgentMind",
+    "CognitionSettings",
+    "FakeOpenAIServer",
+    "MemoryStore",
+    "MindRuntime",
+    "OpenAIChatLLM",
+    "PromptError",
+    "PromptLibrary",
+    "ScriptedLLM",
+    "bench_retrieval",
+    "schema_example_script",
+    "start_chroma_server",
+]

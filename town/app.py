@@ -1,0 +1,362 @@
+"""Wiring: scenario + map + world + minds + event log -> a running, checkpointed, resumable session.
+
+This is the one module of ``town`` that touches ``agents``, and only through its public API
+(``agents.MindRuntime``); everything else in ``town`` sees minds through ``town.protocol``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from town import checkpoint as ckpt
+from town.config import EngineSettings
+from town.engine import Simulation
+from town.events import EventLog
+from town.maps import MapError, load_map
+from town.scenario import Scenario, ScenarioError, load_scenario
+from town.world import World
+
+log = logging.getLogger("town.app")
+
+
+class UserError(Exception):
+    """Bad input from the user (a path, a name, a damaged run folder): a clear message, nothing lost."""
+
+
+@dataclass
+class RunConfig:
+    scenario: str
+    hours: float
+    seed: int
+    run_dir: Path
+    prompts_dir: Path | None = None
+    memory_url: str | None = None
+
+
+def default_run_dir(scenario: str, seed: int) -> Path:
+    stem = Path(scenario).stem
+    return Path("runs") / f"{stem}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+class Session:
+    """One process's stretch of a run: opened fresh or from a checkpoint, stepped tick by tick."""
+
+    def __init__(self, run_dir: Path, scenario: Scenario, world: World, sim: Simulation, runtime: Any,
+                 log_: EventLog, minds: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.scenario = scenario
+        self.world = world
+        self.sim = sim
+        self.runtime = runtime
+        self.log = log_
+        self.minds = minds
+        self.meta = meta
+        self.started = time.perf_counter()
+        self.ticks_this_session = 0
+        self.tick_times: list[float] = []
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, run_dir: Path, *, resume: bool, seed: int | None = None,
+                   prompts_dir: Path | None = None, llm: Any = None, cfg: RunConfig | None = None) -> "Session":
+        import agents  # the public API only
+
+        settings = EngineSettings()
+        if resume:
+            meta = ckpt.read_json(run_dir / ckpt.RUN_FILE)
+            state = ckpt.read_json(run_dir / ckpt.CHECKPOINT)
+            if seed is not None:
+                meta["seed"] = seed
+            if prompts_dir is not None:
+                meta["prompts_dir"] = str(prompts_dir)
+        else:
+            assert cfg is not None
+            meta = {
+                "scenario": cfg.scenario,
+                "seed": cfg.seed,
+                "prompts_dir": str(cfg.prompts_dir) if cfg.prompts_dir else None,
+                "memory_url": cfg.memory_url,
+                "created": datetime.now().isoformat(timespec="seconds"),
+            }
+            state = None
+        scenario = _load_scenario(run_dir / "scenario.yaml" if resume else meta["scenario"])
+        try:
+            town_map = load_map(scenario.map_path)
+        except MapError as exc:
+            raise UserError(str(exc)) from exc
+        runtime = await agents.MindRuntime.open(
+            run_dir,
+            seed=int(meta["seed"]),
+            prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
+            llm=llm,
+            memory_url=meta.get("memory_url"),
+        )
+        if state is None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
+            meta["agents"] = [p.name for p in scenario.personas]
+            ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, meta)
+            world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
+            event_log = EventLog(run_dir / "events.jsonl")
+        else:
+            kept = ckpt.truncate_events(run_dir / "events.jsonl", state["seq"])
+            world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
+            event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0)
+            runtime.forget_after(world.now())
+        factory = runtime.factory()
+        minds = {p.name: factory(p, world) for p in scenario.personas}
+        if state is not None:
+            for name, mstate in state["minds"].items():
+                minds[name].restore(mstate)
+        sim = Simulation(world, minds, event_log, concurrency=settings.concurrency)
+        session = cls(run_dir, scenario, world, sim, runtime, event_log, minds, meta)
+        if state is None:
+            sim.emit_run_start(seed=int(meta["seed"]), scenario=scenario.name, map=str(town_map.path))
+            session.save_checkpoint()
+        return session
+
+    # -- stepping --------------------------------------------------------------------------------
+    async def step(self) -> None:
+        self._apply_inbox()
+        t0 = time.perf_counter()
+        await self.sim.step()
+        self.tick_times.append(time.perf_counter() - t0)
+        self.ticks_this_session += 1
+        self.save_checkpoint()
+
+    def _apply_inbox(self) -> None:
+        for msg in ckpt.take_inbox(self.run_dir):
+            kind = msg.get("type")
+            if kind == "whisper":
+                if msg.get("agent") not in self.minds:
+                    log.error("inbox: whisper for unknown agent %r ignored", msg.get("agent"))
+                    continue
+                self.world.whisper(msg["agent"], msg["text"])
+                self.sim.emit("whisper", agent=msg["agent"], text=msg["text"])
+            elif kind == "inject":
+                address = msg.get("address", "")
+                if address and self.world.map.kind_of(address) is None:
+                    log.error("inbox: injected event at unknown address %r ignored", address)
+                    continue
+                self.world.inject_event(msg["description"], address, minutes=int(msg.get("minutes", 60)))
+                self.sim.emit("world_event", description=msg["description"], address=msg.get("address", ""))
+            else:
+                log.error("inbox: unknown message type %r ignored", kind)
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "version": 1,
+            "tick": self.world.clock.tick,
+            "time": self.world.now().isoformat(),
+            "seq": self.log.seq,
+            "world": self.world.to_state(),
+            "minds": {name: m.checkpoint() for name, m in sorted(self.minds.items())},
+        }
+        self.log.flush()
+        ckpt.atomic_write_json(self.run_dir / ckpt.CHECKPOINT, state)
+
+    async def close(self) -> dict[str, Any]:
+        summary = self.summary()
+        self.sim.emit("run_end", summary=summary)
+        self.log.close()
+        ckpt.atomic_write_json(self.run_dir / "summary.json", summary)
+        await self.runtime.aclose()
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        wall = time.perf_counter() - self.started
+        tt = sorted(self.tick_times)
+        return {
+            "run_dir": str(self.run_dir),
+            "seed": self.meta["seed"],
+            "scenario": self.scenario.name,
+            "ticks": self.world.clock.tick,
+            "ticks_this_session": self.ticks_this_session,
+            "game_time": self.world.now().isoformat(),
+            "wall_s": round(wall, 2),
+            "tick_s_mean": round(sum(tt) / len(tt), 4) if tt else None,
+            "tick_s_p95": round(tt[int(0.95 * (len(tt) - 1))], 4) if tt else None,
+            "minds": self.runtime.summary(),
+        }
+
+
+def _load_scenario(ref: str | Path) -> Scenario:
+    try:
+        return load_scenario(ref)
+    except (ScenarioError, MapError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def ticks_for_hours(hours: float, seconds_per_tick: int) -> int:
+    return max(1, round(hours * 3600 / seconds_per_tick))
+
+
+async def run_session(session: Session, ticks: int, on_tick: Callable[[Session], None] | None = None) -> dict[str, Any]:
+    try:
+        for _ in range(ticks):
+            await session.step()
+            if on_tick is not None:
+                on_tick(session)
+    finally:
+        summary = await session.close()
+    return summary
+
+
+def _headless(session_factory: Callable[[], Any], hours: float) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    async def main() -> dict[str, Any]:
+        session: Session = await session_factory()
+        ticks = ticks_for_hours(hours, session.world.clock.seconds_per_tick)
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} ticks"),
+            TextColumn("{task.fields[clock]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        ) as progress:
+            task = progress.add_task(session.scenario.name, total=ticks, clock="")
+
+            def on_tick(s: Session) -> None:
+                progress.update(task, advance=1, clock=f"{s.world.now():%a %H:%M}")
+
+            return await run_session(session, ticks, on_tick)
+
+    summary = asyncio.run(main())
+    print_summary(summary)
+    return summary
+
+
+def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | None) -> None:
+    from town.viewer.live import run_live
+
+    run_live(session_factory, hours=hours, screenshot=screenshot)
+
+
+def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None) -> None:
+    if (cfg.run_dir / ckpt.CHECKPOINT).exists():
+        raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
+    factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731
+    if headless:
+        _headless(factory, cfg.hours)
+    else:
+        _live(factory, cfg.hours, screenshot)
+
+
+def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None) -> None:
+    if not (run_dir / ckpt.CHECKPOINT).exists():
+        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
+    factory = lambda: Session.open(run_dir, resume=True, seed=seed, prompts_dir=prompts_dir)  # noqa: E731
+    try:
+        if headless:
+            _headless(factory, hours)
+        else:
+            _live(factory, hours, None)
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def fork_run(src: Path, dst: Path) -> None:
+    try:
+        ckpt.fork_run(src, dst)
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
+    """Queue a whisper/inject for a run that is running now or will be resumed/started."""
+    meta_path = run_dir / ckpt.RUN_FILE
+    if not meta_path.exists():
+        raise UserError(f"{meta_path} not found: start the run first (`town run --out {run_dir}`)")
+    agents_ = ckpt.read_json(meta_path).get("agents", [])
+    if message["type"] == "whisper" and message["agent"] not in agents_:
+        raise UserError(f"no agent {message['agent']!r} in {run_dir}; agents: {', '.join(agents_)}")
+    if message["type"] == "inject" and message.get("address"):
+        town_map = load_map(_load_scenario(run_dir / "scenario.yaml").map_path)
+        if town_map.kind_of(message["address"]) is None:
+            places = ", ".join(sorted(town_map.arenas)[:12])
+            raise UserError(f"no place {message['address']!r} on {town_map.path.name}; e.g. {places}")
+    return ckpt.post_to_inbox(run_dir, message)
+
+
+async def _open_minds_for_questions(run_dir: Path) -> Session:
+    if not (run_dir / ckpt.CHECKPOINT).exists():
+        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: is {run_dir} a run folder?")
+    return await Session.open(run_dir, resume=True)
+
+
+def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[[], str], say: Callable[[str], None]) -> None:
+    """Ask ``agent`` questions in character; nothing is stored and the run is not advanced."""
+
+    async def main() -> None:
+        session = await _open_minds_for_questions(run_dir)
+        try:
+            if agent not in session.minds:
+                raise UserError(f"no agent {agent!r} in {run_dir}; agents: {', '.join(sorted(session.minds))}")
+            mind = session.minds[agent]
+            if question is not None:
+                say(await mind.answer(question))
+                return
+            say(f"Interviewing {agent} (empty line or Ctrl-D to stop).")
+            while True:
+                try:
+                    q = ask().strip()
+                except EOFError:
+                    break
+                if not q:
+                    break
+                say(f"{agent}: {await mind.answer(q)}")
+        finally:
+            await session.runtime.aclose()
+
+    asyncio.run(main())
+
+
+def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None) -> Path:
+    from town.interviews import default_questions_path, run_interviews
+
+    async def main() -> Path:
+        session = await _open_minds_for_questions(run_dir)
+        try:
+            path = out or run_dir / "interviews.jsonl"
+            await run_interviews(session.minds, questions or default_questions_path(), path)
+            return path
+        finally:
+            await session.runtime.aclose()
+
+    return asyncio.run(main())
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    minds = summary.get("minds", {})
+    llm = minds.get("llm", {})
+    total = llm.get("total", {})
+    console.print(
+        f"[bold]{summary['scenario']}[/] seed {summary['seed']}: {summary['ticks']} ticks to {summary['game_time']} "
+        f"in {summary['wall_s']} s; LLM calls {total.get('calls', 0)} "
+        f"(cache hits {total.get('cache_hits', 0)}, retries {total.get('retries', 0)}, fallbacks {total.get('fallbacks', 0)}); "
+        f"tokens {total.get('prompt_tokens', 0)} in / {total.get('completion_tokens', 0)} out"
+    )
+    by_step = llm.get("by_step", {})
+    if by_step:
+        table = Table(title="LLM calls by cognitive step")
+        for col in ("step", "calls", "cache hits", "tokens in", "tokens out", "fallbacks", "latency s"):
+            table.add_column(col, justify="right" if col != "step" else "left")
+        for step, t in by_step.items():
+            table.add_row(step, str(t["calls"]), str(t["cache_hits"]), str(t["prompt_tokens"]),
+                          str(t["completion_tokens"]), str(t["fallbacks"]), f"{t['latency_s']:.1f}")
+        console.print(table)
+    extra = {k: v for k, v in minds.items() if k != "llm"}
+    if extra:
+        console.print(json.dumps(extra, indent=1, default=str))
+    console.print(f"run folder: {summary['run_dir']}")
