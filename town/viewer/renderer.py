@@ -242,6 +242,7 @@ class Renderer:
             if len(self._text_cache) > 3000:
                 self._text_cache.clear()
             shown = "".join(ch for ch, met in zip(text, font.metrics(text) or []) if met is not None and _drawable(ch))
+            shown = shown.strip()
             surf = font.render(shown, True, color, bg) if bg is not None else font.render(shown, True, color)
             self._text_cache[key] = surf
         return surf
@@ -272,13 +273,23 @@ class Renderer:
             text = text[:-1]
         return text + "…"
 
-    def _label(self, text: str, center_x: int, top: int, font: pygame.font.Font, color: C.RGB = C.LABEL_TEXT) -> pygame.Rect:
+    def _label(
+        self, text: str, center_x: int, top: int, font: pygame.font.Font, taken: list[pygame.Rect],
+        color: C.RGB = C.LABEL_TEXT, *, shift: int = 0,
+    ) -> pygame.Rect | None:
+        """Draw a boxed label unless it would cover one already placed in ``taken``; with ``shift``,
+        try moving it that many pixels (down if positive) first. Returns where it went, or None."""
         img = self._text(font, text, color)
         rect = img.get_rect(midtop=(center_x, top)).inflate(6, 2)
+        if rect.collidelist(taken) != -1 and shift:
+            rect = rect.move(0, shift)
+        if rect.collidelist(taken) != -1:
+            return None
         bg = pygame.Surface(rect.size, pygame.SRCALPHA)
         bg.fill((*C.LABEL_BG, 170))
         self.surface.blit(bg, rect)
         self.surface.blit(img, img.get_rect(center=rect.center))
+        taken.append(rect)
         return rect
 
     # -- frame --------------------------------------------------------------------------------
@@ -358,8 +369,8 @@ class Renderer:
         s, tp = self.surface, self.tile_px
         radius = max(5, int(tp * 0.42))
         self.agent_rects = {}
-        for name in sorted(positions, key=lambda n: (positions[n][1], n)):
-            a = state.agents[name]
+        order = sorted(positions, key=lambda n: (positions[n][1], n))
+        for name in order:
             cx, cy = self.world_to_screen(positions[name])
             color = C.agent_color(name, names)
             if name == self.selected:
@@ -370,11 +381,18 @@ class Renderer:
                 ini = self._text(self.font_small, C.initials(name), C.LABEL_BG if sum(color) > 450 else C.LABEL_TEXT)
                 s.blit(ini, ini.get_rect(center=(cx, cy)))
             self.agent_rects[name] = pygame.Rect(cx - radius, cy - radius, 2 * radius, 2 * radius)
-            if tp >= 12 or name == self.selected:
-                self._label(name, cx, cy + radius + 1, self.font_small)
-                doing = f"{a.emoji} {a.activity}".strip()
-                if doing:
-                    self._label(self._fit(self.font_small, doing, 180), cx, cy - radius - 15, self.font_small, C.PANEL_HEAD)
+        # labels: the selected agent's first; a label that would cover another is moved once, else left out
+        taken = list(self.agent_rects.values())
+        for name in sorted(order, key=lambda n: n != self.selected):
+            if tp < 12 and name != self.selected:
+                continue
+            a = state.agents[name]
+            cx, cy = self.world_to_screen(positions[name])
+            self._label(name, cx, cy + radius + 1, self.font_small, taken, shift=14)
+            doing = f"{a.emoji} {a.activity}".strip()
+            if doing:
+                self._label(self._fit(self.font_small, doing, 180), cx, cy - radius - 15, self.font_small, taken,
+                            C.PANEL_HEAD, shift=-14)
 
     def _draw_bubbles(self, state: TownState, positions: dict[str, tuple[float, float]]) -> None:
         s, tp = self.surface, self.tile_px
@@ -383,6 +401,7 @@ class Renderer:
         for entry in state.recent_chat(BUBBLE_TICKS):
             latest[entry.speaker] = entry.text
         radius = max(5, int(tp * 0.42))
+        placed: list[pygame.Rect] = []
         for speaker, text in latest.items():
             if speaker not in positions:
                 continue
@@ -393,7 +412,9 @@ class Renderer:
             h = sum(i.get_height() for i in imgs) + 8
             rect = pygame.Rect(0, 0, w, h)
             rect.midbottom = (cx, cy - radius - 20)
-            tail = [(cx - 5, rect.bottom - 1), (cx + 5, rect.bottom - 1), (cx, rect.bottom + 8)]
+            while rect.collidelist(placed) != -1:  # stack above bubbles already drawn
+                rect.bottom = placed[rect.collidelist(placed)].top - 4
+            tail = [(cx - 5, rect.bottom - 1), (cx + 5, rect.bottom - 1), (cx, cy - radius - 12)]
             pygame.draw.polygon(s, C.BUBBLE_BG, tail)
             pygame.draw.rect(s, C.BUBBLE_BG, rect, border_radius=6)
             pygame.draw.rect(s, C.BUBBLE_BORDER, rect, 1, border_radius=6)
@@ -402,6 +423,7 @@ class Renderer:
                 s.blit(img, (rect.left + 6, y))
                 y += img.get_height()
             self.bubble_rects[speaker] = rect
+            placed.append(rect)
 
     def _draw_world_events(self, state: TownState) -> None:
         recent = [e for e in state.world_events if state.tick - e.tick < 60]
