@@ -420,3 +420,33 @@ def test_replay_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     write_run_dir(lost, "/gone/nowhere.json", ticks=2)
     with pytest.raises(FileNotFoundError, match="nowhere.json"):
         run_replay(lost, screenshot=tmp_path / "x.png")
+
+
+def test_run_live_from_opens_in_the_sim_thread_and_shows_history(town_map: TownMap, tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from town.events import EventLog
+    from town.viewer.live import LiveSim, run_live_from
+
+    opened_in: list[int] = []
+
+    async def open_sim() -> LiveSim:
+        opened_in.append(threading.get_ident())
+        asyncio.get_running_loop()  # opened inside the sim thread's loop
+        log = EventLog(tmp_path / "events.jsonl")
+        # written before the viewer subscribed (like a resumed run): B stands still on (9, 7)
+        log.emit(0, T0, "run_start", seed=1, map="tiny", agents=["A", "B"], seconds_per_tick=10)
+        log.emit(0, T0, "agents", states={
+            "B": {"tile": [9, 7], "address": "", "activity": "fishing", "emoji": "", "conversation": None}})
+        town = FakeTown(log)
+        return LiveSim(town_map=town_map, log=log, step=town.step, ticks=2, close=town.close)
+
+    shot = tmp_path / "hist.png"
+    assert run_live_from(open_sim, width=640, height=400, tps=60, screenshot=shot) == 2  # all ticks, then the picture
+    assert opened_in and opened_in[0] != threading.get_ident()
+    img = pygame.image.load(str(shot))
+    r = Renderer(town_map, 640, 400)
+    b_color = C.agent_color("B", ["A", "B"])
+    assert b_color in image_around(img, r.world_to_screen((9, 7)))
+    assert C.agent_color("A", ["A", "B"]) in image_around(img, r.world_to_screen((2, 7)))

@@ -27,7 +27,7 @@ from typing import Any
 
 import pygame
 
-from town.events import Event, EventLog
+from town.events import Event, EventLog, read_events
 from town.maps import TownMap
 from town.viewer import colors as C
 from town.viewer.renderer import Renderer
@@ -51,6 +51,8 @@ class LiveSim:
     quit; ``post`` (optional) sends a message to the town's inbox, e.g.
     ``{"type": "whisper", "agent": name, "text": text}`` or ``{"type": "inject", "description": text}``
     (called from the window's thread; it must be thread-safe, e.g. ``checkpoint.post_to_inbox``).
+    With ``show_history`` the events already in ``log``'s file (a resumed run, or the ``run_start``
+    written while opening) are shown first.
     """
 
     town_map: TownMap
@@ -59,6 +61,7 @@ class LiveSim:
     ticks: int
     close: Callable[[], Awaitable[Any]] | None = None
     post: Callable[[dict[str, Any]], Any] | None = None
+    show_history: bool = True
 
 
 class SimController:
@@ -122,6 +125,10 @@ async def _drive(open_sim: Callable[[], Awaitable[LiveSim]], ctl: SimController,
         raise TypeError(f"open_sim must return a LiveSim, got {type(sim).__name__}")
     if sim.ticks < 0:
         raise ValueError(f"ticks must be >= 0, got {sim.ticks}")
+    if sim.show_history and sim.log.path is not None and sim.log.path.exists():
+        sim.log.flush()
+        for event in read_events(sim.log.path):  # nothing else writes to the log while we read it
+            events.put(event)
     detached = threading.Event()
 
     def forward(event: Event) -> None:
@@ -185,7 +192,6 @@ def run_live(
     screenshot_after_ticks: int | None = None,
     close: Callable[[], Awaitable[Any]] | None = None,
     post: Callable[[dict[str, Any]], Any] | None = None,
-    initial_state: TownState | None = None,
 ) -> int:
     """Open a window and run ``ticks`` ticks of ``step`` (awaited in a background thread's own
     asyncio loop, so it must not be bound to another loop) while showing the town.
@@ -202,7 +208,7 @@ def run_live(
         raise ValueError(f"ticks must be >= 0, got {ticks}")
     return run_live_from(
         open_sim, width=width, height=height, tps=tps, screenshot=screenshot,
-        screenshot_after_ticks=screenshot_after_ticks, initial_state=initial_state,
+        screenshot_after_ticks=screenshot_after_ticks,
     )
 
 
@@ -214,7 +220,6 @@ def run_live_from(
     tps: float = 2.0,
     screenshot: Path | None = None,
     screenshot_after_ticks: int | None = None,
-    initial_state: TownState | None = None,
 ) -> int:
     """Like :func:`run_live`, but ``open_sim`` is awaited first in the sim thread's loop (so a
     session holding loop-bound clients can be opened there) and returns the :class:`LiveSim`."""
@@ -232,7 +237,7 @@ def run_live_from(
         screen = pygame.display.set_mode((width, height))
         pygame.display.set_caption("town")
         thread.start()
-        _window_loop(screen, ctl, events, initial_state or TownState(), width, height, screenshot)
+        _window_loop(screen, ctl, events, TownState(), width, height, screenshot)
         ctl.stop()
         _wait_for_sim(screen, ctl, thread)
     finally:
