@@ -450,3 +450,50 @@ def test_run_live_from_opens_in_the_sim_thread_and_shows_history(town_map: TownM
     b_color = C.agent_color("B", ["A", "B"])
     assert b_color in image_around(img, r.world_to_screen((9, 7)))
     assert C.agent_color("A", ["A", "B"]) in image_around(img, r.world_to_screen((2, 7)))
+
+
+def test_live_keys_pause_select_whisper_and_quit(town_map: TownMap) -> None:
+    """Drive the window with real pygame input events posted from another thread."""
+    import threading
+    import time
+
+    from town.events import EventLog
+    from town.viewer.live import run_live
+
+    log = EventLog(None)
+    town = FakeTown(log)
+    posted: list[dict] = []
+    seen: dict[str, int] = {}
+    r = Renderer(town_map, 640, 400)  # the window's renderer has the same fitted camera
+
+    def wait_for(cond, timeout: float = 5.0) -> None:  # noqa: ANN001
+        end = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < end, "timed out"
+            time.sleep(0.01)
+
+    def user() -> None:
+        def key(k: int) -> None:
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, mod=0, unicode="", scancode=0))
+
+        wait_for(lambda: town.tick >= 2)
+        key(pygame.K_SPACE)  # pause
+        time.sleep(0.3)
+        seen["paused_at"] = town.tick
+        time.sleep(0.4)
+        seen["still"] = town.tick
+        # select agent A by clicking its sprite (it stands on (tick, 7)), then whisper to it
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=r.world_to_screen((town.tick, 7)), button=1))
+        key(pygame.K_RETURN)
+        pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text="the party is at 5pm"))
+        key(pygame.K_RETURN)
+        wait_for(lambda: bool(posted))
+        key(pygame.K_q)
+
+    helper = threading.Thread(target=user)
+    helper.start()
+    ran = run_live(town_map, log, town.step, ticks=10_000, width=640, height=400, tps=20, post=posted.append)
+    helper.join()
+    assert seen["still"] == seen["paused_at"]  # paused: no tick ran
+    assert ran == town.tick < 10_000  # quit stopped the sim cleanly between ticks
+    assert posted == [{"type": "whisper", "agent": "A", "text": "the party is at 5pm"}]
