@@ -497,3 +497,46 @@ def test_live_keys_pause_select_whisper_and_quit(town_map: TownMap) -> None:
     assert seen["still"] == seen["paused_at"]  # paused: no tick ran
     assert ran == town.tick < 10_000  # quit stopped the sim cleanly between ticks
     assert posted == [{"type": "whisper", "agent": "A", "text": "the party is at 5pm"}]
+
+
+def test_replay_player_seeks_plays_and_selects(tmp_path: Path) -> None:
+    from town.viewer.replay import ReplayPlayer
+    from town.viewer.state import ReplayIndex
+
+    map_path = tiny_map_json(tmp_path / "tiny.json")
+    write_run_dir(tmp_path / "run", str(map_path), ticks=8)
+    index = ReplayIndex.load(tmp_path / "run" / "events.jsonl", keyframe_every=3)
+    r = Renderer(load_map(map_path), 640, 400)
+    p = ReplayPlayer(index, r, start=0, tps=4.0)
+
+    def key(k: int) -> None:
+        p.handle(pygame.event.Event(pygame.KEYDOWN, key=k, mod=0, unicode="", scancode=0))
+
+    p.update(0.5)  # 4 ticks/s for half a second
+    assert p.tick == 2 and p.state.agents["A"].tile == (2, 7)
+    key(pygame.K_RIGHT)
+    assert p.tick == 8 and p.state.agents["A"].tile == (8, 7)  # clamped to the last tick
+    key(pygame.K_HOME)
+    assert p.tick == 0 and p.state.agents["A"].tile is None  # before the first agents snapshot
+    key(pygame.K_SPACE)
+    assert not p.playing
+    p.update(10)
+    assert p.tick == 0  # paused: nothing moves
+    key(pygame.K_END)
+    assert p.state.snapshot() == index.state_at(8).snapshot()
+    p.render()
+    assert r.timeline_rect is not None
+    p.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(r.timeline_rect.centerx, r.timeline_rect.centery), button=1))
+    assert p.tick == 4 and p.state.agents["A"].tile == (4, 7)
+    p.render()
+    p.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=r.world_to_screen((4, 7)), button=1))
+    assert r.selected == "A"
+    key(pygame.K_PLUS)
+    assert p.tps == 6.0
+    key(pygame.K_SPACE)
+    p.update(10)
+    assert p.tick == 8 and not p.playing  # played to the end and stopped
+    key(pygame.K_q)
+    assert p.quit
+    with pytest.raises(ValueError, match="outside"):
+        ReplayPlayer(index, r, start=99, tps=4.0)

@@ -72,6 +72,87 @@ def save_replay_screenshot(
     return tick
 
 
+class ReplayPlayer:
+    """Playback position, speed and seeking over a :class:`ReplayIndex`, driven by pygame events."""
+
+    def __init__(self, index: ReplayIndex, renderer: Renderer, *, start: int, tps: float) -> None:
+        if not MIN_TPS <= tps <= MAX_TPS:
+            raise ValueError(f"tps must be in [{MIN_TPS}, {MAX_TPS}], got {tps}")
+        self.index = index
+        self.renderer = renderer
+        self.first, self.last = index.first_tick, index.last_tick
+        if not self.first <= start <= self.last:
+            raise ValueError(f"tick {start} is outside this run's ticks {self.first}..{self.last}")
+        self.tps = tps
+        self.playing = True
+        self.quit = False
+        self.pos = float(start)  # playback position in ticks; the fraction interpolates movement
+        self.state = index.state_at(start)
+
+    @property
+    def tick(self) -> int:
+        return int(self.pos)
+
+    def seek(self, tick: int) -> None:
+        tick = min(max(tick, self.first), self.last)
+        self.pos = float(tick)
+        self.state = self.index.state_at(tick)
+
+    def handle(self, e: pygame.event.Event) -> None:
+        """React to one input event (see the module docstring for the keys)."""
+        r = self.renderer
+        if e.type == pygame.QUIT:
+            self.quit = True
+        elif e.type == pygame.KEYDOWN:
+            if e.key in (pygame.K_ESCAPE, pygame.K_q):
+                self.quit = True
+            elif e.key == pygame.K_SPACE:
+                self.playing = not self.playing
+                if self.playing and self.tick >= self.last:
+                    self.seek(self.first)
+            elif e.key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
+                self.tps = min(MAX_TPS, self.tps * 1.5)
+            elif e.key in (pygame.K_MINUS, pygame.K_KP_MINUS):
+                self.tps = max(MIN_TPS, self.tps / 1.5)
+            elif e.key == pygame.K_LEFT:
+                self.seek(self.tick - SEEK_TICKS)
+            elif e.key == pygame.K_RIGHT:
+                self.seek(self.tick + SEEK_TICKS)
+            elif e.key == pygame.K_HOME:
+                self.seek(self.first)
+            elif e.key == pygame.K_END:
+                self.seek(self.last)
+        elif e.type == pygame.MOUSEWHEEL:
+            r.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
+        elif e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
+            tick = r.timeline_tick_at(e.pos)
+            name = r.agent_at(e.pos) if tick is None else None
+            if tick is not None:
+                self.seek(tick)
+            elif name is not None:
+                r.selected = name
+            elif r.view.collidepoint(e.pos):
+                r.selected = None
+        elif e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
+            r.pan(-e.rel[0], -e.rel[1])
+
+    def update(self, dt: float) -> None:
+        """Advance playback by ``dt`` seconds of wall time."""
+        if not self.playing:
+            return
+        self.pos = min(float(self.last), self.pos + self.tps * dt)
+        if self.tick > self.state.tick:
+            self.index.advance(self.state, self.tick)
+        if self.pos >= self.last:
+            self.playing = False
+
+    def render(self) -> pygame.Surface:
+        alpha = self.pos - self.tick if self.playing else 1.0
+        return self.renderer.render(
+            self.state, alpha=alpha, paused=not self.playing, speed=self.tps, timeline=(self.first, self.last, self.tick)
+        )
+
+
 def run_replay(
     run_dir: Path,
     *,
@@ -86,81 +167,27 @@ def run_replay(
     if screenshot is not None:
         save_replay_screenshot(run_dir, screenshot, at_tick=at_tick, width=width, height=height, map_path=map_path)
         return
-    if not MIN_TPS <= tps <= MAX_TPS:
-        raise ValueError(f"tps must be in [{MIN_TPS}, {MAX_TPS}], got {tps}")
     index, town_map = _open(run_dir, map_path, keyframe_every=25)
-    first, last = index.first_tick, index.last_tick
-    start = first if at_tick is None else at_tick
-    if not first <= start <= last:
-        raise ValueError(f"tick {start} is outside this run's ticks {first}..{last}")
     pygame.display.init()
     pygame.font.init()
     try:
         screen = pygame.display.set_mode((width, height))
         pygame.display.set_caption(f"town replay: {Path(run_dir).name}")
-        renderer = Renderer(town_map, width, height)
+        player = ReplayPlayer(
+            index, Renderer(town_map, width, height), start=index.first_tick if at_tick is None else at_tick, tps=tps
+        )
         clock = pygame.time.Clock()
-        pos = float(start)  # playback position in ticks; the fraction interpolates movement
-        state = index.state_at(start)
-        playing = True
-
-        def seek(tick: int) -> None:
-            nonlocal pos, state
-            tick = min(max(tick, first), last)
-            pos = float(tick)
-            state = index.state_at(tick)
-
-        while True:
+        while not player.quit:
             dt = clock.tick(FPS) / 1000.0
             for e in pygame.event.get():
-                if e.type == pygame.QUIT:
-                    return
-                if e.type == pygame.KEYDOWN:
-                    if e.key in (pygame.K_ESCAPE, pygame.K_q):
-                        return
-                    if e.key == pygame.K_SPACE:
-                        playing = not playing
-                        if playing and int(pos) >= last:
-                            seek(first)
-                    elif e.key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
-                        tps = min(MAX_TPS, tps * 1.5)
-                    elif e.key in (pygame.K_MINUS, pygame.K_KP_MINUS):
-                        tps = max(MIN_TPS, tps / 1.5)
-                    elif e.key == pygame.K_LEFT:
-                        seek(int(pos) - SEEK_TICKS)
-                    elif e.key == pygame.K_RIGHT:
-                        seek(int(pos) + SEEK_TICKS)
-                    elif e.key == pygame.K_HOME:
-                        seek(first)
-                    elif e.key == pygame.K_END:
-                        seek(last)
-                elif e.type == pygame.MOUSEWHEEL:
-                    renderer.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
-                elif e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
-                    tick = renderer.timeline_tick_at(e.pos)
-                    name = renderer.agent_at(e.pos) if tick is None else None
-                    if tick is not None:
-                        seek(tick)
-                    elif name is not None:
-                        renderer.selected = name
-                    elif renderer.view.collidepoint(e.pos):
-                        renderer.selected = None
-                elif e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
-                    renderer.pan(-e.rel[0], -e.rel[1])
+                player.handle(e)
             keys = pygame.key.get_pressed()
             dx = keys[pygame.K_d] - keys[pygame.K_a]
             dy = (keys[pygame.K_DOWN] or keys[pygame.K_s]) - (keys[pygame.K_UP] or keys[pygame.K_w])
             if dx or dy:
-                renderer.pan(dx * PAN_PX_PER_S * dt, dy * PAN_PX_PER_S * dt)
-            if playing:
-                pos = min(float(last), pos + tps * dt)
-                if int(pos) > state.tick:
-                    index.advance(state, int(pos))
-                if pos >= last:
-                    playing = False
-            alpha = pos - int(pos) if playing else 1.0
-            renderer.render(state, alpha=alpha, paused=not playing, speed=tps, timeline=(first, last, int(pos)))
-            screen.blit(renderer.surface, (0, 0))
+                player.renderer.pan(dx * PAN_PX_PER_S * dt, dy * PAN_PX_PER_S * dt)
+            player.update(dt)
+            screen.blit(player.render(), (0, 0))
             pygame.display.flip()
     finally:
         pygame.quit()
