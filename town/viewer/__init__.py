@@ -1,0 +1,9 @@
+"""The pygame viewer: live window over a running town, and replay of a finished run.
+
+pygame is imported only under this package. ``state`` (no pygame) rebuilds what is shown from
+the event stream; ``renderer`` draws it off-screen; ``live`` and ``replay`` own the windows.
+"""
+
+import os
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout when pygame loads

@@ -243,7 +243,8 @@ def run_live_from(
     finally:
         ctl.stop()
         pygame.quit()
-    thread.join()
+        if thread.is_alive():  # also on Ctrl-C: let the current tick finish and the sim close
+            thread.join()
     if ctl.error is not None:
         raise ctl.error
     return ctl.ticks_done
