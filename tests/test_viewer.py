@@ -14,7 +14,7 @@ from pathlib import Path  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from town.events import Event  # noqa: E402
+from town.events import Event, EventLog  # noqa: E402
 from town.maps import TownMap, load_map  # noqa: E402
 from town.viewer import colors as C  # noqa: E402
 from town.viewer.renderer import BUBBLE_TICKS, Renderer  # noqa: E402
@@ -248,7 +248,7 @@ def test_the_ville_renders(tmp_path: Path) -> None:
 class FakeTown:
     """A fake async simulation: agent A walks east one tile per tick and talks on tick 3."""
 
-    def __init__(self, log: "EventLog") -> None:
+    def __init__(self, log: EventLog) -> None:
         self.log = log
         self.tick = 0
         self.threads: set[int] = set()
@@ -277,7 +277,6 @@ class FakeTown:
 def test_run_live_runs_the_sim_in_another_thread_and_screenshots(town_map: TownMap, tmp_path: Path) -> None:
     import threading
 
-    from town.events import EventLog
     from town.viewer.live import run_live
 
     log = EventLog(None)
@@ -300,7 +299,6 @@ def test_run_live_runs_the_sim_in_another_thread_and_screenshots(town_map: TownM
 
 
 def test_run_live_reraises_sim_errors(town_map: TownMap) -> None:
-    from town.events import EventLog
     from town.viewer.live import run_live
 
     async def broken() -> None:
@@ -311,7 +309,6 @@ def test_run_live_reraises_sim_errors(town_map: TownMap) -> None:
 
 
 def test_run_live_argument_errors(town_map: TownMap, tmp_path: Path) -> None:
-    from town.events import EventLog
     from town.viewer.live import run_live
 
     async def step() -> None:
@@ -357,7 +354,6 @@ def test_controller_pause_holds_the_sim_thread() -> None:
 # -- replay ---------------------------------------------------------------------------------------
 def write_run_dir(run_dir: Path, map_ref: str, ticks: int = 8) -> None:
     """A run folder whose agent A stands on tile (tick, 7) at each tick; the log ends in a torn line."""
-    from town.events import EventLog
 
     log = EventLog(run_dir / "events.jsonl")
     log.emit(0, T0, "run_start", seed=1, map=map_ref, scenario="t", agents=["A"], seconds_per_tick=10)
@@ -426,7 +422,6 @@ def test_run_live_from_opens_in_the_sim_thread_and_shows_history(town_map: TownM
     import asyncio
     import threading
 
-    from town.events import EventLog
     from town.viewer.live import LiveSim, run_live_from
 
     opened_in: list[int] = []
@@ -457,7 +452,6 @@ def test_live_keys_pause_select_whisper_and_quit(town_map: TownMap) -> None:
     import threading
     import time
 
-    from town.events import EventLog
     from town.viewer.live import run_live
 
     log = EventLog(None)

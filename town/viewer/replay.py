@@ -9,7 +9,6 @@ returns.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pygame
@@ -18,8 +17,6 @@ from town.maps import TownMap, load_map
 from town.viewer.live import FPS, MAX_TPS, MIN_TPS, PAN_PX_PER_S
 from town.viewer.renderer import Renderer
 from town.viewer.state import ReplayIndex
-
-log = logging.getLogger("town.viewer")
 
 SEEK_TICKS = 10
 _REPO_MAPS = Path(__file__).resolve().parents[2] / "maps"
