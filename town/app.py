@@ -234,9 +234,29 @@ def _headless(session_factory: Callable[[], Any], hours: float) -> dict[str, Any
 
 
 def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | None) -> None:
-    from town.viewer.live import run_live
+    """The window on the main thread; the session opens and steps in the viewer's simulation thread."""
+    from town.viewer.live import LiveSim, run_live_from
 
-    run_live(session_factory, hours=hours, screenshot=screenshot)
+    summaries: list[dict[str, Any]] = []
+
+    async def open_sim() -> LiveSim:
+        s: Session = await session_factory()
+
+        async def close() -> None:
+            summaries.append(await s.close())
+
+        return LiveSim(
+            town_map=s.world.map,
+            log=s.log,
+            step=s.step,
+            ticks=ticks_for_hours(hours, s.world.clock.seconds_per_tick),
+            close=close,
+            post=lambda m: ckpt.post_to_inbox(s.run_dir, m),
+        )
+
+    run_live_from(open_sim, screenshot=screenshot)
+    if summaries:
+        print_summary(summaries[0])
 
 
 def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None) -> None:

@@ -38,6 +38,8 @@ def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
 
     handlers.append(RichHandler(console=console, level=logging.INFO if verbose else logging.WARNING, show_path=False))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _has_display() -> bool:
