@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from agents.llm import AgentSettings, LLMEndpointError, LLMFailure, OpenAIChatLLM, open_llm
+from agents.llm import AgentSettings, LLMEndpointError, LLMFailure, OpenAIChatLLM, open_llm, run_sync
 from agents.llm.cache import ResponseCache, request_key
 from agents.llm.testserver import GARBAGE, FakeOpenAIServer, example_for_schema
 
@@ -333,6 +333,14 @@ async def test_open_llm_uses_the_pool_and_discovers_the_model(monkeypatch, tmp_p
         await llm.aclose()
     assert (a.bodies + b.bodies)[0]["seed"] == 3 and (a.bodies + b.bodies)[0]["model"] == "served-model"
     assert len(ResponseCache(tmp_path / "cache.sqlite")) == 1
+
+
+def test_run_sync_for_cli_one_offs(monkeypatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    with FakeOpenAIServer(plan_handler) as srv:
+        settings = AgentSettings(base_urls=[srv.url], model="test-model")
+        plan = run_sync(lambda llm: llm.structured(MSGS, Plan, step="interview"), settings, seed=9)
+    assert plan.activity == "bake bread" and srv.bodies[0]["seed"] == 9
 
 
 def test_example_for_schema_handles_refs_and_optionals():

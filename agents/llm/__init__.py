@@ -83,8 +83,10 @@ async def _open_embedded(settings: AgentSettings, common: dict[str, object]) -> 
         "llm: no base URL configured, using the EMBEDDED model %s (%s) at %s; set OPENAI_BASE_URL to use a server",
         settings.embedded_model, path, server.base_url,
     )
+    # no more requests in flight than the server has slots: the rest wait here, where no timeout ticks
+    local = {**common, "concurrency": min(settings.concurrency, settings.embedded_parallel)}
     return OpenAIChatLLM(
-        [server.base_url], model=settings.model or server.model_name, on_close=server.stop, **common  # type: ignore[arg-type]
+        [server.base_url], model=settings.model or server.model_name, on_close=server.stop, **local  # type: ignore[arg-type]
     )
 
 
