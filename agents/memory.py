@@ -306,6 +306,26 @@ class MemoryStream:
             self._remember(r)
         return records
 
+    def forget_from(self, t: datetime) -> int:
+        """Delete memories created at or after game time ``t`` (resuming a run killed mid-tick); return how many.
+
+        Ids are handed out again from the highest one kept, so a resumed run numbers its new memories
+        exactly as the uninterrupted run would have.
+        """
+        cut = _epoch(t)
+        doomed = [id_ for created, id_ in self._timeline if created >= cut]
+        if not doomed:
+            return 0
+        self.collection.delete(ids=doomed)
+        gone = set(doomed)
+        for id_ in doomed:
+            del self._records[id_]
+            del self._tokens[id_]
+        self._timeline = [(c, i) for c, i in self._timeline if i not in gone]
+        self._next = max((int(i.rpartition("-")[2]) + 1 for i in self._records), default=0)
+        self._bm25_dirty = True
+        return len(doomed)
+
     def set_importance(self, id: str, importance: int) -> None:
         """Change a memory's importance (e.g. after a batched importance rating)."""
         self._replace([self._get_one(id).model_copy(update={"importance": importance})])

@@ -99,18 +99,15 @@ class MindRuntime:
         return make
 
     def forget_after(self, t: datetime) -> dict[str, int]:
-        """On resume: report memories created after the checkpoint time ``t`` (a crash after they were written).
-
-        The memory API has no delete yet, so they are kept; each agent's count is logged as a warning
-        and returned (``{agent: n}``, agents with none left out).
-        """
-        newer: dict[str, int] = {}
+        """On resume: delete memories created at or after the checkpoint's game time ``t`` (the tick in flight
+        when the run was killed); return ``{agent: n}`` for agents that lost any. Call before :meth:`factory`."""
+        dropped: dict[str, int] = {}
         for agent in self.store.agents():
-            n = sum(1 for r in self.store.stream(agent).since(t) if r.created > t)
+            n = self.store.stream(agent).forget_from(t)
             if n:
-                newer[agent] = n
-                log.warning("%s: %d memories are newer than the checkpoint (%s) and are kept", agent, n, t.isoformat())
-        return newer
+                dropped[agent] = n
+                log.warning("%s: dropped %d memories written after the checkpoint (%s)", agent, n, t.isoformat())
+        return dropped
 
     def summary(self) -> dict[str, Any]:
         """LLM accounting (total, by agent, by step) and cognition counters (all minds and by agent)."""

@@ -179,3 +179,17 @@ def test_from_url_folder(tmp_path: Path) -> None:
     assert store.backend == "persistent" and store.namespace == "run1"
     store.stream("Ayesha Khan").add("thought", "hello", created=T0, importance=1)
     assert (tmp_path / "mem").is_dir()
+
+
+def test_forget_from_drops_the_lost_tick_and_reuses_ids(make_store: Callable[[], MemoryStore], backend: str) -> None:
+    s = make_store().stream("Isabella Rodriguez")
+    _fill(s)  # created at T0, +1h, +2h, +3h
+    assert s.forget_from(T0 + timedelta(hours=2)) == 2
+    assert [r.text for r in s.recent(10)] == ["I should bake bread for the cafe", "Klaus is reading at the library"]
+    assert set(s.keyword_scores("party", None)) == set()
+    if backend == "persistent":
+        SharedSystemClient.clear_system_cache()
+    s2 = make_store().stream("Isabella Rodriguez")
+    assert s2.count() == 2  # gone from chroma too, not just from the mirror
+    assert s2.add("plan", "Open Hobbs Cafe at 8am", created=T0 + timedelta(hours=2), importance=4).id == "Isabella_Rodriguez-000002"
+    assert s2.forget_from(T0 + timedelta(hours=9)) == 0
