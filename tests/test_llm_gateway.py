@@ -268,13 +268,10 @@ def test_cache_refuses_a_file_that_is_not_sqlite(tmp_path: Path):
 async def test_concurrent_calls_overlap():
     with FakeOpenAIServer(plan_handler, delay_s=0.3) as srv:
         llm = make_llm(srv, concurrency=8)
-        t0 = time.perf_counter()
         plans = await asyncio.gather(*(llm.structured(MSGS, Plan, step="plan", agent=f"a{i}") for i in range(8)))
-        elapsed = time.perf_counter() - t0
         await llm.aclose()
     assert len(plans) == 8 and srv.requests == 8
-    assert elapsed < 1.2, elapsed  # sequential would take 2.4 s
-    assert srv.max_in_flight > 1
+    assert srv.max_in_flight > 1  # they overlapped at the server (sequential would be 1)
 
 
 async def test_concurrency_limit_is_respected():

@@ -1,0 +1,93 @@
+"""End to end with the real embedded model (0.5B) and a real embedded chromadb.
+
+One short run of the valentines scenario is made with the real LLM and an SQLite response cache; a second
+run with the same seed and the same cache must produce the identical event stream (determinism), answering
+every LLM call from the cache. A third session resumes the first run from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from town.app import RunConfig, Session, run_session
+from town.events import read_events
+
+pytestmark = pytest.mark.real_model
+
+TICKS = int(os.environ.get("TOWN_TEST_TICKS", "12"))
+VOLATILE = {"latency_s", "wall_s", "tick_s_mean", "tick_s_p95", "run_dir", "created", "cached"}
+
+
+def _scrub(obj):
+    if isinstance(obj, dict):
+        return {k: _scrub(v) for k, v in obj.items() if k not in VOLATILE}
+    if isinstance(obj, list):
+        return [_scrub(v) for v in obj]
+    return obj
+
+
+def _stream(run_dir: Path) -> list[dict]:
+    return [_scrub(e.model_dump(mode="json")) for e in read_events(run_dir / "events.jsonl") if e.type != "run_end"]
+
+
+async def _run(run_dir: Path, cache: Path, ticks: int) -> dict:
+    os.environ["TOWN_CACHE_PATH"] = str(cache)
+    cfg = RunConfig(scenario="valentines", hours=1, seed=11, run_dir=run_dir)
+    session = await Session.open(run_dir, resume=False, cfg=cfg)
+    return await run_session(session, ticks)
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory):
+    os.environ["TOWN_EMBEDDED_MODEL"] = "0.5b"
+    base = tmp_path_factory.mktemp("real")
+    cache = base / "llm_cache.sqlite"
+    first = asyncio.run(_run(base / "first", cache, TICKS))
+    second = asyncio.run(_run(base / "second", cache, TICKS))
+    return base, first, second
+
+
+def test_real_model_drives_the_town(real_runs):
+    base, first, _ = real_runs
+    events = list(read_events(base / "first" / "events.jsonl"))
+    types = {e.type for e in events}
+    calls = [e for e in events if e.type == "llm_call"]
+    assert calls, "the minds made no LLM call"
+    assert not all(e.data.get("cached") for e in calls), "a fresh cache cannot answer everything"
+    assert sum(e.data["completion_tokens"] for e in calls) > 0
+    assert "plan" in types or "schedule" in types, types
+    assert "action" in types
+    # agents really moved on the map
+    moves = [e for e in events if e.type == "move"]
+    assert moves, "nobody moved"
+    total = first["minds"]["llm"]["total"]
+    assert total["calls"] == len(calls)
+    # memories were written to the real chromadb in the run folder
+    assert any((base / "first" / "memory").iterdir())
+
+
+def test_same_seed_and_cache_gives_the_same_run(real_runs):
+    base, _, second = real_runs
+    assert _stream(base / "first") == _stream(base / "second")
+    total = second["minds"]["llm"]["total"]
+    assert total["calls"] > 0 and total["cache_hits"] == total["calls"]
+
+
+def test_resume_continues_from_checkpoint(real_runs):
+    base, _, _ = real_runs
+    run_dir = base / "first"
+    before = json.loads((run_dir / "checkpoint.json").read_text())["tick"]
+
+    async def go():
+        session = await Session.open(run_dir, resume=True)
+        return await run_session(session, 2)
+
+    summary = asyncio.run(go())
+    assert summary["ticks"] == before + 2
+    ticks = [e.tick for e in read_events(run_dir / "events.jsonl") if e.type == "tick"]
+    assert ticks == sorted(ticks) and len(ticks) == len(set(ticks)), "ticks repeated or out of order after resume"
