@@ -262,14 +262,16 @@ async def test_runtime_with_real_memory(tmp_path: Path, monkeypatch: pytest.Monk
     assert again.ctx.memory.count() == mind.ctx.memory.count() and again.state.perception.pending == []
 
 
-async def test_runtime_forget_after_reports_newer_memories(tmp_path: Path) -> None:
+async def test_runtime_forget_after_drops_memories_of_the_lost_tick(tmp_path: Path) -> None:
     from agents import MindRuntime
 
     rt = await MindRuntime.open(tmp_path / "run", seed=1, llm=ScriptedLLM(town_script))
     mind = rt.factory()(persona(), FakeWorld(time=T0))
-    mind.ctx.memory.add("observation", "before", created=T0, importance=2)
+    mind.ctx.memory.add("observation", "before", created=T0 + timedelta(minutes=1), importance=2)
     mind.ctx.memory.add("observation", "after", created=T0 + timedelta(minutes=5), importance=2)
-    assert rt.forget_after(T0) == {"Klaus Mueller": 1}
+    assert rt.forget_after(T0 + timedelta(minutes=5)) == {"Klaus Mueller": 1}
+    texts = [r.text for r in mind.ctx.memory.recent(50)]
+    assert "before" in texts and "after" not in texts
     assert rt.forget_after(T0 + timedelta(minutes=5)) == {}
 
 
