@@ -1,18 +1,19 @@
 """Turning a planned task into one Action: a short ReAct loop (Thought / Action / Observation) over tools.
 
-The real model is small and slow, so the loop is the last resort:
+The real model is small and slow, so the loop runs only where a choice is to be made:
 
-1. **skip** - already at the task's address and nothing in the task calls for a tool
-   (no other person named): ``use_object`` on the task's object, else ``wait`` there for the
-   task's duration with the task as description; counted ``react_skipped``.
-2. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
+1. **walk** - not yet at the task's (known) address and no other person named in the task: ``move_to``
+   it, no model call; counted ``react_skipped_move``. The mind calls again on arrival.
+2. **settle** - at the task's address and nothing to choose (an object address: ``use_object`` it; an
+   arena without objects: ``wait`` there doing the task); counted ``react_skipped``.
+3. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
    reused when its target still exists; counted ``react_cache_hits``.
-3. **loop** - up to ``ctx.settings.react_max_steps`` model answers, each a ``ReActStep``
-   ``{thought, tool, args}``. An observation tool's result (or the error for an unknown tool,
-   bad arguments or a refused request) is fed back into the next prompt; a terminal tool
-   ends the loop. Every tool call is noted (``tool``). When the cap is hit or the model gives
-   no valid answer, a fallback action is returned, noted (``fallback``) and counted
-   (``react_fallbacks``).
+4. **loop** - in an arena with objects, or for a task naming someone: up to
+   ``ctx.settings.react_max_steps`` model answers, each a ``ReActStep`` ``{thought, tool, args}``. An
+   observation tool's result (or the error for an unknown tool, bad arguments or a refused request) is
+   fed back into the next prompt; a terminal tool ends the loop; the same refused call made twice ends
+   it early. Every tool call is noted (``tool``). When the cap is hit or the model gives no valid
+   answer, a fallback action is returned, noted (``fallback``) and counted (``react_fallbacks``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from town.protocol import Action, Observation
 STEP = "act_react"
 CACHEABLE_KINDS = frozenset({"move_to", "use_object"})
 
-register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step"})
+register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step", "objects"})
 
 
 class ActStep(ReActStep):
@@ -74,8 +75,19 @@ def _finish(task: PlannedTask, action: Action, emoji: str = "") -> Action:
     return action.model_copy(update=update)
 
 
-def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
-    """The obvious action when the agent is already at the task's (known) address, else None."""
+def _objects_here(ctx: MindContext, obs: Observation) -> list[str]:
+    """Object addresses in the arena the agent stands in."""
+    place = ctx.world.place(obs.address) if obs.address else None
+    if place is None or place.kind != "arena":
+        return []
+    return [f"{obs.address}:{o}" if not o.startswith(obs.address) else o for o in place.objects]
+
+
+def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation, *, allow_choice: bool = False) -> Action | None:
+    """The obvious action when the agent is already at the task's (known) address, else None.
+
+    With ``allow_choice`` an arena that has objects gives None too: there is a choice for the model.
+    """
     if not at_address(obs.address, task.address):
         return None
     place = ctx.world.place(task.address)
@@ -83,6 +95,8 @@ def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> A
         return None
     if place.kind == "object":
         action = Action(agent=ctx.name, kind="use_object", target=task.address, object_state=task.description[:80])
+    elif allow_choice and _objects_here(ctx, obs):
+        return None
     else:  # the world's "continue" keeps the old activity; "wait" shows the task for its duration
         action = Action(agent=ctx.name, kind="wait", duration_min=task.duration_min)
     return _finish(task, action)
@@ -129,7 +143,10 @@ def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
 async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action:
     """Decide the Action that carries out ``task`` now (skip, cache, or ReAct loop; see module doc)."""
     if not mentions_someone(ctx, task.description):
-        here = _in_place_action(ctx, task, obs)
+        if not at_address(obs.address, task.address) and ctx.world.place(task.address) is not None:
+            ctx.count("react_skipped_move")
+            return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
+        here = _in_place_action(ctx, task, obs, allow_choice=True)
         if here is not None:
             ctx.count("react_skipped")
             return here
@@ -154,6 +171,7 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
             tools=describe_tools(),
             scratchpad=scratchpad,
             last_step=i == max_steps - 1,
+            objects=_objects_here(ctx, obs),
         )
         if step is no_answer:
             return _fallback(ctx, task, obs, "the model gave no valid ReAct step")
@@ -167,5 +185,9 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
                                        "object_state": action.object_state, "emoji": action.emoji}
             return action
         ctx.note("tool", tool=step.tool, args=step.args, observation=result, thought=step.thought)
-        scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result})
+        refused = result.startswith("Error")
+        if refused and any(p["tool"] == step.tool and p["args"] == step.args and p["refused"] for p in scratchpad):
+            return _fallback(ctx, task, obs, f"the model repeated a refused call: {step.tool} {step.args}")
+        scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result,
+                           "refused": refused})
     return _fallback(ctx, task, obs, f"no terminal tool within {max_steps} steps")

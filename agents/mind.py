@@ -46,7 +46,7 @@ class MindState(BaseModel):
     perception: PerceptionState = Field(default_factory=PerceptionState)
     plan: PlanState = Field(default_factory=PlanState)
     reflection: ReflectionState = Field(default_factory=ReflectionState)
-    last_kind: str | None = None  # kind of the last action this mind returned
+    last_kind: str | None = None  # kind of the last action this mind started (not "continue")
     last_target: str | None = None
 
 
@@ -63,7 +63,8 @@ class AgentMind:
         if obs.agent != self.name:
             raise ValueError(f"mind of {self.name!r} got an observation for {obs.agent!r}")
         action = await self._decide(obs)
-        self.state.last_kind, self.state.last_target = action.kind, action.target
+        if action.kind != "continue":  # the last thing actually started: "continue" carries it on
+            self.state.last_kind, self.state.last_target = action.kind, action.target
         action.notes = [*action.notes, *self._collect_notes()]
         return action
 

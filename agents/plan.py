@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from pydantic import BaseModel, Field
 
 from agents.context import MindContext
+from agents.embeddings import default_embedder
 from agents.prompts import ask, register_step
 from agents.schemas import DailyPlan, HourlySchedule, PlannedTask, ScheduleBlock, TaskDecomposition
 from agents.schemas import decomposition_schema, schedule_schema
@@ -88,8 +89,42 @@ def arena_places(ctx: MindContext) -> dict[str, str]:
     return {p.address: p.description for p in ctx.world.places() if p.kind == "arena"}
 
 
-def _place_lines(places: dict[str, str]) -> list[str]:
-    return [f"{a}: {d}" if d else a for a, d in sorted(places.items())]
+def _place_lines(ctx: MindContext, places: dict[str, str], activity: str) -> list[str]:
+    """Place lines for a prompt, most relevant to ``activity`` first (small models favour the first options).
+
+    Relevance is the cosine between the activity and each "address: description" line (the memory
+    embedder, deterministic); the agent's home is marked.
+    """
+    lines = {a: (f"{a}: {d}" if d else a) for a, d in places.items()}
+    order = sorted(lines)
+    if activity.strip() and order:
+        vectors = default_embedder().embed_array([activity, *(lines[a] for a in order)])
+        sims = vectors[1:] @ vectors[0]
+        order = [a for _, a in sorted(zip((-float(x) for x in sims), order))]
+    home = ctx.persona.living_area
+    return [lines[a] + (" (your home)" if a == home else "") for a in order]
+
+
+def fit_durations(tasks: list[PlannedTask], minutes: int) -> list[PlannedTask]:
+    """Stretch or shrink task durations proportionally so they fill ``minutes`` (a rule, not a model call).
+
+    Small models often return tasks adding up to less (or more) than asked; without this the same
+    chunk would be decomposed again within the hour. Each task keeps 5..60 minutes; rounding goes
+    to the last task.
+    """
+    total = sum(t.duration_min for t in tasks)
+    if not tasks or total == minutes:
+        return tasks
+    out, used = [], 0
+    for i, t in enumerate(tasks):
+        if i == len(tasks) - 1:
+            d = minutes - used
+        else:
+            d = round(t.duration_min * minutes / total)
+        d = max(5, min(60, d))
+        used += d
+        out.append(t.model_copy(update={"duration_min": d}))
+    return out
 
 
 def _memory_texts(ctx: MindContext, query: str, now: datetime) -> list[str]:
@@ -201,9 +236,9 @@ async def decompose(ctx: MindContext, activity: str, minutes: int) -> list[Plann
         schema=decomposition_schema(tuple(sorted(places))),
         activity=activity,
         minutes=minutes,
-        places=_place_lines(places),
+        places=_place_lines(ctx, places, activity),
     )
-    tasks = [PlannedTask.model_validate(t.model_dump()) for t in result.tasks]
+    tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
     if result is fallback:
         ctx.count("decompose_fallback")
     elif ctx.settings.plan_cache:
@@ -255,12 +290,12 @@ async def replan(ctx: MindContext, state: PlanState, now: datetime, *, event: st
         event=event,
         new_activity=new_activity,
         minutes=minutes,
-        places=_place_lines(places),
+        places=_place_lines(ctx, places, new_activity),
     )
     if result is fallback:
         ctx.count("replan_fallback")
     state.block_index = bi
-    state.tasks = [PlannedTask.model_validate(t.model_dump()) for t in result.tasks]
+    state.tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
     state.task = state.task_start = state.task_end = None
     ctx.note("plan", replan=True, event=event, new_activity=new_activity, fallback=result is fallback,
              tasks=[t.model_dump() for t in state.tasks])

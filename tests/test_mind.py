@@ -85,6 +85,7 @@ async def test_a_day_sleep_plan_tasks_cache_and_bed(setup) -> None:
     a = await town.step(day)
     assert a.kind == "sleep" and a.target == HOME and a.duration_min == 120 and llm.requests == []
     assert (await town.step(day + timedelta(minutes=10))).kind == "continue"
+    assert (await town.step(day + timedelta(minutes=20))).kind == "continue"  # still asleep: no new sleep action
 
     # 07:00: plan the day, decompose the first block, go to the first task's place
     a = await town.step(day.replace(hour=7))

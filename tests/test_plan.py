@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from agents.context import CognitionSettings
 from agents.llm.fake import ScriptedLLM
-from agents.plan import PlanState, build_blocks, decompose, next_task, plan_day, replan
-from agents.schemas import HourlySchedule, ScheduleBlock
+from agents.plan import PlanState, build_blocks, decompose, fit_durations, next_task, plan_day, replan
+from agents.schemas import HourlySchedule, PlannedTask, ScheduleBlock
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, make_ctx, town_script, user_text
 
 
@@ -119,3 +119,14 @@ async def test_replan_replaces_the_rest_of_the_block() -> None:
     t = await next_task(ctx, st, now)
     assert t is not None and t.address == CAFE
     assert any(n.kind == "plan" and n.data.get("replan") for n in ctx.take_notes())
+
+
+def test_fit_durations_fills_the_chunk_proportionally() -> None:
+    tasks = [PlannedTask(description=d, duration_min=5, address=CAFE) for d in ("open", "serve", "clean")]
+    fitted = fit_durations(tasks, 60)
+    assert [t.duration_min for t in fitted] == [20, 20, 20]
+    assert [t.description for t in fitted] == ["open", "serve", "clean"]
+    uneven = fit_durations([PlannedTask(description="a", duration_min=10, address=CAFE),
+                            PlannedTask(description="b", duration_min=30, address=CAFE)], 20)
+    assert [t.duration_min for t in uneven] == [5, 15]
+    assert fit_durations(tasks, 15) == tasks  # already adds up
