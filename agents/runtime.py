@@ -63,9 +63,12 @@ class MindRuntime:
             store = MemoryStore.persistent(run_dir / "memory")
         owns = llm is None
         if llm is None:
-            from agents.llm import open_llm
+            from agents.llm import AgentSettings, open_llm
 
-            llm = await open_llm(seed=seed)
+            llm_settings = AgentSettings()
+            if llm_settings.cache_path is None:  # each run keeps its answers: same seed + same cache = same run
+                llm_settings = llm_settings.model_copy(update={"cache_path": run_dir / "llm_cache.sqlite"})
+            llm = await open_llm(llm_settings, seed=seed)
         return cls(llm=llm, store=store, prompts=prompts, settings=settings or CognitionSettings(), seed=seed,
                    owns_llm=owns)
 
