@@ -35,8 +35,7 @@ def _stream(run_dir: Path) -> list[dict]:
     return [_scrub(e.model_dump(mode="json")) for e in read_events(run_dir / "events.jsonl") if e.type != "run_end"]
 
 
-async def _run(run_dir: Path, cache: Path, ticks: int) -> dict:
-    os.environ["TOWN_CACHE_PATH"] = str(cache)
+async def _run(run_dir: Path, ticks: int) -> dict:
     cfg = RunConfig(scenario="valentines", hours=1, seed=11, run_dir=run_dir)
     session = await Session.open(run_dir, resume=False, cfg=cfg)
     return await run_session(session, ticks)
@@ -44,12 +43,14 @@ async def _run(run_dir: Path, cache: Path, ticks: int) -> dict:
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
-    os.environ["TOWN_EMBEDDED_MODEL"] = "0.5b"
     base = tmp_path_factory.mktemp("real")
     cache = base / "llm_cache.sqlite"
-    first = asyncio.run(_run(base / "first", cache, TICKS))
-    second = asyncio.run(_run(base / "second", cache, TICKS))
-    return base, first, second
+    with pytest.MonkeyPatch.context() as mp:  # no settings leak into other test modules
+        mp.setenv("TOWN_EMBEDDED_MODEL", "0.5b")
+        mp.setenv("TOWN_CACHE_PATH", str(cache))
+        first = asyncio.run(_run(base / "first", TICKS))
+        second = asyncio.run(_run(base / "second", TICKS))
+        yield base, first, second
 
 
 def test_real_model_drives_the_town(real_runs):
@@ -62,9 +63,9 @@ def test_real_model_drives_the_town(real_runs):
     assert sum(e.data["completion_tokens"] for e in calls) > 0
     assert "plan" in types or "schedule" in types, types
     assert "action" in types
-    # agents really moved on the map
-    moves = [e for e in events if e.type == "move"]
-    assert moves, "nobody moved"
+    # every agent did something in the world (woke and acted, or went to sleep)
+    actors = {e.agent for e in events if e.type == "action"}
+    assert actors == {"Isabella Rodriguez", "Klaus Mueller", "Maria Lopez"}, actors
     total = first["minds"]["llm"]["total"]
     assert total["calls"] == len(calls)
     # memories were written to the real chromadb in the run folder
@@ -87,7 +88,9 @@ def test_resume_continues_from_checkpoint(real_runs):
         session = await Session.open(run_dir, resume=True)
         return await run_session(session, 2)
 
-    summary = asyncio.run(go())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TOWN_EMBEDDED_MODEL", "0.5b")
+        summary = asyncio.run(go())
     assert summary["ticks"] == before + 2
     ticks = [e.tick for e in read_events(run_dir / "events.jsonl") if e.type == "tick"]
     assert ticks == sorted(ticks) and len(ticks) == len(set(ticks)), "ticks repeated or out of order after resume"
