@@ -237,12 +237,17 @@ def bench(
     which: Annotated[str, typer.Argument(help="engine | retrieval | calls | concurrency | all")] = "all",
     quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
     out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON here")] = None,
+    run: Annotated[
+        Optional[Path], typer.Option(help="for `calls`: a finished run to count (default: a fresh scripted run)")
+    ] = None,
 ) -> None:
     """Print speed and cost figures (no timed tests: targets live here)."""
     from town import bench as town_bench
 
+    if run is not None and not (run / "events.jsonl").exists():
+        _fail(f"{run / 'events.jsonl'} not found: --run takes a run folder")
     try:
-        town_bench.main(which, quick=quick, out=out)
+        town_bench.main(which, quick=quick, out=out, run=run)
     except ValueError as exc:
         _fail(str(exc))
 
