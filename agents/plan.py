@@ -27,7 +27,7 @@ from agents.context import MindContext
 from agents.embeddings import default_embedder
 from agents.prompts import ask, register_step
 from agents.schemas import DailyPlan, HourlySchedule, PlannedTask, ScheduleBlock, TaskDecomposition
-from agents.schemas import decomposition_schema, schedule_schema
+from agents.schemas import daily_plan_schema, decomposition_schema, schedule_schema
 
 DAILY, SCHEDULE, DECOMPOSE, REPLAN = "plan_daily", "plan_schedule", "plan_decompose", "plan_replan"
 register_step(DAILY, {"memories"})
@@ -132,12 +132,12 @@ def _memory_texts(ctx: MindContext, query: str, now: datetime) -> list[str]:
 
 
 # -- the day --------------------------------------------------------------------------------------
-def _fallback_day(ctx: MindContext) -> DailyPlan:
+def _fallback_day(ctx: MindContext, wake: tuple[int, int], bed: tuple[int, int]) -> DailyPlan:
     p = ctx.persona
     return DailyPlan(
         reasoning="fallback: no valid plan from the model",
-        wake_hour=ctx.settings.wake_hour_default,
-        bed_hour=DEFAULT_BED_HOUR,
+        wake_hour=min(max(ctx.settings.wake_hour_default, wake[0]), wake[1]),
+        bed_hour=min(max(DEFAULT_BED_HOUR, bed[0]), bed[1]),
         items=["get ready at home", f"spend the day on: {p.currently}"[:120], "relax at home in the evening"],
     )
 
@@ -173,11 +173,42 @@ def build_blocks(day: date, schedule: HourlySchedule, wake_hour: int, bed_hour: 
     return out
 
 
+_HOUR = r"(\d{1,2})(?::00)?\s*(am|pm)"
+
+
+def lifestyle_hours(lifestyle: str) -> tuple[int | None, int | None]:
+    """Wake-up and bed hours stated in a persona's lifestyle ("wakes up around 6am", "bed around 11pm")."""
+
+    def hour(m: re.Match[str] | None) -> int | None:
+        if m is None:
+            return None
+        h = int(m.group(1)) % 12
+        return h + 12 if m.group(2).lower() == "pm" else h
+
+    text = lifestyle.lower()
+    wake = hour(re.search(r"wakes? up[^.,;]*?" + _HOUR, text))
+    bed = hour(re.search(r"(?:bed|sleep)[^.,;]*?" + _HOUR, text))
+    return wake, bed
+
+
+def day_bounds(ctx: MindContext) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Wake-up and bed hour ranges: within an hour of what the persona states, if it does.
+
+    Small models ignore "Daily rhythm" and pick odd hours; with the bounds in the JSON schema the
+    server's constrained decoding keeps them honest, and a violating answer is retried like any other.
+    """
+    wake, bed = lifestyle_hours(ctx.persona.lifestyle)
+    w = (max(3, wake - 1), min(12, wake + 1)) if wake is not None and 3 <= wake <= 12 else (3, 12)
+    b = (max(18, bed - 1), min(23, bed + 1)) if bed is not None and 18 <= bed <= 23 else (18, 23)
+    return w, b
+
+
 async def plan_day(ctx: MindContext, state: PlanState, now: datetime) -> None:
     """Make today's plan and schedule (two LLM calls); resets the task queue."""
     memories = _memory_texts(ctx, f"{ctx.name}'s plans, work and routine", now)
-    fallback = _fallback_day(ctx)
-    day = await ask(ctx, DAILY, fallback=fallback, memories=memories)
+    wake, bed = day_bounds(ctx)
+    fallback = _fallback_day(ctx, wake, bed)
+    day = await ask(ctx, DAILY, fallback=fallback, schema=daily_plan_schema(wake, bed), memories=memories)
     if day is fallback:
         ctx.count("plan_fallback")
     sched_fallback = _fallback_schedule(day)

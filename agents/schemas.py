@@ -176,6 +176,19 @@ def decomposition_schema(addresses: tuple[str, ...]) -> type[TaskDecomposition]:
 
 
 @lru_cache(maxsize=64)
+def daily_plan_schema(wake: tuple[int, int], bed: tuple[int, int]) -> type[DailyPlan]:
+    """``DailyPlan`` whose wake-up and bed hours lie in the given inclusive ranges (from the persona)."""
+    if not (3 <= wake[0] <= wake[1] <= 12 and 18 <= bed[0] <= bed[1] <= 23):
+        raise ValueError(f"wake range {wake} must lie in 3..12 and bed range {bed} in 18..23")
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"DailyPlanWake{wake[0]}to{wake[1]}Bed{bed[0]}to{bed[1]}",
+        __base__=DailyPlan,
+        wake_hour=(int, Field(ge=wake[0], le=wake[1])),
+        bed_hour=(int, Field(ge=bed[0], le=bed[1])),
+    )
+
+
+@lru_cache(maxsize=64)
 def schedule_schema(wake_hour: int, bed_hour: int) -> type[HourlySchedule]:
     """``HourlySchedule`` whose blocks start between ``wake_hour`` and ``bed_hour - 1``."""
     if not 0 <= wake_hour < bed_hour <= 24:

@@ -130,3 +130,24 @@ def test_fit_durations_fills_the_chunk_proportionally() -> None:
                             PlannedTask(description="b", duration_min=30, address=CAFE)], 20)
     assert [t.duration_min for t in uneven] == [5, 15]
     assert fit_durations(tasks, 15) == tasks  # already adds up
+
+
+def test_lifestyle_hours_are_read_from_the_persona() -> None:
+    from agents.plan import lifestyle_hours
+
+    assert lifestyle_hours("Isabella goes to bed around 11pm, wakes up around 6am, opens the cafe at 8am.") == (6, 23)
+    assert lifestyle_hours("Maria goes to bed around 2am, wakes up around 9am") == (9, 2)
+    assert lifestyle_hours("an early bird") == (None, None)
+
+
+async def test_wake_hour_outside_the_persona_rhythm_is_retried() -> None:
+    day = {"reasoning": "a normal day", "bed_hour": 23, "items": ["study", "lunch", "write"]}
+    llm = ScriptedLLM({"plan_daily": [{**day, "wake_hour": 11}, {**day, "wake_hour": 7}],
+                       "plan_schedule": [{"reasoning": "r", "blocks": [{"start_hour": 7, "minutes": 60, "activity": "study"}]}]})
+    ctx = make_ctx(llm)  # lifestyle: bed around 11pm, wakes up around 7am
+    state = PlanState()
+    await plan_day(ctx, state, T0)
+    assert state.wake_hour == 7
+    schema = llm.requests[0]["response_format"]["json_schema"]["schema"]
+    assert (schema["properties"]["wake_hour"]["minimum"], schema["properties"]["wake_hour"]["maximum"]) == (6, 8)
+    assert llm.accounting.total.retries == 1 and llm.accounting.total.fallbacks == 0
