@@ -160,3 +160,26 @@ def test_cli_headless_run_over_http_then_sigkill_and_resume(tmp_path):
     assert final == killed_at + 3  # 0.05 h = 3 ticks of 60 s
     ticks = [e.tick for e in read_events(run_dir / "events.jsonl") if e.type == "tick"]
     assert ticks == list(range(final)), "a tick was lost or repeated beyond the one in flight"
+
+
+def test_interview_reads_a_run_without_changing_it(tmp_path, monkeypatch):
+    from town.app import interview
+
+    run_dir = tmp_path / "run"
+    asyncio.run(_fresh(run_dir, 3))
+    before = (run_dir / "events.jsonl").read_bytes(), (run_dir / "checkpoint.json").read_bytes()
+    said: list[str] = []
+
+    def answer_handler(body):
+        return {"answer": "I am planning a Valentine's Day party at Hobbs Cafe."}
+
+    with FakeOpenAIServer(answer_handler) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("TOWN_MODEL", "test-model")
+        interview(run_dir, "Isabella Rodriguez", "What are you planning?", ask=lambda: "", say=said.append)
+        prompt = server.bodies[-1]["messages"][-1]["content"]
+        with pytest.raises(UserError, match="no agent 'Nobody'"):
+            interview(run_dir, "Nobody", "hi", ask=lambda: "", say=said.append)
+    assert said == ["I am planning a Valentine's Day party at Hobbs Cafe."]
+    assert "What are you planning?" in prompt
+    assert ((run_dir / "events.jsonl").read_bytes(), (run_dir / "checkpoint.json").read_bytes()) == before

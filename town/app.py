@@ -67,7 +67,13 @@ class Session:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     async def open(cls, run_dir: Path, *, resume: bool, seed: int | None = None,
-                   prompts_dir: Path | None = None, llm: Any = None, cfg: RunConfig | None = None) -> "Session":
+                   prompts_dir: Path | None = None, llm: Any = None, cfg: RunConfig | None = None,
+                   read_only: bool = False) -> "Session":
+        """A fresh run (``cfg``), or the run in ``run_dir`` from its last checkpoint.
+
+        ``read_only`` (interviews) opens the minds at the checkpoint without touching the run folder's
+        log or memories, so it is safe while the run itself goes on in another process.
+        """
         import agents  # the public API only
 
         settings = EngineSettings()
@@ -107,6 +113,9 @@ class Session:
             ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, meta)
             world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
             event_log = EventLog(run_dir / "events.jsonl")
+        elif read_only:
+            world = World.from_state(town_map, state["world"])
+            event_log = EventLog(None, start_seq=state["seq"])
         else:
             kept = ckpt.truncate_events(run_dir / "events.jsonl", state["seq"])
             world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
@@ -308,7 +317,7 @@ def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
 async def _open_minds_for_questions(run_dir: Path) -> Session:
     if not (run_dir / ckpt.CHECKPOINT).exists():
         raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: is {run_dir} a run folder?")
-    return await Session.open(run_dir, resume=True)
+    return await Session.open(run_dir, resume=True, read_only=True)
 
 
 def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[[], str], say: Callable[[str], None]) -> None:
