@@ -30,7 +30,6 @@ so quoted text can neither close its quote nor start a new message.
 from __future__ import annotations
 
 import importlib
-import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from jinja2 import meta, nodes
 from pydantic import BaseModel
 
 from agents.schemas import SCHEMAS
+from town.resources import data_dir
 
 if TYPE_CHECKING:
     from agents.context import MindContext
@@ -150,14 +150,7 @@ class _Source:
 
 def default_dir() -> Path:
     """The packaged ``prompt_templates`` folder (installed package, else the repo folder)."""
-    try:
-        res = importlib.resources.files("prompt_templates")
-        path = Path(str(res))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "prompt_templates"
+    return data_dir("prompt_templates")
 
 
 def _read_source(path: Path, overridden: bool) -> _Source:

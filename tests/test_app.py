@@ -19,17 +19,9 @@ from agents.llm.testserver import FakeOpenAIServer
 from town.app import RunConfig, Session, UserError, post_to_inbox, run_session
 from town.cli import app as cli
 from town.events import read_events
+from tests._run_helpers import comparable_events
 
 ROOT = Path(__file__).resolve().parent.parent
-VOLATILE = {"latency_s", "wall_s", "tick_s_mean", "tick_s_p95", "run_dir", "created"}
-
-
-def _scrub(obj):
-    if isinstance(obj, dict):
-        return {k: _scrub(v) for k, v in obj.items() if k not in VOLATILE}
-    if isinstance(obj, list):
-        return [_scrub(v) for v in obj]
-    return obj
 
 
 def _scripted() -> agents.ScriptedLLM:
@@ -59,9 +51,7 @@ def test_session_runs_checkpoints_and_summarises(tmp_path):
 def test_same_seed_same_scripted_answers_same_events(tmp_path):
     asyncio.run(_fresh(tmp_path / "a", 8))
     asyncio.run(_fresh(tmp_path / "b", 8))
-    a = [_scrub(e.model_dump(mode="json")) for e in read_events(tmp_path / "a" / "events.jsonl")]
-    b = [_scrub(e.model_dump(mode="json")) for e in read_events(tmp_path / "b" / "events.jsonl")]
-    assert a == b
+    assert comparable_events(tmp_path / "a") == comparable_events(tmp_path / "b")
 
 
 def test_resume_after_a_torn_tick_loses_only_that_tick(tmp_path):

@@ -15,24 +15,12 @@ from pathlib import Path
 import pytest
 
 from town.app import RunConfig, Session, run_session
+from tests._run_helpers import comparable_events
 from town.events import read_events
 
 pytestmark = pytest.mark.real_model
 
 TICKS = int(os.environ.get("TOWN_TEST_TICKS", "12"))
-VOLATILE = {"latency_s", "wall_s", "tick_s_mean", "tick_s_p95", "run_dir", "created", "cached"}
-
-
-def _scrub(obj):
-    if isinstance(obj, dict):
-        return {k: _scrub(v) for k, v in obj.items() if k not in VOLATILE}
-    if isinstance(obj, list):
-        return [_scrub(v) for v in obj]
-    return obj
-
-
-def _stream(run_dir: Path) -> list[dict]:
-    return [_scrub(e.model_dump(mode="json")) for e in read_events(run_dir / "events.jsonl") if e.type != "run_end"]
 
 
 async def _run(run_dir: Path, ticks: int) -> dict:
@@ -74,7 +62,7 @@ def test_real_model_drives_the_town(real_runs):
 
 def test_same_seed_and_cache_gives_the_same_run(real_runs):
     base, _, second = real_runs
-    assert _stream(base / "first") == _stream(base / "second")
+    assert comparable_events(base / "first") == comparable_events(base / "second")
     total = second["minds"]["llm"]["total"]
     assert total["calls"] > 0 and total["cache_hits"] == total["calls"]
 

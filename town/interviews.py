@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from town.protocol import Mind
+from town.resources import data_dir
 
 log = logging.getLogger("town.interviews")
 
@@ -40,7 +41,7 @@ class QuestionFileError(ValueError):
 
 def default_questions_path() -> Path:
     """The bundled Smallville question set, ``maps/interviews/smallville.yaml``."""
-    return Path(__file__).resolve().parent.parent / "maps" / "interviews" / "smallville.yaml"
+    return data_dir("maps") / "interviews" / "smallville.yaml"
 
 
 def _placeholders(template: str) -> set[str]:

@@ -7,7 +7,6 @@ too. The ``map`` field is relative to the ``maps`` folder (or absolute). Every p
 
 from __future__ import annotations
 
-import importlib.resources
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from town.maps import MapError, load_map
 from town.protocol import Persona
+from town.resources import data_dir
 
 
 class ScenarioError(ValueError):
@@ -78,14 +78,7 @@ class Scenario(BaseModel):
 
 def maps_dir() -> Path:
     """The ``maps`` folder: the installed package data, else the repository's folder."""
-    try:
-        root = importlib.resources.files("maps")
-        path = Path(str(root))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "maps"
+    return data_dir("maps")
 
 
 def scenarios_dir() -> Path:
