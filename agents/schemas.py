@@ -46,7 +46,7 @@ class HourlySchedule(_Answer):
     """The day as blocks; a block lasts until the next one starts (the last one for ``minutes``)."""
 
     reasoning: str = Field(max_length=160)
-    blocks: list[ScheduleBlock] = Field(min_length=1, max_length=16)
+    blocks: list[ScheduleBlock] = Field(min_length=1, max_length=10)
 
 
 class PlannedTask(_Answer):
@@ -59,7 +59,7 @@ class PlannedTask(_Answer):
 
 class TaskDecomposition(_Answer):
     reasoning: str = Field(max_length=160)
-    tasks: list[PlannedTask] = Field(min_length=1, max_length=12)
+    tasks: list[PlannedTask] = Field(min_length=1, max_length=6)
 
 
 # -- perception -----------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def decomposition_schema(addresses: tuple[str, ...]) -> type[TaskDecomposition]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"TaskDecompositionAt{len(addresses)}",
         __base__=TaskDecomposition,
-        tasks=(list[task], Field(min_length=1, max_length=12)),  # type: ignore[valid-type]
+        tasks=(list[task], Field(min_length=1, max_length=6)),  # type: ignore[valid-type]
     )
 
 
@@ -201,5 +201,5 @@ def schedule_schema(wake_hour: int, bed_hour: int) -> type[HourlySchedule]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"HourlySchedule{wake_hour}to{bed_hour}",
         __base__=HourlySchedule,
-        blocks=(list[block], Field(min_length=1, max_length=16)),  # type: ignore[valid-type]
+        blocks=(list[block], Field(min_length=1, max_length=10)),  # type: ignore[valid-type]
     )
