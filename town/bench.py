@@ -77,20 +77,16 @@ class _Walker:
         return None
 
 
-def _crowd(n: int) -> tuple[Any, list[Persona]]:
+def _world(n: int, seed: int) -> tuple[World, list[Persona]]:
+    """The valentines town with ``n`` agents: copies of its personas living in every arena in turn
+    (spread over the map as a real town of that size would be, not piled into three homes)."""
     scenario = load_scenario("valentines")
-    homes = [p.living_area for p in scenario.personas]
-    base = scenario.personas
+    town_map = load_map(scenario.map_path)
+    homes = sorted(town_map.arenas)
     people = []
     for i in range(n):
-        src = base[i % len(base)]
+        src = scenario.personas[i % len(scenario.personas)]
         people.append(src.model_copy(update={"name": f"{src.name} {i:04d}", "living_area": homes[i % len(homes)], "spawn": None}))
-    return scenario, people
-
-
-def _world(n: int, seed: int) -> tuple[World, list[Persona]]:
-    scenario, people = _crowd(n)
-    town_map = load_map(scenario.map_path)
     crowd = scenario.model_copy(update={"personas": people})
     return World.create(town_map, crowd, seed=seed), people
 

@@ -79,7 +79,7 @@ class Simulation:
         tick, when = world.clock.tick, world.now()
         self.log.emit(tick, when, "tick")
         names = sorted(self.minds)
-        observations = {name: world.observe(name) for name in names}
+        observations = world.observe_all(names)
         world.in_tick = True
         sem = asyncio.Semaphore(self.concurrency)
 

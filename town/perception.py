@@ -10,6 +10,7 @@ address ``""`` is seen by everyone. Events are sorted by distance and cut to ``a
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -65,7 +66,8 @@ def perceive(
 ) -> tuple[list[PerceivedEvent], list[NearbyAgent]]:
     """Perceived events (nearest first, at most ``attention_limit``) and visible agents (nearest first)."""
     area = town_map.arena_at(tile)
-    events: list[PerceivedEvent] = []
+    # candidates as plain tuples (sort key first); PerceivedEvent objects only for the attended few
+    candidates: list[tuple[float, int, str, str, dict[str, str]]] = []
     nearby: list[tuple[float, str, NearbyAgent]] = []
     for other in others:
         if other.name == viewer:
@@ -74,17 +76,9 @@ def perceive(
         if d > vision_radius or town_map.arena_at(other.tile) != area:
             continue
         nearby.append((d, other.name, other))
-        events.append(
-            PerceivedEvent(
-                subject=other.name,
-                predicate="is",
-                object=other.activity,
-                description=f"{other.name} is {other.activity}",
-                address=other.address,
-                distance=round(d, 2),
-                kind="agent",
-            )
-        )
+        description = f"{other.name} is {other.activity}"
+        candidates.append((round(d, 2), _KIND_ORDER["agent"], other.name, description, dict(
+            predicate="is", object=other.activity, address=other.address, kind="agent")))
     for address, state in object_states.items():
         if state == IDLE:
             continue
@@ -92,32 +86,15 @@ def perceive(
         d = distance(tile, o.tile)
         if d > vision_radius or o.arena != area:
             continue
-        events.append(
-            PerceivedEvent(
-                subject=address,
-                predicate="is",
-                object=state,
-                description=f"{o.name} is {state}",
-                address=address,
-                distance=round(d, 2),
-                kind="object",
-            )
-        )
+        candidates.append((round(d, 2), _KIND_ORDER["object"], address, f"{o.name} is {state}", dict(
+            predicate="is", object=state, address=address, kind="object")))
     for ev in world_events:
         d = world_event_distance(town_map, tile, ev.address)
         if d is None:
             continue
-        events.append(
-            PerceivedEvent(
-                subject=ev.address or town_map.name,
-                predicate="has",
-                object=ev.description,
-                description=ev.description,
-                address=ev.address,
-                distance=round(d, 2),
-                kind="world",
-            )
-        )
-    events.sort(key=lambda e: (e.distance, _KIND_ORDER[e.kind], e.subject, e.description))
+        candidates.append((round(d, 2), _KIND_ORDER["world"], ev.address or town_map.name, ev.description, dict(
+            predicate="has", object=ev.description, address=ev.address, kind="world")))
+    attended = heapq.nsmallest(attention_limit, candidates, key=lambda c: c[:4])
+    events = [PerceivedEvent(subject=subj, description=desc, distance=d, **rest) for d, _, subj, desc, rest in attended]
     nearby.sort(key=lambda t: (t[0], t[1]))
-    return events[:attention_limit], [n for _, _, n in nearby]
+    return events, [n for _, _, n in nearby]

@@ -538,25 +538,47 @@ class World:
             in_conversation=a.conversation is not None,
         )
 
-    def _perceive(self, name: str) -> tuple[list[PerceivedEvent], list[NearbyAgent]]:
+    def _crowd(self) -> tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]]:
+        """Every agent's public view, and names bucketed in grid cells of the vision radius (built once per
+        observation round, so perceiving costs O(agents nearby) per agent instead of O(all agents))."""
+        cell = max(1, self.settings.vision_radius)
+        views: dict[str, NearbyAgent] = {}
+        grid: dict[tuple[int, int], list[str]] = {}
+        for n, o in sorted(self.agents.items()):
+            views[n] = self._nearby_view(o)
+            grid.setdefault((o.tile[0] // cell, o.tile[1] // cell), []).append(n)
+        return views, grid
+
+    def _perceive(self, name: str, crowd: tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]] | None = None
+                  ) -> tuple[list[PerceivedEvent], list[NearbyAgent]]:
         a = self._agent(name)
         now = self.now()
+        views, grid = crowd if crowd is not None else self._crowd()
+        cell = max(1, self.settings.vision_radius)
+        cx, cy = a.tile[0] // cell, a.tile[1] // cell
+        near = sorted(n for dx in (-1, 0, 1) for dy in (-1, 0, 1) for n in grid.get((cx + dx, cy + dy), ()) if n != name)
         return perceive(
             self.map,
             name,
             a.tile,
-            [self._nearby_view(o) for n, o in sorted(self.agents.items()) if n != name],
+            [views[n] for n in near],
             self.object_states,
             [WorldEventView(e.description, e.address) for e in self.world_events if e.start <= now < e.end],
             vision_radius=self.settings.vision_radius,
             attention_limit=self.settings.attention_limit,
         )
 
-    def observe(self, name: str) -> Observation:
+    def observe_all(self, names: list[str]) -> dict[str, Observation]:
+        """Observations for ``names`` at the start of this tick, sharing one crowd snapshot. Changes nothing."""
+        crowd = self._crowd()
+        return {name: self.observe(name, _crowd=crowd) for name in names}
+
+    def observe(self, name: str, *, _crowd: tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]] | None = None
+                ) -> Observation:
         """What ``name`` is told at the start of this tick. Does not change the world."""
         a = self._agent(name)
         tick = self.clock.tick
-        perceived, nearby = self._perceive(name)
+        perceived, nearby = self._perceive(name, _crowd)
         address = self.map.address_at(a.tile)
         refusals = [
             PerceivedEvent(
