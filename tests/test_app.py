@@ -173,3 +173,24 @@ def test_interview_reads_a_run_without_changing_it(tmp_path, monkeypatch):
     assert said == ["I am planning a Valentine's Day party at Hobbs Cafe."]
     assert "What are you planning?" in prompt
     assert ((run_dir / "events.jsonl").read_bytes(), (run_dir / "checkpoint.json").read_bytes()) == before
+
+
+def test_console_log_lines_carry_the_level_once(tmp_path, capsys):
+    import logging
+
+    from town.cli import _setup_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        _setup_logging(False, tmp_path)
+        logging.getLogger("agents.llm.embedded").warning("embedded LLM serving at %s", "http://127.0.0.1:1/v1")
+    finally:
+        for h in root.handlers:
+            h.close()
+        root.handlers[:], root.level = saved
+    err = capsys.readouterr().err
+    assert "embedded LLM serving at http://127.0.0.1:1/v1" in err
+    assert err.count("WARNING") == 1  # rich's level column, not a second "WARNING:name:" prefix
+    logged = (tmp_path / "town.log").read_text()
+    assert "WARNING agents.llm.embedded: embedded LLM serving" in logged

@@ -36,7 +36,9 @@ def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
         handlers.append(fh)
     from rich.logging import RichHandler
 
-    handlers.append(RichHandler(console=console, level=logging.INFO if verbose else logging.WARNING, show_path=False))
+    rich_handler = RichHandler(console=console, level=logging.INFO if verbose else logging.WARNING, show_path=False)
+    rich_handler.setFormatter(logging.Formatter("%(message)s"))  # else basicConfig's default repeats the level
+    handlers.append(rich_handler)
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
     for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
