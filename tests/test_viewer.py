@@ -221,6 +221,39 @@ def test_selection_panel_and_timeline(town_map: TownMap) -> None:
     assert r.timeline_tick_at((tl.left, tl.top - 5)) is None
 
 
+def test_key_help_sits_at_the_foot_of_the_panel_and_pushes_nothing_over_it(town_map: TownMap) -> None:
+    r = make_renderer(town_map)
+    keys = ("space pause", "Esc/q quit")
+
+    def rows_with_ink() -> set[int]:
+        p = r.panel
+        return {y for y in range(p.top, p.bottom) for x in range(p.left, p.right, 2)
+                if tuple(r.surface.get_at((x, y)))[:3] != C.PANEL_BG}
+
+    r.render(TownState(), keys_help=keys)  # no agents: the panel holds its title and the help alone
+    half = r.panel.centery
+    help_rows = {y for y in rows_with_ink() if y > half}
+    assert help_rows and max(help_rows) <= r.panel.bottom - 8
+    help_top = min(help_rows)
+
+    s = TownState()
+    s.apply(agents_ev(1, 1, Ada_Lovelace=(6, 7)))
+    long = "a long stretch of work that the side panel wraps over several lines of text"
+    s.apply(ev(2, 1, "plan", "Ada Lovelace", plan=[f"{i}: {long}" for i in range(8)]))
+    s.apply(ev(3, 1, "schedule", "Ada Lovelace",
+               blocks=[{"start": f"{h:02d}:00", "end": f"{h + 1:02d}:00", "activity": long} for h in range(8, 16)]))
+    for i in range(6):
+        s.apply(ev(4 + i, 1, "memory", "Ada Lovelace", text=f"memory {i}: {long}"))
+    r.selected = "Ada Lovelace"
+    r.render(s)
+    plain = rows_with_ink()
+    assert max(plain) > help_top  # without help the long page runs down into the foot
+    r.render(s, keys_help=keys)
+    helped = rows_with_ink()
+    assert {y for y in helped if y >= help_top} == help_rows  # the foot holds the help and nothing else
+    assert max(y for y in helped if y < help_top) <= help_top - 8  # the page stops short of it
+
+
 def test_bad_sizes_raise(town_map: TownMap) -> None:
     with pytest.raises(ValueError, match="too small"):
         Renderer(town_map, 50, 50)

@@ -40,6 +40,13 @@ PAN_PX_PER_S = 700
 MIN_TPS, MAX_TPS = 0.25, 60.0
 STATUS_SECONDS = 4.0
 _POLL_S = 0.02  # how often a waiting sim thread looks at pause/stop
+#: drawn at the foot of the side panel
+KEYS_HELP = (
+    "space pause   +/- speed   f follow",
+    "arrows/WASD pan   wheel zoom",
+    "click an agent: details   Enter: talk",
+    "Esc/q quit",
+)
 
 
 @dataclass
@@ -349,7 +356,7 @@ def _window_loop(
         if follow and renderer.selected in state.agents and state.agents[renderer.selected].tile is not None:
             renderer.center_on(state.agents[renderer.selected].tile)  # type: ignore[arg-type]
         if screenshot is not None and (finished or (ctl.hold_after is not None and done >= ctl.hold_after)):
-            renderer.render(state, paused=ctl.paused, speed=ctl.tps)
+            renderer.render(state, paused=ctl.paused, speed=ctl.tps, keys_help=KEYS_HELP)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             pygame.image.save(renderer.surface, str(screenshot))
             log.info("screenshot saved to %s at tick %d", screenshot, state.tick)
@@ -360,7 +367,7 @@ def _window_loop(
             text = text or f"done: {done} ticks"
         if typing is not None:
             text = f"{typing.prompt}{typing.text}_   (Enter send, Esc cancel)"
-        renderer.render(state, alpha=alpha, paused=ctl.paused, speed=ctl.tps, status=text)
+        renderer.render(state, alpha=alpha, paused=ctl.paused, speed=ctl.tps, status=text, keys_help=KEYS_HELP)
         screen.blit(renderer.surface, (0, 0))
         pygame.display.flip()
 

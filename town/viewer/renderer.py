@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pygame
@@ -302,12 +302,14 @@ class Renderer:
         speed: float | None = None,
         status: str = "",
         timeline: tuple[int, int, int] | None = None,
+        keys_help: Sequence[str] = (),
     ) -> pygame.Surface:
         """Draw one frame and return ``self.surface``.
 
         ``alpha`` (0..1) interpolates agents that moved this tick between their old and new tile;
         ``speed`` is shown as ticks per second; ``timeline`` = (first, last, current) tick draws a
-        seek bar at the bottom of the map view (replay).
+        seek bar at the bottom of the map view (replay); ``keys_help`` lines (the viewer's keys) are
+        written at the foot of the side panel.
         """
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -328,7 +330,7 @@ class Renderer:
         if timeline is not None:
             self._draw_timeline(*timeline)
         s.set_clip(None)
-        self._draw_panel(state, names)
+        self._draw_panel(state, names, keys_help)
         return s
 
     def _agent_pos(self, a: AgentView, tick: int, alpha: float) -> tuple[float, float]:
@@ -461,7 +463,7 @@ class Renderer:
         self._timeline_span = (first, last)
 
     # -- side panel ---------------------------------------------------------------------------
-    def _draw_panel(self, state: TownState, names: list[str]) -> None:
+    def _draw_panel(self, state: TownState, names: list[str], keys_help: Sequence[str] = ()) -> None:
         self.panel_rows = {}
         if self.panel.w == 0:
             return
@@ -469,13 +471,22 @@ class Renderer:
         s.fill(C.PANEL_BG, p)
         s.set_clip(p)
         x, y, w = p.x + 10, p.y + 10, p.w - 20
+        bottom = p.bottom - 8  # nothing is drawn below this; the key help takes the foot of the panel
+        if keys_help:
+            foot = [self._text(self.font_small, self._fit(self.font_small, k, w), C.PANEL_DIM) for k in keys_help]
+            top = p.bottom - 8 - sum(img.get_height() + 1 for img in foot)
+            fy = top
+            for img in foot:
+                s.blit(img, (x, fy))
+                fy += img.get_height() + 1
+            bottom = top - 8
 
         def line(text: str, font: pygame.font.Font = self.font_small, color: C.RGB = C.PANEL_TEXT) -> None:
             nonlocal y
-            if y > p.bottom - 16:
-                return
             for ln in self._wrap(font, text, w, 3):
                 img = self._text(font, ln, color)
+                if y + img.get_height() > bottom:
+                    return
                 s.blit(img, (x, y))
                 y += img.get_height() + 1
 
@@ -497,7 +508,7 @@ class Renderer:
             line("click an agent to follow it", color=C.PANEL_DIM)
             y += 6
             for name in names:
-                if y > p.bottom - 40:
+                if y > bottom - 32:  # a row is a name and an activity line
                     break
                 top = y
                 ag = state.agents[name]

@@ -19,6 +19,12 @@ from town.viewer.renderer import Renderer
 from town.viewer.state import ReplayIndex
 
 SEEK_TICKS = 10
+#: drawn at the foot of the side panel
+KEYS_HELP = (
+    "space play   +/- speed   left/right seek",
+    "Home/End   click the bar to seek",
+    "WASD pan   wheel zoom   Esc/q quit",
+)
 _REPO_MAPS = Path(__file__).resolve().parents[2] / "maps"
 
 
@@ -63,7 +69,7 @@ def save_replay_screenshot(
     pygame.font.init()
     renderer = Renderer(town_map, width, height)
     renderer.selected = selected
-    renderer.render(state, paused=True, timeline=(index.first_tick, index.last_tick, tick))
+    renderer.render(state, paused=True, timeline=(index.first_tick, index.last_tick, tick), keys_help=KEYS_HELP)
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     pygame.image.save(renderer.surface, str(screenshot))
     return tick
@@ -146,7 +152,8 @@ class ReplayPlayer:
     def render(self) -> pygame.Surface:
         alpha = self.pos - self.tick if self.playing else 1.0
         return self.renderer.render(
-            self.state, alpha=alpha, paused=not self.playing, speed=self.tps, timeline=(self.first, self.last, self.tick)
+            self.state, alpha=alpha, paused=not self.playing, speed=self.tps, timeline=(self.first, self.last, self.tick),
+            keys_help=KEYS_HELP,
         )
 
 
