@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -185,6 +188,53 @@ async def test_connection_refused_endpoint_is_parked():
     assert all(p.activity == "bake bread" for p in plans)
     assert stats[dead_url]["requests"] == 1 and stats[dead_url]["parked"]
     assert live.requests == 3
+
+
+def _server_processes(n: int, delay_s: float) -> list[tuple[subprocess.Popen, str]]:
+    """``n`` test server processes on loopback (started together), each with its base URL."""
+    code = "from agents.llm.testserver import main; main()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, "--delay", str(delay_s)], stdout=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    out = []
+    for proc in procs:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("listening "):
+            for p in procs:
+                p.kill()
+            raise RuntimeError(f"test server process did not start: {line!r}")
+        out.append((proc, line.split()[1]))
+    return out
+
+
+async def test_pool_of_server_processes_survives_one_killed_mid_flight():
+    """Two real server processes on loopback; one is SIGKILLed while requests are in flight."""
+    (a, a_url), (b, b_url) = _server_processes(2, 0.4)
+    try:
+        llm = OpenAIChatLLM([a_url, b_url], model="test-model", backoff_s=0.01, timeout_s=5.0,
+                            park_after=1, park_s=60, retries=2, concurrency=8)
+        first = await asyncio.gather(*(llm.structured(MSGS, Plan, step="plan") for _ in range(8)))
+        spread = {e["url"]: e["ok"] for e in llm.stats()["endpoints"]}
+        assert spread == {a_url: 4, b_url: 4}
+
+        async def kill_a_soon() -> None:
+            await asyncio.sleep(0.15)  # both servers hold requests now
+            a.send_signal(signal.SIGKILL)
+
+        second = await asyncio.gather(kill_a_soon(), *(llm.structured(MSGS, Plan, step="plan") for _ in range(8)))
+        third = [await llm.structured(MSGS, Plan, step="plan") for _ in range(3)]
+        stats = {e["url"]: e for e in llm.stats()["endpoints"]}
+        records = llm.drain_records()
+        await llm.aclose()
+    finally:
+        for proc in (a, b):
+            proc.kill()
+            proc.wait(5)
+    answers = [*first, *second[1:], *third]
+    assert len(answers) == 19 and all(p.minutes == 5 for p in answers)  # every request was answered
+    assert not any(r.fallback for r in records)
+    assert stats[a_url]["parked"] and stats[a_url]["failures"] >= 1
+    assert stats[a_url]["ok"] == 4  # nothing more came back from the killed server
+    assert stats[b_url]["ok"] == 15  # its own 4 + 4 of the second batch + the killed one's 4 retried + 3
 
 
 # -- accounting ---------------------------------------------------------------------------------

@@ -215,3 +215,29 @@ class FakeOpenAIServer:
                 "total_tokens": prompt_words + len(content.split()),
             },
         }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in this process until killed or SIGTERM:
+    ``python -c "from agents.llm.testserver import main; main()" [--delay S] [--model NAME]``.
+
+    Prints ``listening <base URL>`` on a line of its own once it accepts requests (for tests that need
+    a real server process on loopback, e.g. one of a pool that is killed mid-run).
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog="agents.llm.testserver", description="a loopback OpenAI-compatible test server")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--model", default="test-model", help="the model name /v1/models reports")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with FakeOpenAIServer(delay_s=args.delay, model=args.model) as srv:
+        print(f"listening {srv.url}", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    sys.exit(0)
