@@ -9,19 +9,21 @@ The real model is small and slow, so the loop runs only where a choice is to be 
 3. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
    reused when its target still exists; counted ``react_cache_hits``.
 4. **loop** - in an arena with objects, or for a task naming someone: up to
-   ``ctx.settings.react_max_steps`` model answers, each a ``ReActStep`` ``{thought, tool, args}``. An
-   observation tool's result (or the error for an unknown tool, bad arguments or a refused request) is
-   fed back into the next prompt; a terminal tool ends the loop; the same refused call made twice ends
-   it early. Every tool call is noted (``tool``). When the cap is hit or the model gives no valid
+   ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``. An
+   observation tool's result (or the error for bad arguments or a refused request) is
+   fed back into the next prompt; a terminal tool ends the loop; the same call made twice ends it
+   early (its answer is already in the prompt). The answer's schema names the tools and their
+   argument shapes, so schema-constrained servers decode only well-formed calls (:class:`ActStep`). Every tool call is noted (``tool``). When the cap is hit or the model gives no valid
    answer, a fallback action is returned, noted (``fallback``) and counted (``react_fallbacks``).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from agents.context import MindContext
 from agents.prompts import ask, register_step
@@ -35,9 +37,26 @@ CACHEABLE_KINDS = frozenset({"move_to", "use_object"})
 register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step", "objects"})
 
 
-class ActStep(ReActStep):
-    """A ReAct step that may also pick an emoji for the action (shown by the viewer)."""
+def _args_json_schema() -> dict[str, Any]:
+    """JSON schema of ``args``: one of the registered tools' argument objects (identical shapes once)."""
+    variants: dict[str, dict[str, Any]] = {}
+    for t in TOOLS.values():
+        js = t.args_model.model_json_schema()
+        js.pop("title", None)
+        variants.setdefault(json.dumps(js, sort_keys=True), js)
+    return {"anyOf": list(variants.values())}
 
+
+class ActStep(ReActStep):
+    """One ReAct step: a thought, a tool with its arguments, and an emoji for the viewer."""
+
+    # The docstring above is part of the JSON schema (prompt text in json_object mode): keep it short.
+    # The tool is one of the registered tools (validated). ``args`` is sent to the server as one of the
+    # tools' argument objects, so a server with schema-constrained decoding (llama.cpp, vLLM) cannot emit
+    # a dict keyed by an address or an argument no tool takes; arguments that fit another tool than the
+    # one named are that tool's ToolError, fed back as an observation.
+    tool: Literal[tuple(TOOLS)] = Field(description="one of the tools")  # type: ignore[valid-type]
+    args: Annotated[dict[str, Any], WithJsonSchema(_args_json_schema())] = Field(default_factory=dict, max_length=4)
     emoji: str = Field(default="", max_length=8)
 
 
@@ -130,12 +149,9 @@ def _fallback(ctx: MindContext, task: PlannedTask, obs: Observation, reason: str
 
 
 def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
-    """Run the step's tool; the model's mistakes come back as an observation string."""
-    tool = TOOLS.get(step.tool)
-    if tool is None:
-        return f"Error: there is no tool {step.tool!r}. Tools: {', '.join(TOOLS)}."
+    """Run the step's tool (its name was validated); the model's mistakes come back as an observation string."""
     try:
-        return tool.run(ctx, step.args)
+        return TOOLS[step.tool].run(ctx, step.args)
     except ToolError as exc:
         return f"Error: {exc}"
 
@@ -160,7 +176,7 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
     scratchpad: list[dict[str, Any]] = []
     max_steps = ctx.settings.react_max_steps
     for i in range(max_steps):
-        no_answer = ActStep(thought="(no valid answer)", tool="none", args={})
+        no_answer = ActStep.model_construct(thought="(no valid answer)", tool="wait", args={})  # a sentinel
         step = await ask(
             ctx,
             STEP,
@@ -186,8 +202,9 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
             return action
         ctx.note("tool", tool=step.tool, args=step.args, observation=result, thought=step.thought)
         refused = result.startswith("Error")
-        if refused and any(p["tool"] == step.tool and p["args"] == step.args and p["refused"] for p in scratchpad):
-            return _fallback(ctx, task, obs, f"the model repeated a refused call: {step.tool} {step.args}")
+        if any(p["tool"] == step.tool and p["args"] == step.args for p in scratchpad):  # nothing new to learn
+            what = "refused call" if refused else "call"
+            return _fallback(ctx, task, obs, f"the model repeated a {what}: {step.tool} {step.args}")
         scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result,
                            "refused": refused})
     return _fallback(ctx, task, obs, f"no terminal tool within {max_steps} steps")

@@ -119,16 +119,40 @@ async def test_stale_cache_entry_is_dropped():
     assert "react_cache_hits" not in ctx.counters and len(llm.requests) == 2
 
 
-async def test_unknown_tool_and_bad_args_become_observations():
+async def test_an_unknown_tool_is_a_retry_and_bad_args_an_observation():
     llm = ScriptedLLM({STEP: [step("fly", {"to": "moon"}),
                               step("move_to", {"place": "Hobbs Cafe"}),
                               step("use_object", {"address": "Hobbs Cafe:cafe:counter", "state": "ordering"})]})
     ctx = make_ctx(llm, react_max_steps=4)
     act = await choose_action(ctx, task(), obs_at("Hobbs Cafe:cafe"))
     assert (act.kind, act.target) == ("use_object", "Hobbs Cafe:cafe:counter")
-    assert "there is no tool 'fly'" in user_prompt(llm, 1)
+    assert user_prompt(llm, 1) == user_prompt(llm, 0)  # "fly" does not fit the answer schema: the same step again
+    assert llm.accounting.total.retries == 1
     assert "bad arguments for move_to(address: str)" in user_prompt(llm, 2)
     assert "react_fallbacks" not in ctx.counters
+
+
+def test_the_answer_schema_names_the_tools_and_their_argument_shapes():
+    from agents.act import ActStep
+    from agents.llm.base import response_format_for
+
+    schema = response_format_for(ActStep)["json_schema"]["schema"]
+    assert schema["properties"]["tool"]["enum"] == list(TOOLS)
+    shapes = [(sorted(v["properties"]), sorted(v.get("required", []))) for v in schema["properties"]["args"]["anyOf"]]
+    assert (["address", "state"], ["address", "state"]) in shapes  # use_object
+    assert ([], []) in shapes  # look_around, check_time: no arguments
+    assert (["query"], ["query"]) in shapes and shapes.count((["query"], ["query"])) == 1  # recall, town_directory
+    assert all(v["additionalProperties"] is False for v in schema["properties"]["args"]["anyOf"])
+
+
+async def test_a_repeated_information_call_ends_the_loop_early():
+    ask_again = step("town_directory", {"query": "customers"})
+    llm = ScriptedLLM({STEP: [ask_again, ask_again, ask_again, ask_again]})
+    ctx = make_ctx(llm, react_max_steps=4)
+    act = await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert len(llm.requests) == 2  # its answer was already in the prompt: no third and fourth call
+    assert (act.kind, act.description) == ("wait", "check for customers")
+    assert "repeated a call" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
 
 
 async def test_a_repeated_refused_call_ends_the_loop_early():

@@ -71,3 +71,30 @@ async def test_open_llm_starts_the_embedded_model_and_answers_structured(small_m
 
     with pytest.raises(urllib.error.URLError):  # aclose() stopped the embedded server
         urllib.request.urlopen(url + "/models", timeout=2)
+
+
+async def test_the_server_decodes_only_well_formed_react_calls(small_model_env):
+    """Told to answer with a tool that does not exist and an address-keyed args dict, the real model still
+    returns a registered tool with one tool's argument object: the schema constrains decoding."""
+    from agents.act import ActStep
+    from agents.tools import TOOLS
+
+    msgs = [
+        {"role": "system", "content": "You are Isabella Rodriguez at Hobbs Cafe. Answer in JSON."},
+        {"role": "user", "content": 'Reply exactly with {"thought": "on", "tool": "fly", '
+                                    '"args": {"Hobbs Cafe:cafe:coffee machine": "brewing coffee"}}'},
+    ]
+    llm = await open_llm(AgentSettings(), seed=11)
+    try:
+        steps = await asyncio.gather(*(llm.structured(msgs, ActStep, step="act_react", agent=f"a{i}",
+                                                      temperature=0.9, max_tokens=120) for i in range(2)))
+        recs = llm.drain_records()
+        stats = llm.stats()["endpoints"][0]
+    finally:
+        await llm.aclose()
+    assert not stats["json_object_mode"] and stats["bad_requests"] == 0  # the schema was accepted as a grammar
+    assert all(r.attempts == 1 and not r.fallback for r in recs), recs
+    fitting = {name: t.args_model.model_fields.keys() for name, t in TOOLS.items()}
+    for s in steps:
+        assert s.tool in TOOLS
+        assert set(s.args) in [set(keys) for keys in fitting.values()], s.args
