@@ -161,6 +161,21 @@ def test_perception_radius_arena_and_attention(tmp_path):
     assert "lamp is on" not in {p.description for p in w.observe(C).perceived}
 
 
+def test_look_around_also_lists_the_idle_objects_of_the_arena(tmp_path):
+    w = tiny_world(tmp_path, {A: (12, 2), B: (13, 3), C: (2, 2)}, attention_limit=1)
+    w.apply(act(B, "wait", description="reading"))
+    seen = w.look_around(A)
+    assert [p.description for p in seen] == ["Bob is reading", "counter is idle"]  # idle after the attended few
+    assert seen[1].address == "Cafe:cafe:counter" and seen[1].kind == "object"
+    assert all(p.object != "idle" for p in w.observe(A).perceived)  # perception still leaves idle objects out
+    # in the house, nearest first; an object in use is reported once, as perceived
+    assert [p.description for p in w.look_around(C)] == ["bed is idle", "lamp is idle"]
+    w.object_states["House:room:lamp"] = "on"
+    assert [p.description for p in w.look_around(C)] == ["lamp is on", "bed is idle"]
+    w.agents[A].tile = (8, 8)  # outdoors: no arena, no objects
+    assert all(p.kind != "object" for p in w.look_around(A))
+
+
 def test_world_events_and_whispers(tmp_path):
     w = tiny_world(tmp_path, {A: (2, 2), B: (12, 2), C: (1, 8)})
     w.inject_event("the cafe's stove is on fire", "Cafe:cafe", minutes=2)

@@ -21,7 +21,7 @@ from town.clock import SimClock
 from town.config import EngineSettings
 from town.maps import Tile, TownMap
 from town.pathfinding import Pathfinder, manhattan
-from town.perception import IDLE, WorldEventView, perceive
+from town.perception import IDLE, WorldEventView, distance, perceive
 from town.protocol import (
     Action,
     ChatLine,
@@ -655,7 +655,18 @@ class World:
         return [p for p in (self.place(a) for a in addresses) if p is not None]
 
     def look_around(self, agent: str) -> list[PerceivedEvent]:
-        return self._perceive(agent)[0]
+        """What ``agent`` perceives, then the idle objects of its arena (perception leaves those out)."""
+        seen = self._perceive(agent)[0]
+        tile = self._agent(agent).tile
+        arena = self.map.arena_at(tile)
+        listed = {e.subject for e in seen}
+        idle = sorted(
+            (round(distance(tile, o.tile), 2), address, o.name)
+            for address, o in self.map.objects.items()
+            if arena and o.arena == arena and address not in listed and self.object_states.get(address) == IDLE
+        )
+        return seen + [PerceivedEvent(subject=address, predicate="is", object=IDLE, description=f"{name} is {IDLE}",
+                                      address=address, distance=d, kind="object") for d, address, name in idle]
 
     def travel_minutes(self, agent: str, address: str) -> float | None:
         if agent not in self.agents or self.map.kind_of(address) is None:
