@@ -197,3 +197,49 @@ def test_unknown_types_and_free_form_notes_are_tolerated() -> None:
     assert s.events_applied == 5 and s.tick == 1
     assert note_lines({"text": "  spaced   out  "}) == ["spaced out"]
     assert note_lines({}) == []
+
+
+def test_the_notes_real_minds_write_read_as_plain_lines(tmp_path: Path) -> None:
+    """Fold the events of a scripted run of the real minds: plans, schedules and tasks are lines, not dicts."""
+    import asyncio
+
+    import agents
+    from town.app import RunConfig, Session, run_session
+    from town.events import read_events
+
+    run_dir = tmp_path / "run"
+
+    async def go() -> None:
+        cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
+        session = await Session.open(run_dir, resume=False, cfg=cfg,
+                                     llm=agents.ScriptedLLM(agents.schema_example_script(), seed=3))
+        await run_session(session, 3)
+
+    asyncio.run(go())
+    events = list(read_events(run_dir / "events.jsonl"))
+    kinds = {e.type for e in events}
+    assert {"plan", "schedule", "decompose"} <= kinds
+    s = TownState()
+    for e in events:
+        s.apply(e)
+    schedule_events = [e for e in events if e.type == "schedule"]
+    a = s.agents[schedule_events[-1].agent]
+    block = schedule_events[-1].data["blocks"][0]
+    assert a.schedule[0] == f"{block['start']}-{block['end']} {block['activity']}"
+    assert a.plan
+    decomposed = [e for e in events if e.type == "decompose"][-1]
+    task = decomposed.data["tasks"][0]
+    assert s.agents[decomposed.agent].subtasks[0] == f"{task['description']} ({task['duration_min']} min)"
+    for view in s.agents.values():
+        for line in [*view.plan, *view.schedule, *view.subtasks]:
+            assert "{" not in line and "blocks:" not in line and "fallback:" not in line, line
+
+
+def test_a_replan_goes_to_the_current_tasks_not_the_day_plan() -> None:
+    s = TownState()
+    s.apply(_ev(1, 1, "plan", "A", items=["open the cafe", "serve customers", "close up"]))
+    s.apply(_ev(2, 1, "plan", "A", replan=True, event="a fire", new_activity="call for help",
+                tasks=[{"description": "call for help", "duration_min": 10, "address": "Cafe:cafe"}]))
+    a = s.agents["A"]
+    assert a.plan == ["open the cafe", "serve customers", "close up"]
+    assert a.subtasks == ["call for help (10 min)"]

@@ -97,7 +97,7 @@ def _item_text(item: Any) -> str:
         parts: list[str] = []
         for key in ("start", "time", "hour"):
             if key in item:
-                parts.append(str(item[key]))
+                parts.append(f"{item[key]}-{item['end']}" if key == "start" and "end" in item else str(item[key]))
                 break
         for key in ("task", "activity", "description", "text", "action"):
             if key in item:
@@ -115,7 +115,7 @@ def _item_text(item: Any) -> str:
     return _clip(str(item))
 
 
-_LIST_KEYS = ("plan", "daily_plan", "schedule", "items", "tasks", "subtasks", "steps", "insights", "lines")
+_LIST_KEYS = ("plan", "daily_plan", "schedule", "blocks", "items", "tasks", "subtasks", "steps", "insights", "lines")
 _TEXT_KEYS = ("text", "description", "content", "insight", "summary", "plan", "thought")
 _SKIP_KEYS = {"agent", "step"}
 
@@ -274,7 +274,11 @@ class TownState:
 
     def _on_plan(self, event: Event) -> None:
         view = self._note_agent(event)
-        if view is not None:
+        if view is None:
+            return
+        if event.data.get("replan"):  # the rest of the current block, re-planned after a reaction
+            view.subtasks = note_lines(event.data)
+        else:
             view.plan = note_lines(event.data)
 
     def _on_schedule(self, event: Event) -> None:
