@@ -68,3 +68,17 @@ class MindContext:
     def take_notes(self) -> list[Note]:
         out, self.notes = self.notes, []
         return out
+
+    def may_enter(self, address: str) -> bool:
+        """Whether this agent goes to ``address``: not into another's home (a private sector) nor into another's
+        bedroom (a private arena) inside its own home. Unknown addresses are the caller's to report."""
+        parts = address.split(":")
+        home = self.persona.living_area
+        sector = self.world.place(parts[0])
+        if sector is not None and sector.private and parts[0] != home.split(":")[0]:
+            return False
+        if len(parts) >= 2:
+            arena = self.world.place(":".join(parts[:2]))
+            if arena is not None and arena.private and ":".join(parts[:2]) != home:
+                return False
+        return True

@@ -85,8 +85,8 @@ def normalise(text: str) -> str:
 
 
 def arena_places(ctx: MindContext) -> dict[str, str]:
-    """Arena address -> one-line description, from the world."""
-    return {p.address: p.description for p in ctx.world.places() if p.kind == "arena"}
+    """Arena address -> one-line description, from the world: the arenas this agent may go to."""
+    return {p.address: p.description for p in ctx.world.places() if p.kind == "arena" and ctx.may_enter(p.address)}
 
 
 def _place_lines(ctx: MindContext, places: dict[str, str], activity: str) -> list[str]:

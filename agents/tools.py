@@ -122,6 +122,16 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_OBSERVATION_CHARS else text[: MAX_OBSERVATION_CHARS - 3] + "..."
 
 
+def _place_to_enter(ctx: MindContext, address: str) -> PlaceInfo:
+    """The place at ``address``, if it exists and this agent may go there (else a ToolError saying why)."""
+    place = ctx.world.place(address)
+    if place is None:
+        raise _unknown_place(ctx, address)
+    if not ctx.may_enter(address):
+        raise ToolError(f"{address!r} is someone else's home or room: you do not go in there uninvited")
+    return place
+
+
 def _unknown_place(ctx: MindContext, address: str) -> ToolError:
     """A ToolError naming the closest known addresses, so a small model can correct itself."""
     hits = search_directory(ctx, address.replace(":", " "), k=3, include_news=False)
@@ -135,17 +145,14 @@ def _unknown_place(ctx: MindContext, address: str) -> ToolError:
 @tool(terminal=True)
 def move_to(ctx: MindContext, address: ShortText) -> Action:
     """Walk to a place given as 'Sector', 'Sector:arena' or 'Sector:arena:object'."""
-    if ctx.world.place(address) is None:
-        raise _unknown_place(ctx, address)
+    _place_to_enter(ctx, address)
     return Action(agent=ctx.name, kind="move_to", target=address)
 
 
 @tool(terminal=True)
 def use_object(ctx: MindContext, address: ShortText, state: Annotated[str, Field(min_length=1, max_length=80)]) -> Action:
     """Use an object ('Sector:arena:object') and set its state, e.g. 'brewing coffee'."""
-    place = ctx.world.place(address)
-    if place is None:
-        raise _unknown_place(ctx, address)
+    place = _place_to_enter(ctx, address)
     if place.kind != "object":
         objects = ", ".join(place.objects[:6]) or "none"
         raise ToolError(f"{address!r} is a {place.kind}, not an object; its objects: {objects}")

@@ -62,19 +62,25 @@ def building(x0: int, y0: int, x1: int, y1: int, floor: str) -> None:
     paint(x0 + 1, y0 + 1, x1 - 1, y1 - 1, floor)
 
 
-def props(**kw: str) -> list[dict]:
-    return [{"name": k, "type": "string", "value": v} for k, v in kw.items()]
+def props(**kw: str | bool) -> list[dict]:
+    return [{"name": k, "type": "bool" if isinstance(v, bool) else "string", "value": v} for k, v in kw.items()]
 
 
-def sector(name: str, x0: int, y0: int, x1: int, y1: int, description: str, opening_hours: str | None = None) -> None:
-    p = {"description": description}
+def sector(name: str, x0: int, y0: int, x1: int, y1: int, description: str, opening_hours: str | None = None,
+           private: bool = False) -> None:
+    p: dict[str, str | bool] = {"description": description}
     if opening_hours is not None:
         p["opening_hours"] = opening_hours
+    if private:
+        p["private"] = True
     sectors.append(_rect_obj(name, x0, y0, x1, y1, props(**p)))
 
 
-def arena(name: str, x0: int, y0: int, x1: int, y1: int, description: str) -> None:
-    arenas.append(_rect_obj(name, x0, y0, x1, y1, props(description=description)))
+def arena(name: str, x0: int, y0: int, x1: int, y1: int, description: str, private: bool = False) -> None:
+    p: dict[str, str | bool] = {"description": description}
+    if private:
+        p["private"] = True
+    arenas.append(_rect_obj(name, x0, y0, x1, y1, props(**p)))
 
 
 def obj(name: str, x: int, y: int, description: str, state: str = "idle") -> None:
@@ -98,7 +104,7 @@ def home(name: str, x0: int, description: str) -> None:
     door(x0 + 5, 5)
     door(x0 + 7, 10)
     paint(x0 + 7, 11, x0 + 7, 11, "sand")
-    sector(name, x0, 1, x0 + 9, 10, description)
+    sector(name, x0, 1, x0 + 9, 10, description, private=True)
     arena("bedroom", x0 + 1, 2, x0 + 4, 9, "a bedroom with a bed and a desk")
     arena("kitchen", x0 + 6, 2, x0 + 8, 9, "a small kitchen")
     obj("bed", x0 + 2, 3, "a bed to sleep in")
@@ -128,9 +134,10 @@ def build() -> None:
     door(44, 6)
     door(40, 10)
     paint(40, 11, 40, 11, "sand")
-    sector("Oak Hill College dorm", 34, 1, 47, 10, "the dormitory of Oak Hill College, where students live")
-    arena("Klaus Mueller's room", 35, 2, 40, 5, "Klaus Mueller's dorm room")
-    arena("Maria Lopez's room", 42, 2, 46, 5, "Maria Lopez's dorm room")
+    sector("Oak Hill College dorm", 34, 1, 47, 10, "the dormitory of Oak Hill College, where students live",
+           private=True)
+    arena("Klaus Mueller's room", 35, 2, 40, 5, "Klaus Mueller's dorm room", private=True)
+    arena("Maria Lopez's room", 42, 2, 46, 5, "Maria Lopez's dorm room", private=True)
     arena("common room", 35, 7, 46, 9, "the dorm's shared living room and kitchen")
     for who, x in (("Klaus Mueller's room", 35), ("Maria Lopez's room", 42)):
         obj("bed", x, 2, "a narrow dorm bed")

@@ -40,8 +40,15 @@ PLACES = [
     PlaceInfo(address="Oak Hill College", kind="sector", description="college with a library", opening_hours="7am-10pm"),
     PlaceInfo(address="Oak Hill College:library", kind="arena", description="quiet study room", objects=["desk"]),
     PlaceInfo(address="Oak Hill College:library:desk", kind="object", description="a study desk", state="idle"),
-    PlaceInfo(address="Dorm:Klaus's room", kind="arena", description="Klaus's bedroom", objects=["bed"]),
+    PlaceInfo(address="Dorm", kind="sector", description="the student dorm", private=True),
+    PlaceInfo(address="Dorm:Klaus's room", kind="arena", description="Klaus's bedroom", objects=["bed"], private=True),
     PlaceInfo(address="Dorm:Klaus's room:bed", kind="object", description="a bed", state="idle"),
+    PlaceInfo(address="Dorm:Maria's room", kind="arena", description="Maria's bedroom", objects=["bed"], private=True),
+    PlaceInfo(address="Dorm:Maria's room:bed", kind="object", description="a bed", state="idle"),
+    PlaceInfo(address="Dorm:common room", kind="arena", description="the dorm's shared room"),
+    PlaceInfo(address="Lin home", kind="sector", description="the Lin family's house", private=True),
+    PlaceInfo(address="Lin home:kitchen", kind="arena", description="the Lins' kitchen", objects=["stove"]),
+    PlaceInfo(address="Lin home:kitchen:stove", kind="object", description="a stove", state="idle"),
 ]
 
 

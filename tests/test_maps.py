@@ -89,6 +89,8 @@ BAD_MAPS = [
     ("duplicate object", lambda d: d["layers"][4]["objects"][1].update(name="bed", x=32, y=64), "layers[4].objects[1].name: duplicate object 'House:room:bed'"),
     ("property value", lambda d: d["layers"][2]["objects"][0]["properties"][0].pop("value"), "layers[2].objects[0].properties[0].value: missing"),
     ("property type", lambda d: d["layers"][2]["objects"][1]["properties"][1].update(value=8), "layers[2].objects[1].properties.opening_hours: expected a string"),
+    ("private not a bool", lambda d: d["layers"][2]["objects"][0]["properties"].append(
+        {"name": "private", "type": "string", "value": "yes"}), "layers[2].objects[0].properties.private: expected a bool"),
     ("no ground", lambda d: d["layers"][0].update(name="floor"), "layers: no layer named 'ground'"),
     ("ground is objects", lambda d: d["layers"][0].update(type="objectgroup"), "layers[0].type: layer 'ground' must be a tilelayer"),
     ("spawn on wall", lambda d: d["layers"][5]["objects"][0].update(x=16, y=16), "layers[5].objects[0]: spawn 'House:room' is on a blocked tile (0, 0)"),
@@ -180,6 +182,10 @@ def test_the_ville_has_the_places_the_scenarios_need():
                 "Oak Hill College:classroom:blackboard", "Oak Hill College:library:bookshelf"):
         assert obj in m.objects, obj
     assert m.sectors["Hobbs Cafe"].opening_hours == "8am-8pm"
+    assert {n for n, s in m.sectors.items() if s.private} == {
+        "Lin family home", "Moreno family home", "Rodriguez apartment", "Oak Hill College dorm"}
+    assert {a for a, ar in m.arenas.items() if ar.private} == {
+        "Oak Hill College dorm:Klaus Mueller's room", "Oak Hill College dorm:Maria Lopez's room"}
     assert all(s.description for s in m.sectors.values())
     assert len(m.blocked) > 100  # walls
     assert m.tileset_images and Path(m.tileset_images[0]["image"]).is_file()

@@ -37,6 +37,37 @@ def test_move_to_valid_and_unknown_address():
     assert "Hobbs Cafe" in str(err.value)  # suggests the closest known address
 
 
+@pytest.mark.parametrize("address,allowed", [
+    ("Dorm:Klaus's room", True), ("Dorm:Klaus's room:bed", True), ("Dorm:common room", True), ("Dorm", True),
+    ("Dorm:Maria's room", False), ("Dorm:Maria's room:bed", False),
+    ("Lin home", False), ("Lin home:kitchen", False), ("Lin home:kitchen:stove", False),
+    ("Hobbs Cafe:cafe", True), ("Nowhere:void", True),  # an unknown address is the caller's error to report
+])
+def test_may_enter_only_own_home_and_own_room(address, allowed):
+    assert ctx_().may_enter(address) is allowed
+
+
+def test_tools_refuse_another_persons_home_or_room():
+    ctx = ctx_()
+    with pytest.raises(ToolError, match="someone else's home or room"):
+        TOOLS["move_to"].run(ctx, {"address": "Lin home:kitchen"})
+    with pytest.raises(ToolError, match="someone else's home or room"):
+        TOOLS["use_object"].run(ctx, {"address": "Dorm:Maria's room:bed", "state": "sat on"})
+    assert TOOLS["use_object"].run(ctx, {"address": "Dorm:Klaus's room:bed", "state": "asleep"}).kind == "use_object"
+
+
+def test_planning_offers_only_the_places_the_agent_may_go():
+    from agents.plan import arena_places
+
+    places = arena_places(ctx_())
+    assert {"Dorm:Klaus's room", "Dorm:common room", "Hobbs Cafe:cafe", "Oak Hill College:library"} <= set(places)
+    assert not {"Dorm:Maria's room", "Lin home:kitchen"} & set(places)
+    maria = ctx_()
+    maria.persona = maria.persona.model_copy(update={"name": "Maria Lopez", "living_area": "Dorm:Maria's room"})
+    theirs = arena_places(maria)
+    assert "Dorm:Maria's room" in theirs and "Dorm:Klaus's room" not in theirs and "Dorm:common room" in theirs
+
+
 @pytest.mark.parametrize(
     "args",
     [{}, {"address": ""}, {"address": "Hobbs Cafe", "speed": 3}, {"address": ["Hobbs Cafe"]}, {"address": "x" * 500}],

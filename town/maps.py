@@ -32,6 +32,7 @@ class Sector:
     rect: Rect
     description: str
     opening_hours: str | None
+    private: bool = False  # a home: only the people who live there go in
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Arena:
     rect: Rect
     tiles: set[Tile]
     description: str
+    private: bool = False  # a bedroom: only the person who lives there goes in
 
 
 @dataclass
@@ -181,6 +183,13 @@ def _str_prop(ctx: _Ctx, props: dict[str, Any], key: str, where: str) -> str | N
     value = props[key]
     if not isinstance(value, str):
         raise ctx.fail(f"{where}.properties.{key}", f"expected a string, got {value!r}")
+    return value
+
+
+def _bool_prop(ctx: _Ctx, props: dict[str, Any], key: str, where: str) -> bool:
+    value = props.get(key, False)
+    if not isinstance(value, bool):
+        raise ctx.fail(f"{where}.properties.{key}", f"expected a bool (Tiled type 'bool'), got {value!r}")
     return value
 
 
@@ -364,6 +373,7 @@ def load_map(path: str | Path) -> TownMap:
             rect=rect,
             description=_str_prop(ctx, props, "description", ow) or "",
             opening_hours=_str_prop(ctx, props, "opening_hours", ow),
+            private=_bool_prop(ctx, props, "private", ow),
         )
 
     arenas: dict[str, Arena] = {}
@@ -393,6 +403,7 @@ def load_map(path: str | Path) -> TownMap:
                 rect=rect,
                 tiles=rect_tiles(rect),
                 description=_str_prop(ctx, props, "description", ow) or "",
+                private=_bool_prop(ctx, props, "private", ow),
             )
 
     arena_of: dict[Tile, str] = {t: a.address for a in arenas.values() for t in a.tiles}

@@ -127,6 +127,7 @@ class PlaceInfo(BaseModel):
     opening_hours: str | None = None
     objects: list[str] = Field(default_factory=list)
     state: str | None = None
+    private: bool = False  # a home (sector) or bedroom (arena): only those who live there go in
 
 
 @runtime_checkable

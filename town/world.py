@@ -638,12 +638,12 @@ class World:
             s = m.sectors[address]
             arenas = sorted(a for a, ar in m.arenas.items() if ar.sector == address)
             return PlaceInfo(address=address, kind="sector", description=s.description,
-                             opening_hours=s.opening_hours, objects=arenas)
+                             opening_hours=s.opening_hours, objects=arenas, private=s.private)
         if address in m.arenas:
             ar = m.arenas[address]
             objs = sorted(o for o, ob in m.objects.items() if ob.arena == address)
             return PlaceInfo(address=address, kind="arena", description=ar.description,
-                             opening_hours=m.sectors[ar.sector].opening_hours, objects=objs)
+                             opening_hours=m.sectors[ar.sector].opening_hours, objects=objs, private=ar.private)
         if address in m.objects:
             o = m.objects[address]
             return PlaceInfo(address=address, kind="object", description=o.description, state=self.object_states[address])
