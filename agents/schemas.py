@@ -75,7 +75,8 @@ class FocalQuestions(_Answer):
 
 
 class Insight(_Answer):
-    text: str = Field(min_length=1, max_length=200)
+    # a sentence, not a topic: small models otherwise answer "social justice"
+    text: str = Field(min_length=24, max_length=200, description="one full sentence")
     evidence: list[int] = Field(min_length=1, max_length=8, description="numbers of the memories it rests on")
 
 

@@ -81,6 +81,21 @@ async def test_citation_out_of_range_is_retried() -> None:
     assert llm.drain_records(ctx.name)[-1].attempts == 2
 
 
+async def test_a_topic_is_not_an_insight_and_is_retried() -> None:
+    answers = {
+        "reflect_questions": [{"questions": ["What does Klaus care about?"]}],
+        "reflect_insights": [
+            {"reasoning": "", "insights": [{"text": "social justice", "evidence": [1]}]},
+            {"reasoning": "", "insights": [{"text": "Klaus cares about social justice", "evidence": [1]}]},
+        ],
+    }
+    llm = ScriptedLLM(answers, retries=2)
+    ctx = make_ctx(llm, memory=memory_with_facts(), settings=CognitionSettings(retrieve_k=5))
+    stored = await reflect(ctx, ReflectionState(), T0 + timedelta(hours=1))
+    assert [s.text for s in stored] == ["Klaus cares about social justice"]
+    assert llm.drain_records(ctx.name)[-1].attempts == 2
+
+
 async def test_failed_steps_are_noted_counted_and_skipped() -> None:
     mem = memory_with_facts()
     llm = ScriptedLLM({"reflect_questions": ["no", "no", "no"]}, retries=2)
