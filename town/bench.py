@@ -39,6 +39,18 @@ from town.world import World
 console = Console()
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine() -> str:
     mem = ""
     try:
@@ -47,7 +59,8 @@ def machine() -> str:
         mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
+    cpu = " ".join(part for part in (platform.machine(), _cpu_model()) if part)
+    return f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
 # -- engine ---------------------------------------------------------------------------------------
