@@ -14,7 +14,8 @@ Each tick :meth:`AgentMind.decide` runs, in order:
 8. reflect when enough has happened.
 
 Everything the steps noted, one ``llm_call`` note per LLM call and a ``fallback`` note for each
-fallback not already noted by its step are attached to the returned ``Action.notes``.
+fallback not already noted by its step are attached to the returned ``Action.notes``; every
+``fallback`` note is counted (``fallbacks`` and ``fallbacks_<step>``).
 """
 
 from __future__ import annotations
@@ -155,11 +156,14 @@ class AgentMind:
                 "completion_tokens": rec.completion_tokens, "cached": rec.cached, "latency_s": rec.latency_s,
                 "attempts": rec.attempts, "fallback": rec.fallback}))
             if rec.fallback:
-                self.ctx.count("fallbacks")
                 if noted[rec.step] > 0:
                     noted[rec.step] -= 1
                 else:
                     notes.append(Note(kind="fallback", data={"step": rec.step, "agent": rec.agent, "reason": rec.error}))
+        for n in notes:  # every logged fallback is counted: the gateway's and the steps' own (a ReAct loop that gave up)
+            if n.kind == "fallback":
+                self.ctx.count("fallbacks")
+                self.ctx.count(f"fallbacks_{n.data.get('step', 'unknown')}")
         return notes
 
     # -- checkpoint -------------------------------------------------------------------------------

@@ -120,7 +120,11 @@ class MindRuntime:
         llm = self.llm.accounting.summary()
         return {
             "llm": llm,
-            "fallbacks": llm["total"]["fallbacks"],
+            # every logged fallback (the event log's ``fallback`` notes): a step that used its fallback answer after
+            # the retries, a ReAct loop that gave up, a reflection step skipped, a conversation line dropped
+            "fallbacks": counters.get("fallbacks", 0),
+            "fallbacks_by_step": {k.removeprefix("fallbacks_"): v for k, v in sorted(counters.items())
+                                  if k.startswith("fallbacks_")},
             "plan_cache_saved_calls": counters.get("plan_cache_saved_calls", 0),
             "reflections": counters.get("reflections", 0),
             "counters": dict(sorted(counters.items())),

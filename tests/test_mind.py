@@ -195,6 +195,22 @@ async def test_reflection_runs_inside_decide(setup) -> None:
     assert set(ins.evidence) <= set(mem.records) and len(ins.evidence) == 2
 
 
+async def test_every_logged_fallback_is_counted_also_a_failed_step_with_no_fallback_answer(setup) -> None:
+    mem = FakeMemory()
+    for i in range(4):
+        mem.add("observation", f"Klaus wrote page {i} of the paper", created=T0 - timedelta(hours=1), importance=9)
+
+    def script(step, messages, fmt):
+        return "garbage" if step == "reflect_questions" else town_script(step, messages, fmt)
+
+    mind, llm, town = setup(script, settings=CognitionSettings(reflection_threshold=30), memory=mem)
+    a = await town.step(T0)
+    fb = [n.data["step"] for n in a.notes if n.kind == "fallback"]
+    assert fb == ["reflect_questions"]
+    assert llm.accounting.total.fallbacks == 0  # the gateway raised: the step has no fallback answer
+    assert mind.ctx.counters["fallbacks"] == 1 and mind.ctx.counters["fallbacks_reflect_questions"] == 1
+
+
 async def test_checkpoint_restore_round_trip(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
     await town.step(T0)

@@ -370,16 +370,18 @@ def print_summary(summary: dict[str, Any]) -> None:
     minds = summary.get("minds", {})
     llm = minds.get("llm", {})
     total = llm.get("total", {})
+    by_step = ", ".join(f"{k} {v}" for k, v in minds.get("fallbacks_by_step", {}).items())
     console.print(
         f"[bold]{summary['scenario']}[/] seed {summary['seed']}: {summary['ticks']} ticks to {summary['game_time']} "
         f"in {summary['wall_s']} s; LLM calls {total.get('calls', 0)} "
-        f"(cache hits {total.get('cache_hits', 0)}, retries {total.get('retries', 0)}, fallbacks {total.get('fallbacks', 0)}); "
-        f"tokens {total.get('prompt_tokens', 0)} in / {total.get('completion_tokens', 0)} out"
+        f"(cache hits {total.get('cache_hits', 0)}, retries {total.get('retries', 0)}); "
+        f"tokens {total.get('prompt_tokens', 0)} in / {total.get('completion_tokens', 0)} out; "
+        f"fallbacks logged {minds.get('fallbacks', 0)}" + (f" ({by_step})" if by_step else "")
     )
     by_step = llm.get("by_step", {})
     if by_step:
         table = Table(title="LLM calls by cognitive step")
-        for col in ("step", "calls", "cache hits", "tokens in", "tokens out", "fallbacks", "latency s"):
+        for col in ("step", "calls", "cache hits", "tokens in", "tokens out", "answer fallbacks", "latency s"):
             table.add_column(col, justify="right" if col != "step" else "left")
         for step, t in by_step.items():
             table.add_row(step, str(t["calls"]), str(t["cache_hits"]), str(t["prompt_tokens"]),
