@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -326,9 +326,11 @@ class MemoryStream:
         self._bm25_dirty = True
         return len(doomed)
 
-    def set_importance(self, id: str, importance: int) -> None:
-        """Change a memory's importance (e.g. after a batched importance rating)."""
-        self._replace([self._get_one(id).model_copy(update={"importance": importance})])
+    def set_importance(self, scores: Mapping[str, int]) -> None:
+        """Change memories' importance (a batched importance rating): ``{id: importance}``, one round trip.
+        Nothing is written when any id is unknown or any score is out of range."""
+        if scores:
+            self._replace([self._get_one(i).model_copy(update={"importance": v}) for i, v in scores.items()])
 
     def touch(self, ids: Sequence[str], now: datetime) -> list[MemoryRecord]:
         """Set ``last_accessed`` of ``ids`` to ``now`` (game time); returns the updated records."""

@@ -119,9 +119,8 @@ async def score_pending(ctx: MindContext, state: PerceptionState) -> int:
         used_fallback = result is fallback
         if used_fallback:
             ctx.count("importance_fallback", len(ids))
-        for rec, score in zip(records, result.scores, strict=True):
-            if score != rec.importance:
-                ctx.memory.set_importance(rec.id, score)
+        ctx.memory.set_importance({rec.id: score for rec, score in zip(records, result.scores, strict=True)
+                                   if score != rec.importance})
         total += sum(result.scores)
         ctx.note("importance", rule=False, fallback=used_fallback, ids=ids, scores=list(result.scores))
         state.pending = rest

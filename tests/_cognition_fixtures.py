@@ -123,10 +123,11 @@ class FakeMemory:
     def get(self, ids: list[str]) -> list[Rec]:
         return [self.records[i] for i in ids]
 
-    def set_importance(self, id: str, importance: int) -> None:
-        r = self.records[id]
-        self.records[id] = Rec(r.id, r.agent, r.kind, r.text, r.created, r.last_accessed, importance, r.evidence,
-                               r.keywords)
+    def set_importance(self, scores: dict[str, int]) -> None:
+        for id, importance in scores.items():
+            r = self.records[id]
+            self.records[id] = Rec(r.id, r.agent, r.kind, r.text, r.created, r.last_accessed, importance, r.evidence,
+                                   r.keywords)
 
     def count(self, kinds: set[str] | None = None) -> int:
         return sum(1 for r in self.records.values() if kinds is None or r.kind in kinds)

@@ -87,13 +87,16 @@ def test_recent_orders_by_created_not_insertion(store: MemoryStore) -> None:
 def test_set_importance_and_validation(store: MemoryStore) -> None:
     s = store.stream("Isabella Rodriguez")
     r = s.add("observation", "a dog barks", created=T0, importance=2)
-    s.set_importance(r.id, 9)
-    assert s.get([r.id])[0].importance == 9
+    r2 = s.add("observation", "a cat sleeps", created=T0, importance=2)
+    s.set_importance({r.id: 9, r2.id: 1})
+    assert [m.importance for m in s.get([r.id, r2.id])] == [9, 1]
     with pytest.raises(ValidationError):
-        s.set_importance(r.id, 11)
-    assert s.get([r.id])[0].importance == 9
+        s.set_importance({r2.id: 5, r.id: 11})
+    assert [m.importance for m in s.get([r.id, r2.id])] == [9, 1]  # all or nothing
     with pytest.raises(KeyError, match="nope"):
-        s.set_importance("nope", 3)
+        s.set_importance({r.id: 4, "nope": 3})
+    assert s.get([r.id])[0].importance == 9
+    s.set_importance({})  # nothing to write
 
 
 def test_bad_input_raises(store: MemoryStore) -> None:
@@ -126,7 +129,7 @@ def test_reopen_restores_records_counter_and_keyword_index(make_store: Callable[
     s = make_store().stream("Isabella Rodriguez")
     _fill(s)
     s.touch(["Isabella_Rodriguez-000001"], T0 + timedelta(hours=4))
-    s.set_importance("Isabella_Rodriguez-000000", 10)
+    s.set_importance({"Isabella_Rodriguez-000000": 10})
     before = s.recent(10)
     if backend == "persistent":
         SharedSystemClient.clear_system_cache()  # really reopen the folder
