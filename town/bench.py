@@ -19,6 +19,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -36,7 +37,8 @@ from town.protocol import Action, Observation, Persona
 from town.scenario import load_scenario
 from town.world import World
 
-console = Console()
+# piped into a file or a CI log, rich would fold the tables to 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _cpu_model() -> str:
