@@ -9,12 +9,13 @@ The real model is small and slow, so the loop runs only where a choice is to be 
 3. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
    reused when its target still exists; counted ``react_cache_hits``.
 4. **loop** - in an arena with objects, or for a task naming someone: up to
-   ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``. An
-   observation tool's result (or the error for bad arguments or a refused request) is
-   fed back into the next prompt; a terminal tool ends the loop; the same call made twice ends it
-   early (its answer is already in the prompt). The answer's schema names the tools and their
-   argument shapes, so schema-constrained servers decode only well-formed calls (:class:`ActStep`). Every tool call is noted (``tool``). When the cap is hit or the model gives no valid
-   answer, a fallback action is returned, noted (``fallback``) and counted (``react_fallbacks``).
+   ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``
+   (its schema names the tools and their argument shapes, so schema-constrained servers decode only
+   well-formed calls). An observation tool's result (or the error for bad arguments or a refused
+   request) is fed back into the next prompt; a terminal tool ends the loop; the same call made twice
+   ends it early (its answer is already in the prompt). Every tool call is noted (``tool``). When the
+   cap is hit or the model gives no valid answer, a fallback action is returned, noted (``fallback``)
+   and counted (``react_fallbacks``).
 """
 
 from __future__ import annotations
@@ -205,6 +206,5 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
         if any(p["tool"] == step.tool and p["args"] == step.args for p in scratchpad):  # nothing new to learn
             what = "refused call" if refused else "call"
             return _fallback(ctx, task, obs, f"the model repeated a {what}: {step.tool} {step.args}")
-        scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result,
-                           "refused": refused})
+        scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result})
     return _fallback(ctx, task, obs, f"no terminal tool within {max_steps} steps")
