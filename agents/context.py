@@ -34,6 +34,7 @@ class CognitionSettings(BaseModel):
     react_max_steps: int = Field(4, description="ReAct Thought/Action/Observation step cap")
     max_conversation_turns: int = 8
     conversation_cooldown_min: int = 60
+    ignore_cooldown_min: int = Field(10, description="after deciding to ignore someone, minutes before asking again")
     importance_batch: int = 5
     plan_cache: bool = True
     wake_hour_default: int = 7

@@ -7,8 +7,9 @@ counted (``reaction_skipped`` and ``reaction_skip_<reason>``):
 
 - no other agent is involved in the events;
 - I am in a conversation or asleep;
-- every agent seen is asleep, already in a conversation, or we chatted within
-  ``ctx.settings.conversation_cooldown_min``.
+- every agent seen is asleep, already in a conversation, we chatted within
+  ``ctx.settings.conversation_cooldown_min``, or I decided to ignore them within
+  ``ctx.settings.ignore_cooldown_min`` (their next small change of activity is no news).
 
 The last-chat time per pair lives in a small JSON-able dict (``{"A|B": iso time}``) kept by
 :func:`chat_log`; :func:`record_chat` is called when a conversation starts and when it ends.
@@ -28,6 +29,7 @@ from town.protocol import NearbyAgent, Observation, PerceivedEvent
 
 STEP = "react_decide"
 LAST_CHAT_KEY = "last_chat"
+LAST_IGNORED_KEY = "last_ignored"
 MEMORIES_K = 5
 _ASLEEP = re.compile(r"\b(asleep|sleep|sleeping|napping)\b", re.IGNORECASE)
 
@@ -70,6 +72,12 @@ def last_chat(ctx: MindContext, other: str) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
+def _ignored_log(ctx: MindContext) -> dict[str, str]:
+    """``"me>them" -> ISO time`` of my last decision to ignore them (JSON-able, checkpointed; directed)."""
+    log: dict[str, str] = ctx.plan_cache.setdefault(LAST_IGNORED_KEY, {})
+    return log
+
+
 def _skip(ctx: MindContext, reason: str) -> Reaction:
     ctx.count("reaction_skipped")
     ctx.count(f"reaction_skip_{reason}")
@@ -86,6 +94,9 @@ def _why_not(ctx: MindContext, obs: Observation, event: PerceivedEvent, nearby: 
     last = last_chat(ctx, event.subject)
     if last is not None and obs.time - last < timedelta(minutes=ctx.settings.conversation_cooldown_min):
         return "cooldown"
+    ignored = _ignored_log(ctx).get(f"{ctx.name}>{event.subject}")
+    if ignored and obs.time - datetime.fromisoformat(ignored) < timedelta(minutes=ctx.settings.ignore_cooldown_min):
+        return "ignored_recently"
     return None
 
 
@@ -135,5 +146,7 @@ async def _ask_model(ctx: MindContext, obs: Observation, event: PerceivedEvent, 
         return answer
     if answer.kind == "talk":
         answer = answer.model_copy(update={"target": other})
+    elif answer.kind == "ignore":
+        _ignored_log(ctx)[f"{ctx.name}>{other}"] = obs.time.isoformat()
     ctx.note("react", other=other, decision=answer.kind, reasoning=answer.reasoning, new_activity=answer.new_activity)
     return answer

@@ -112,3 +112,19 @@ async def test_bad_answers_give_a_counted_fallback():
 
 def test_is_asleep():
     assert is_asleep("Sleeping in bed") and is_asleep("asleep") and not is_asleep("sleepwalking? no: reading")
+
+
+async def test_someone_just_ignored_is_not_asked_about_again_for_a_while():
+    llm = ScriptedLLM({STEP: [answer("ignore"), answer("talk")]})
+    ctx = make_ctx(llm, ignore_cooldown_min=10)
+    isabella = observation(near("Isabella Rodriguez"))
+    assert (await decide_reaction(ctx, isabella, [seen("Isabella Rodriguez")])).kind == "ignore"
+    soon = isabella.model_copy(update={"time": T0 + timedelta(minutes=9)})
+    r = await decide_reaction(ctx, soon, [seen("Isabella Rodriguez", "is wiping the counter")])
+    assert r.kind == "ignore" and ctx.counters["reaction_skip_ignored_recently"] == 1 and len(llm.requests) == 1
+    later = isabella.model_copy(update={"time": T0 + timedelta(minutes=10)})
+    r = await decide_reaction(ctx, later, [seen("Isabella Rodriguez", "is closing the cafe")])
+    assert r.kind == "talk" and len(llm.requests) == 2
+    # directed (Klaus ignoring Isabella says nothing of her) and JSON-able (checkpointed with the plan cache)
+    assert list(ctx.plan_cache["last_ignored"]) == ["Klaus Mueller>Isabella Rodriguez"]
+    assert json.loads(json.dumps(ctx.plan_cache["last_ignored"])) == ctx.plan_cache["last_ignored"]
