@@ -18,6 +18,7 @@ from agents.mind import AgentMind
 from agents.prompts import PromptError, PromptLibrary
 from agents.retrieve import bench_retrieval
 from agents.runtime import MindRuntime
+from agents.settings import SettingsError
 
 
 def schema_example_script(world: Any = None):  # noqa: ARG001 - same call shape as a world-aware script
@@ -41,6 +42,7 @@ __all__ = [
     "PromptError",
     "PromptLibrary",
     "ScriptedLLM",
+    "SettingsError",
     "bench_retrieval",
     "schema_example_script",
     "start_chroma_server",

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from agents.retrieve import RetrievalWeights
 from town.protocol import Note, Persona, WorldView
 
 if TYPE_CHECKING:  # concrete types live in their own modules
@@ -24,7 +25,10 @@ if TYPE_CHECKING:  # concrete types live in their own modules
 
 
 class CognitionSettings(BaseModel):
-    """Knobs for the cognitive loop (filled from config; defaults follow Smallville where it has one)."""
+    """Knobs for the cognitive loop (the ``[mind]`` table of town.toml and ``TOWN_MIND_*``, see
+    :func:`agents.settings.cognition_settings`; defaults follow Smallville where it has one)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     reflection_threshold: int = Field(150, description="summed importance since the last reflection that triggers one")
     focal_questions: int = 3
@@ -38,6 +42,7 @@ class CognitionSettings(BaseModel):
     importance_batch: int = 5
     plan_cache: bool = True
     wake_hour_default: int = 7
+    retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights, description="retrieval weights and decay")
 
 
 @dataclass

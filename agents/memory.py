@@ -218,6 +218,7 @@ class MemoryStream:
         self.agent = agent
         self.collection = collection
         self.embedder = embedder
+        self.weights: RetrievalWeights | None = None  # retrieval weights when a call names none (None: the defaults)
         self._slug = _slug(agent)
         self._records: dict[str, MemoryRecord] = {}
         self._timeline: list[tuple[float, str]] = []  # (created epoch, id), oldest first
@@ -404,7 +405,8 @@ class MemoryStream:
 
         _check_kinds(kinds)
         return _retrieve.retrieve(
-            self, query, now=now, k=k, kinds=kinds, weights=weights or _retrieve.RetrievalWeights(), touch=touch
+            self, query, now=now, k=k, kinds=kinds, weights=weights or self.weights or _retrieve.RetrievalWeights(),
+            touch=touch,
         )
 
     def embed_query(self, query: str) -> np.ndarray:

@@ -54,8 +54,15 @@ class MindRuntime:
         memory_url: str | None = None,
         settings: CognitionSettings | None = None,
     ) -> MindRuntime:
-        """Load (and check) the prompts, open memory, and open the LLM unless one is given."""
+        """Load (and check) the prompts and the settings, open memory, and open the LLM unless one is given.
+
+        ``settings`` default to :func:`agents.settings.cognition_settings` (``[mind]`` of town.toml, ``TOWN_MIND_*``).
+        """
         prompts = PromptLibrary.load(prompts_dir)
+        if settings is None:
+            from agents.settings import cognition_settings
+
+            settings = cognition_settings()
         run_dir = Path(run_dir)
         if memory_url:
             store = MemoryStore.from_url(memory_url, namespace=_namespace(run_dir))
@@ -63,14 +70,14 @@ class MindRuntime:
             store = MemoryStore.persistent(run_dir / "memory")
         owns = llm is None
         if llm is None:
-            from agents.llm import AgentSettings, open_llm
+            from agents.llm import open_llm
+            from agents.settings import agent_settings
 
-            llm_settings = AgentSettings()
+            llm_settings = agent_settings()
             if llm_settings.cache_path is None:  # each run keeps its answers: same seed + same cache = same run
                 llm_settings = llm_settings.model_copy(update={"cache_path": run_dir / "llm_cache.sqlite"})
             llm = await open_llm(llm_settings, seed=seed)
-        return cls(llm=llm, store=store, prompts=prompts, settings=settings or CognitionSettings(), seed=seed,
-                   owns_llm=owns)
+        return cls(llm=llm, store=store, prompts=prompts, settings=settings, seed=seed, owns_llm=owns)
 
     def factory(self) -> MindFactory:
         """``(persona, world) -> AgentMind``; a new agent's stream gets its persona's seed memories."""
@@ -79,6 +86,7 @@ class MindRuntime:
             if persona.name in self.minds:
                 raise ValueError(f"a mind for {persona.name!r} already exists in this runtime")
             stream = self.store.stream(persona.name)
+            stream.weights = self.settings.retrieval
             ctx = MindContext(
                 persona=persona,
                 llm=self.llm,

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -32,6 +32,10 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - pydantic-settings needs tomli on 3.10 too
     import tomli as tomllib
+
+class SettingsError(ValueError):
+    """Bad settings in the environment or the config file; the message names the key and where it came from."""
+
 
 CONFIG_ENV = "TOWN_CONFIG"
 DEFAULT_CONFIG_FILE = "town.toml"
@@ -55,6 +59,14 @@ def config_file() -> Path | None:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {path}: invalid TOML: {exc}") from exc
     return path
+
+
+def _toml_sources(settings_cls: type[BaseSettings], table: str) -> list[PydanticBaseSettingsSource]:
+    """The config file's ``[table]`` as a settings source, if the file exists and has that table."""
+    path = config_file()
+    if path is None or table not in tomllib.loads(path.read_text(encoding="utf-8")):
+        return []
+    return [TomlConfigSettingsSource(settings_cls, toml_file=path, toml_table_header=(table,))]
 
 
 class AgentSettings(BaseSettings):
@@ -130,8 +142,56 @@ class AgentSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        return (init_settings, env_settings, *_toml_sources(settings_cls, TOML_TABLE))
+
+
+
+MIND_TABLE = "mind"
+
+
+def cognition_settings() -> Any:
+    """The minds' :class:`~agents.context.CognitionSettings`: field defaults, then the ``[mind]`` table of the
+    config file (``[mind.retrieval]`` for the retrieval weights), then ``TOWN_MIND_*`` variables, strongest (nested
+    with ``__``: ``TOWN_MIND_RETRIEVAL__RECENCY=0.5``). Unknown keys are errors: a misspelt knob is not ignored."""
+    from agents.context import CognitionSettings
+
+    class MindSettings(BaseSettings, CognitionSettings):
+        model_config = SettingsConfigDict(env_prefix="TOWN_MIND_", env_nested_delimiter="__", extra="forbid")
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, *_toml_sources(settings_cls, MIND_TABLE))
+
+    try:
+        return CognitionSettings.model_validate(MindSettings().model_dump())
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        raise _settings_error("mind", exc, "TOWN_MIND_*") from exc
+
+
+def agent_settings(**overrides: Any) -> AgentSettings:
+    """:class:`AgentSettings` from ``overrides``, the environment and the ``[llm]`` table, or a SettingsError."""
+    try:
+        return AgentSettings(**overrides)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        raise _settings_error("LLM", exc, "TOWN_*, OPENAI_*") from exc
+
+
+def _settings_error(what: str, exc: Exception, env: str) -> SettingsError:
+    """A SettingsError saying what was wrong and where it may come from."""
+    if not isinstance(exc, ValidationError):
+        return SettingsError(str(exc))  # a bad TOWN_CONFIG path or invalid TOML: the message names the file
+    try:
         path = config_file()
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path, toml_table_header=(TOML_TABLE,)))
-        return tuple(sources)
+    except (FileNotFoundError, ValueError):
+        path = None
+    where = f"the environment ({env})" + (f" or {path}" if path else "")
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']} (got {e.get('input')!r})"
+                         for e in exc.errors()[:5])
+    return SettingsError(f"bad {what} settings from {where}: {problems}")

@@ -99,13 +99,16 @@ class Session:
             town_map = load_map(scenario.map_path)
         except MapError as exc:
             raise UserError(str(exc)) from exc
-        runtime = await agents.MindRuntime.open(
-            run_dir,
-            seed=int(meta["seed"]),
-            prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
-            llm=llm,
-            memory_url=meta.get("memory_url"),
-        )
+        try:
+            runtime = await agents.MindRuntime.open(
+                run_dir,
+                seed=int(meta["seed"]),
+                prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
+                llm=llm,
+                memory_url=meta.get("memory_url"),
+            )
+        except agents.SettingsError as exc:
+            raise UserError(str(exc)) from exc
         if state is None:
             run_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(scenario.path, run_dir / "scenario.yaml")

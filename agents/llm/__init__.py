@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from agents.settings import AgentSettings
+from agents.settings import AgentSettings, agent_settings
 
 from .base import BaseLLM, LLMError, LLMFailure
 from .cache import ResponseCache
@@ -42,7 +42,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
     answers replayable. Call ``aclose()`` when done: it closes the clients and the cache and stops
     the embedded server.
     """
-    settings = settings or AgentSettings()
+    settings = settings or agent_settings()
     seed = seed if seed is not None else settings.seed
     cache = ResponseCache(settings.cache_path) if settings.cache_path is not None else None
     common = dict(
