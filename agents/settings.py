@@ -41,6 +41,10 @@ CONFIG_ENV = "TOWN_CONFIG"
 DEFAULT_CONFIG_FILE = "town.toml"
 TOML_TABLE = "llm"
 MIN_CTX_PER_SLOT = 2048
+SERVER_TIMEOUT_S = 120.0
+#: a 300-token answer at a few tokens a second, behind other slots, on a busy 2-core machine: a retry after 120 s
+#: only adds work to the same server (seen: a run whose machine was shared timed out, retried and fell back)
+EMBEDDED_TIMEOUT_S = 600.0
 
 
 def config_file() -> Path | None:
@@ -93,7 +97,11 @@ class AgentSettings(BaseSettings):
     embedded_ctx: int = Field(default=8192, ge=512, description="total context of the embedded server (all slots)")
     embedded_parallel: int = Field(default=4, ge=1, le=64, description="parallel slots of the embedded server")
     embedded_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    request_timeout_s: float = Field(default=120.0, gt=0)
+    request_timeout_s: float | None = Field(
+        default=None, gt=0,
+        description="seconds before a request is abandoned (and retried); None = 120 for servers, 600 for the embedded "
+        "model, which is slow on a small CPU and never down while the run is",
+    )
     retries: int = Field(default=2, ge=0, le=10, description="retries after a failed or unparsable answer")
     backoff_s: float = Field(default=0.5, ge=0, description="first retry backoff; doubles per consecutive failure")
     max_backoff_s: float = Field(default=8.0, ge=0)
@@ -132,6 +140,13 @@ class AgentSettings(BaseSettings):
     def embedded(self) -> bool:
         """True when no endpoint is configured and the embedded model is used."""
         return not self.base_urls
+
+    @property
+    def timeout_s(self) -> float:
+        """The request timeout in force: the configured one, else the default for servers or the embedded model."""
+        if self.request_timeout_s is not None:
+            return self.request_timeout_s
+        return EMBEDDED_TIMEOUT_S if self.embedded else SERVER_TIMEOUT_S
 
     @classmethod
     def settings_customise_sources(

@@ -84,3 +84,11 @@ def test_a_config_file_may_hold_either_table_alone(monkeypatch, tmp_path: Path):
     assert cognition_settings() == agents.CognitionSettings() and agent_settings().concurrency == 3
     (tmp_path / "town.toml").write_text("[mind]\nretrieve_k = 5\n")
     assert cognition_settings().retrieve_k == 5 and agent_settings().concurrency == 8
+
+
+def test_request_timeout_defaults_to_longer_for_the_embedded_model(monkeypatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    assert agent_settings().timeout_s == 600.0  # no server configured: the local model is slow, not down
+    assert agent_settings(base_urls="http://127.0.0.1:9/v1").timeout_s == 120.0
+    monkeypatch.setenv("TOWN_REQUEST_TIMEOUT_S", "30")
+    assert agent_settings().timeout_s == 30.0 and agent_settings(base_urls="http://127.0.0.1:9/v1").timeout_s == 30.0

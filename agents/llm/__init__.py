@@ -47,7 +47,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
     cache = ResponseCache(settings.cache_path) if settings.cache_path is not None else None
     common = dict(
         api_key=settings.api_key,
-        timeout_s=settings.request_timeout_s,
+        timeout_s=settings.timeout_s,
         retries=settings.retries,
         backoff_s=settings.backoff_s,
         max_backoff_s=settings.max_backoff_s,
