@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -36,6 +36,9 @@ else:  # pragma: no cover - pydantic-settings needs tomli on 3.10 too
 class SettingsError(ValueError):
     """Bad settings in the environment or the config file; the message names the key and where it came from."""
 
+
+if TYPE_CHECKING:
+    from agents.context import CognitionSettings
 
 CONFIG_ENV = "TOWN_CONFIG"
 DEFAULT_CONFIG_FILE = "town.toml"
@@ -160,11 +163,10 @@ class AgentSettings(BaseSettings):
         return (init_settings, env_settings, *_toml_sources(settings_cls, TOML_TABLE))
 
 
-
 MIND_TABLE = "mind"
 
 
-def cognition_settings() -> Any:
+def cognition_settings() -> CognitionSettings:
     """The minds' :class:`~agents.context.CognitionSettings`: field defaults, then the ``[mind]`` table of the
     config file (``[mind.retrieval]`` for the retrieval weights), then ``TOWN_MIND_*`` variables, strongest (nested
     with ``__``: ``TOWN_MIND_RETRIEVAL__RECENCY=0.5``). Unknown keys are errors: a misspelt knob is not ignored."""
