@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -76,8 +76,27 @@ def _toml_sources(settings_cls: type[BaseSettings], table: str) -> list[Pydantic
     return [TomlConfigSettingsSource(settings_cls, toml_file=path, toml_table_header=(table,))]
 
 
-class AgentSettings(BaseSettings):
+class _TableSettings(BaseSettings):
+    """Settings from keyword arguments, then the environment, then one table (``toml_table``) of the config file."""
+
+    toml_table: ClassVar[str]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, *_toml_sources(settings_cls, cls.toml_table))
+
+
+class AgentSettings(_TableSettings):
     """How the minds reach an LLM: a pool of OpenAI-compatible servers, or the embedded llama.cpp model."""
+
+    toml_table: ClassVar[str] = TOML_TABLE
 
     model_config = SettingsConfigDict(env_prefix="TOWN_", extra="ignore", populate_by_name=True)
 
@@ -151,17 +170,6 @@ class AgentSettings(BaseSettings):
             return self.request_timeout_s
         return EMBEDDED_TIMEOUT_S if self.embedded else SERVER_TIMEOUT_S
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, *_toml_sources(settings_cls, TOML_TABLE))
-
 
 MIND_TABLE = "mind"
 
@@ -172,19 +180,9 @@ def cognition_settings() -> CognitionSettings:
     with ``__``: ``TOWN_MIND_RETRIEVAL__RECENCY=0.5``). Unknown keys are errors: a misspelt knob is not ignored."""
     from agents.context import CognitionSettings
 
-    class MindSettings(BaseSettings, CognitionSettings):
+    class MindSettings(_TableSettings, CognitionSettings):
         model_config = SettingsConfigDict(env_prefix="TOWN_MIND_", env_nested_delimiter="__", extra="forbid")
-
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, *_toml_sources(settings_cls, MIND_TABLE))
+        toml_table: ClassVar[str] = MIND_TABLE
 
     try:
         return CognitionSettings.model_validate(MindSettings().model_dump())
