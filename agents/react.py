@@ -51,10 +51,15 @@ def is_asleep(activity: str) -> bool:
     return bool(_ASLEEP.search(activity))
 
 
-def chat_log(ctx: MindContext) -> dict[str, str]:
-    """The pair -> last chat time (ISO) dict; JSON-able, to be checkpointed with the mind's state."""
-    log: dict[str, str] = ctx.plan_cache.setdefault(LAST_CHAT_KEY, {})
+def _time_log(ctx: MindContext, key: str) -> dict[str, str]:
+    """A ``pair -> ISO time`` dict kept in the plan cache (JSON-able, checkpointed with the mind's state)."""
+    log: dict[str, str] = ctx.plan_cache.setdefault(key, {})
     return log
+
+
+def chat_log(ctx: MindContext) -> dict[str, str]:
+    """The pair -> last chat time (ISO) dict."""
+    return _time_log(ctx, LAST_CHAT_KEY)
 
 
 def _pair(a: str, b: str) -> str:
@@ -73,9 +78,8 @@ def last_chat(ctx: MindContext, other: str) -> datetime | None:
 
 
 def _ignored_log(ctx: MindContext) -> dict[str, str]:
-    """``"me>them" -> ISO time`` of my last decision to ignore them (JSON-able, checkpointed; directed)."""
-    log: dict[str, str] = ctx.plan_cache.setdefault(LAST_IGNORED_KEY, {})
-    return log
+    """``"me>them" -> ISO time`` of my last decision to ignore them (directed, unlike the chat log)."""
+    return _time_log(ctx, LAST_IGNORED_KEY)
 
 
 def _skip(ctx: MindContext, reason: str) -> Reaction:
