@@ -27,6 +27,13 @@ LOOKS: list[tuple[RGB, RGB, bool, RGB, RGB]] = [
     ((180, 126, 90), (230, 220, 200), False, (140, 40, 50), (60, 60, 60)),
     ((236, 196, 156), (30, 30, 60), True, (250, 210, 110), (110, 50, 60)),
 ]
+# twelve more, mixed from the first twelve, so a town of 25 shows few twins
+LOOKS += [
+    (LOOKS[i % 12][0], LOOKS[(i * 5 + 3) % 12][1], not LOOKS[i % 12][2], LOOKS[(i * 7 + 1) % 12][3],
+     LOOKS[(i * 5 + 2) % 12][4])
+    for i in range(12, 24)
+]
+SHIRT_SHADES = [0.0, 0.2, -0.15, -0.3]  # every shade of the shirt drawn below, for the viewer's recolouring
 
 
 def _outline(s: pygame.Surface) -> None:
@@ -47,7 +54,7 @@ def _person(look: tuple[RGB, RGB, bool, RGB, RGB], facing: str, step: int) -> py
     if side:
         s.fill(lit(pants, -0.2), (14 - swing, 23, 4, 6))  # back leg
         s.fill(pants, (14 + swing, 23, 4, 6))
-        s.fill(lit(shirt, -0.15), (12, 15, 8, 9))
+        s.fill(shirt, (12, 15, 8, 9))
         arm_x = 15 + swing // 2
         s.fill(lit(shirt, -0.3), (arm_x, 16, 3, 7))
         s.fill(skin, (arm_x, 22, 3, 2))
@@ -329,6 +336,9 @@ def draw_furniture() -> pygame.Surface:
 def sprites_json() -> dict:
     """What the viewer needs to cut the sheets (paths relative to this folder)."""
     return {
-        "people": {"image": "people.png", "frame": TS, "looks": len(LOOKS), "facings": FACINGS, "steps": FRAMES},
+        "people": {
+            "image": "people.png", "frame": TS, "facings": FACINGS, "steps": FRAMES, "shirt_shades": SHIRT_SHADES,
+            "looks": [{"shirt": list(look[3])} for look in LOOKS],
+        },
         "furniture": {"image": "furniture.png", "frame": TS, "kinds": FURNITURE, "states": STATES},
     }
