@@ -7,6 +7,8 @@
 - calls:       LLM calls and tokens per agent per game hour by cognitive step, from a run's event log
 - concurrency: speed-up of concurrent over sequential agent steps against a loopback OpenAI-compatible
                test server that answers after a fixed delay
+- frames:      viewer frame time (mean / p95 ms) with 25 people walking on the smallville map (a generated
+               140x100 town while that scenario is missing), drawn off-screen under SDL's dummy video driver
 
 Uses ``agents`` only through its public API.
 """
@@ -265,6 +267,19 @@ async def bench_concurrency(agent_counts: list[int], limits: list[int], delay_s:
     return rows
 
 
+def bench_frames(ticks: int, people: int = 25) -> list[dict[str, Any]]:
+    """Frame time at ``people`` walkers on the smallville map, else on a generated 140x100 town."""
+    from town.scenario import available_scenarios
+    from town.viewer.framebench import frame_times, generated_town  # pygame only for this benchmark
+
+    if "smallville" in available_scenarios():
+        scenario = load_scenario("smallville")
+        names = [p.name for p in scenario.personas][:people]
+        return frame_times(scenario.map_path, names, ticks=ticks)
+    with tempfile.TemporaryDirectory() as tmp:
+        return frame_times(generated_town(Path(tmp)), [f"Person {i:02d}" for i in range(people)], ticks=ticks)
+
+
 # -- printing -------------------------------------------------------------------------------------
 def _table(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
@@ -279,7 +294,7 @@ def _table(title: str, rows: list[dict[str, Any]]) -> None:
 
 
 def main(which: str, *, quick: bool = False, out: Path | None = None, run: Path | None = None) -> dict[str, Any]:
-    valid = {"engine", "retrieval", "calls", "concurrency", "all"}
+    valid = {"engine", "retrieval", "calls", "concurrency", "frames", "all"}
     if which not in valid:
         raise ValueError(f"unknown benchmark {which!r}; choose one of {', '.join(sorted(valid))}")
     figures: dict[str, Any] = {"machine": machine(), "when": datetime.now().isoformat(timespec="seconds"), "quick": quick}
@@ -304,6 +319,9 @@ def main(which: str, *, quick: bool = False, out: Path | None = None, run: Path 
             bench_concurrency([8] if quick else [8, 32], [4, 8] if quick else [4, 8, 32], delay_s=0.2, ticks=3 if quick else 5)
         )
         _table("concurrent vs sequential agent steps (test server, fixed delay)", figures["concurrency"])
+    if which in ("frames", "all"):
+        figures["frames"] = bench_frames(ticks=8 if quick else 30)
+        _table("viewer frame time, off-screen (dummy video driver)", figures["frames"])
     if out is not None:
         out.write_text(json.dumps(figures, indent=1, default=str))
         console.print(f"figures written to {out}")

@@ -236,7 +236,7 @@ def report(
 
 @app.command()
 def bench(
-    which: Annotated[str, typer.Argument(help="engine | retrieval | calls | concurrency | all")] = "all",
+    which: Annotated[str, typer.Argument(help="engine | retrieval | calls | concurrency | frames | all")] = "all",
     quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
     out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON here")] = None,
     run: Annotated[

@@ -9,7 +9,18 @@ RGB = tuple[int, int, int]
 # ground tile classes (docs/ARCHITECTURE.md "Tiled map convention")
 CLASS_COLORS: dict[str, RGB] = {
     "grass": (104, 168, 80),
+    "grass_dark": (70, 124, 60),
+    "flowers": (150, 170, 110),
+    "tree": (52, 110, 52),
+    "bush": (66, 136, 64),
     "road": (158, 158, 150),
+    "road_line": (150, 148, 120),
+    "sidewalk": (186, 184, 178),
+    "plaza": (190, 164, 138),
+    "dirt": (150, 112, 74),
+    "tile": (220, 228, 232),
+    "carpet": (150, 58, 70),
+    "fence": (200, 184, 160),
     "floor": (214, 194, 150),
     "wall": (96, 78, 66),
     "water": (70, 130, 205),
@@ -67,6 +78,15 @@ def shade(color: RGB, factor: float) -> RGB:
     """``color`` scaled by ``factor`` (0..1 darker)."""
     r, g, b = color
     return (int(r * factor), int(g * factor), int(b * factor))
+
+
+def lit(color: RGB, f: float) -> RGB:
+    """``color`` brightened towards white (f > 0) or darkened towards black (f < 0); the same rounding as the
+    sprite script, so shades computed here match pixels it drew."""
+    target = (255, 255, 255) if f >= 0 else (0, 0, 0)
+    t = abs(f)
+    return (round(color[0] + (target[0] - color[0]) * t), round(color[1] + (target[1] - color[1]) * t),
+            round(color[2] + (target[2] - color[2]) * t))
 
 
 def agent_color(name: str, names: list[str] | None = None) -> RGB:

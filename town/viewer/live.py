@@ -8,9 +8,10 @@ a thread-safe queue fed by ``EventLog.subscribe``; the window folds them into a
 
 Keys: space pause/play (the sim thread waits between ticks), ``+``/``-`` speed (max ticks
 per second), arrows/WASD pan (or drag with the right mouse button), mouse wheel zoom, click an
-agent to select it (side panel), click the empty map to go back, ``f`` follow the selected
-agent, Enter talk to the town (whisper to the selected agent, or inject a world event when none
-is selected; needs ``post``), Esc/q quit (the current tick finishes, then the sim closes cleanly).
+agent to select it (side panel; from the side list it is also followed), click the minimap to
+jump there, click the empty map to go back, ``f`` follow the selected agent, Enter talk to the
+town (whisper to the selected agent, or inject a world event when none is selected; needs
+``post``), Esc/q quit (the current tick finishes, then the sim closes cleanly).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ KEYS_HELP = (
     "space pause   +/- speed   f follow",
     "arrows/WASD pan   wheel zoom",
     "click an agent: details   Enter: talk",
+    "click the list: follow   minimap: jump",
     "Esc/q quit",
 )
 
@@ -270,7 +272,6 @@ def _window_loop(
     renderer: Renderer | None = None
     font = pygame.font.Font(None, 28)
     tick_seen_at = time.monotonic()
-    follow = False
     typing: _TextInput | None = None
     status, status_until = "", 0.0
 
@@ -310,8 +311,8 @@ def _window_loop(
                     ctl.change_speed(1.5)
                 elif e.key in (pygame.K_MINUS, pygame.K_KP_MINUS):
                     ctl.change_speed(1 / 1.5)
-                elif e.key == pygame.K_f:
-                    follow = not follow
+                elif e.key == pygame.K_f and renderer is not None:
+                    renderer.follow = not renderer.follow
                 elif e.key in (pygame.K_RETURN, pygame.K_KP_ENTER):
                     if ctl.sim is None or ctl.sim.post is None:
                         say("talking to the town needs a run folder")
@@ -321,11 +322,7 @@ def _window_loop(
             elif renderer is not None and e.type == pygame.MOUSEWHEEL:
                 renderer.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
             elif renderer is not None and e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
-                name = renderer.agent_at(e.pos)
-                if name is not None:
-                    renderer.selected = name
-                elif renderer.view.collidepoint(e.pos):
-                    renderer.selected = None
+                renderer.click(e.pos)
             elif renderer is not None and e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
                 renderer.pan(-e.rel[0], -e.rel[1])
         if renderer is not None and typing is None:
@@ -353,8 +350,6 @@ def _window_loop(
             screen.blit(img, img.get_rect(center=screen.get_rect().center))
             pygame.display.flip()
             continue
-        if follow and renderer.selected in state.agents and state.agents[renderer.selected].tile is not None:
-            renderer.center_on(state.agents[renderer.selected].tile)  # type: ignore[arg-type]
         if screenshot is not None and (finished or (ctl.hold_after is not None and done >= ctl.hold_after)):
             renderer.render(state, paused=ctl.paused, speed=ctl.tps, keys_help=KEYS_HELP)
             screenshot.parent.mkdir(parents=True, exist_ok=True)

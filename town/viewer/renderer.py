@@ -1,41 +1,36 @@
 """Draw a :class:`~town.viewer.state.TownState` over a :class:`~town.maps.TownMap` onto an off-screen surface.
 
-The renderer never opens a window: it draws onto ``Renderer.surface`` (a plain
-``pygame.Surface``), which the live viewer and replay blit to the display and tests read
-pixels from. The static map (ground tiles, blocked tiles) is drawn once at the map's own tile
-size and scaled once per zoom level; everything that changes (agents, bubbles, panel) is drawn
-on top each frame. Hit areas of what was drawn (agents, bubbles, panel rows, timeline) are kept
-for mouse handling and tests.
+The renderer never opens a window: it draws onto ``Renderer.surface`` (a plain ``pygame.Surface``), which the
+live viewer and replay blit to the display and tests read pixels from. The tile layers are drawn once and scaled
+once per zoom level (``tiles``); people and furniture (``sprites``), the day/night tint and bubbles
+(``overlays``), the minimap and the side panel are drawn on top each frame. Hit areas of what was drawn (people,
+bubbles, panel rows, timeline, minimap) are kept for mouse handling and tests.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pygame
 
 from town.maps import TownMap
 from town.viewer import colors as C
+from town.viewer import overlays
+from town.viewer.minimap import Minimap
+from town.viewer.overlays import BUBBLE_TICKS  # noqa: F401 (re-exported for callers and tests)
+from town.viewer.panel import draw_panel
+from town.viewer.sprites import Sprites, furniture_kind, pose
 from town.viewer.state import AgentView, TownState
-
-log = logging.getLogger("town.viewer")
+from town.viewer.text import Text
+from town.viewer.tiles import StaticMap
 
 Tile = tuple[int, int]
-BUBBLE_TICKS = 3  # a chat line stays on screen this many ticks
 MAX_MAP_PIXELS = 16_000_000  # cap on the size of a pre-scaled map (limits the zoom on big maps)
 MAX_TILE_PX = 96
 MIN_TILE_PX = 4
-TIMELINE_H = 22
-_SCALED_CACHE = 3  # zoom levels kept pre-scaled
-
-
-def _drawable(ch: str) -> bool:
-    """False for symbols and emoji, which pygame's default font draws as empty boxes."""
-    return ord(ch) < 0x2190
+MIN_SPRITE_PX = 16  # people stay this big when the map is zoomed far out
 
 
 @dataclass
@@ -56,29 +51,28 @@ class Renderer:
             raise ValueError(f"viewer size {width}x{height} is too small (at least 200x150)")
         if not 0 <= panel_width <= width - 100:
             raise ValueError(f"panel_width {panel_width} must leave at least 100 px of map in a {width} px wide view")
-        pygame.font.init()
         self.town_map = town_map
-        self.width = width
-        self.height = height
-        self.surface = pygame.Surface((width, height))
+        self.width, self.height = width, height
+        self.surface = pygame.Surface((width, height), 0, 32)
         self.view = pygame.Rect(0, 0, width - panel_width, height)
         self.panel = pygame.Rect(width - panel_width, 0, panel_width, height)
-        self.font_small = pygame.font.Font(None, 16)
-        self.font = pygame.font.Font(None, 20)
-        self.font_big = pygame.font.Font(None, 28)
-        self._text_cache: dict[tuple[int, str, C.RGB, C.RGB | None], pygame.Surface] = {}
-        self._base = self._draw_base_map()
-        self._scaled: OrderedDict[int, pygame.Surface] = OrderedDict()
+        self.text = Text()
+        self.static = StaticMap(town_map)
+        self.sprites = Sprites()
+        self.minimap = Minimap(self.static.base, town_map.width, town_map.height)
+        self.kinds = {addr: furniture_kind(o.name, self.sprites.kinds) for addr, o in town_map.objects.items()}
         area = town_map.width * town_map.height
         self.max_tile_px = max(MIN_TILE_PX, min(MAX_TILE_PX, int(math.sqrt(MAX_MAP_PIXELS / area))))
         self.camera = Camera()
         self.selected: str | None = None
-        # hit areas of the last render
+        self.follow = False  # keep the selected person in the middle of the view
+        # hit areas and poses of the last render
         self.agent_rects: dict[str, pygame.Rect] = {}
+        self.agent_poses: dict[str, tuple[str, int]] = {}
         self.bubble_rects: dict[str, pygame.Rect] = {}
         self.panel_rows: dict[str, pygame.Rect] = {}
         self.timeline_rect: pygame.Rect | None = None
-        self._timeline_span: tuple[int, int] | None = None
+        self.timeline_span: tuple[int, int] | None = None
         self.fit()
 
     # -- camera -------------------------------------------------------------------------------
@@ -103,7 +97,8 @@ class Renderer:
         self._clamp()
 
     def pan(self, dx_px: float, dy_px: float) -> None:
-        """Move the view by screen pixels."""
+        """Move the view by screen pixels (and stop following: the user took the camera)."""
+        self.follow = False
         tp = self.tile_px
         self.camera.x += dx_px / tp
         self.camera.y += dy_px / tp
@@ -116,11 +111,10 @@ class Renderer:
         sx, sy = screen_pos if screen_pos is not None else self.view.center
         old = self.tile_px
         wx, wy = self.camera.x + sx / old, self.camera.y + sy / old
-        ts = self.town_map.tile_size
         new = max(MIN_TILE_PX, min(self.max_tile_px, round(old * factor)))
         if new == old:  # make every step count at small sizes
             new = max(MIN_TILE_PX, min(self.max_tile_px, old + (1 if factor > 1 else -1)))
-        self.camera.zoom = new / ts
+        self.camera.zoom = new / self.town_map.tile_size
         self.camera.x, self.camera.y = wx - sx / new, wy - sy / new
         self._clamp()
 
@@ -147,6 +141,13 @@ class Renderer:
             math.floor(self.camera.y + (pos[1] - self.view.y) / tp),
         )
 
+    def map_fits(self) -> bool:
+        """True when the whole map is inside the view at the current zoom (then no minimap is needed)."""
+        tp = self.tile_px
+        x0, y0 = self.world_to_screen((-0.5, -0.5))
+        rect = pygame.Rect(x0, y0, self.town_map.width * tp, self.town_map.height * tp)
+        return self.view.contains(rect)
+
     # -- hit tests ----------------------------------------------------------------------------
     def agent_at(self, pos: tuple[int, int]) -> str | None:
         """The agent drawn (sprite or panel row) at a screen pixel in the last render, if any."""
@@ -160,137 +161,34 @@ class Renderer:
 
     def timeline_tick_at(self, pos: tuple[int, int]) -> int | None:
         """The tick under a click on the timeline bar of the last render, or None if it missed the bar."""
-        if self.timeline_rect is None or self._timeline_span is None or not self.timeline_rect.collidepoint(pos):
+        if self.timeline_rect is None or self.timeline_span is None or not self.timeline_rect.collidepoint(pos):
             return None
-        first, last = self._timeline_span
+        first, last = self.timeline_span
         frac = (pos[0] - self.timeline_rect.x) / max(1, self.timeline_rect.w - 1)
         return first + round(frac * (last - first))
 
-    # -- static map ---------------------------------------------------------------------------
-    def _tileset_lookup(self) -> list[tuple[int, pygame.Surface, dict]]:
-        sheets = []
-        for ts in sorted(self.town_map.tileset_images, key=lambda t: t["firstgid"]):
-            try:
-                image = pygame.image.load(ts["image"])
-            except (pygame.error, FileNotFoundError) as exc:
-                log.warning("tileset image %s cannot be loaded (%s); drawing tiles by class colour", ts["image"], exc)
-                return []
-            sheets.append((ts["firstgid"], image, ts))
-        return sheets
+    def click(self, pos: tuple[int, int]) -> bool:
+        """A left click on the last frame: the minimap moves the camera, a person (on the map or in the list)
+        is selected (from the list also followed), the empty map clears the selection. True if it hit any."""
+        tile = self.minimap.tile_at(pos)
+        if tile is not None:
+            self.follow = False
+            self.center_on(tile)
+            return True
+        name = self.agent_at(pos)
+        if name is not None:
+            self.selected = name
+            self.follow = name in self.panel_rows and self.panel_rows[name].collidepoint(pos)
+            return True
+        if self.view.collidepoint(pos):
+            self.selected = None
+            self.follow = False
+            return True
+        return False
 
-    def _draw_base_map(self) -> pygame.Surface:
-        m = self.town_map
-        ts = m.tile_size
-        base = pygame.Surface((m.width * ts, m.height * ts))
-        base.fill(C.BACKGROUND)
-        sheets = self._tileset_lookup()
-        tiles: dict[int, pygame.Surface | None] = {}
-
-        def tile_image(gid: int) -> pygame.Surface | None:
-            if gid not in tiles:
-                tiles[gid] = None
-                for firstgid, image, info in reversed(sheets):
-                    if gid >= firstgid:
-                        idx = gid - firstgid
-                        tw, th, cols = info["tilewidth"], info["tileheight"], info["columns"]
-                        src = pygame.Rect((idx % cols) * tw, (idx // cols) * th, tw, th)
-                        if cols > 0 and image.get_rect().contains(src):
-                            sub = image.subsurface(src)
-                            tiles[gid] = sub if (tw, th) == (ts, ts) else pygame.transform.scale(sub, (ts, ts))
-                        break
-            return tiles[gid]
-
-        shade = pygame.Surface((ts, ts), pygame.SRCALPHA)
-        shade.fill((0, 0, 0, round(255 * (1 - C.BLOCKED_SHADE))))
-        for y in range(m.height):
-            for x in range(m.width):
-                blocked = (x, y) in m.blocked
-                gid = m.gids[y][x]
-                img = tile_image(gid) if gid and sheets else None
-                rect = pygame.Rect(x * ts, y * ts, ts, ts)
-                if img is not None:
-                    base.blit(img, rect)
-                    if blocked:
-                        base.blit(shade, rect)
-                else:
-                    color = C.class_color(m.tile_classes[y][x])
-                    base.fill(C.shade(color, C.BLOCKED_SHADE) if blocked else color, rect)
-        return base
-
-    def _scaled_map(self) -> pygame.Surface:
-        tp = self.tile_px
-        surf = self._scaled.get(tp)
-        if surf is None:
-            m = self.town_map
-            surf = (
-                self._base
-                if tp == m.tile_size
-                else pygame.transform.scale(self._base, (m.width * tp, m.height * tp))
-            )
-            self._scaled[tp] = surf
-            while len(self._scaled) > _SCALED_CACHE:
-                self._scaled.popitem(last=False)
-        else:
-            self._scaled.move_to_end(tp)
-        return surf
-
-    # -- text ---------------------------------------------------------------------------------
-    def _text(self, font: pygame.font.Font, text: str, color: C.RGB, bg: C.RGB | None = None) -> pygame.Surface:
-        key = (id(font), text, color, bg)
-        surf = self._text_cache.get(key)
-        if surf is None:
-            if len(self._text_cache) > 3000:
-                self._text_cache.clear()
-            shown = "".join(ch for ch, met in zip(text, font.metrics(text) or []) if met is not None and _drawable(ch))
-            shown = shown.strip()
-            surf = font.render(shown, True, color, bg) if bg is not None else font.render(shown, True, color)
-            self._text_cache[key] = surf
-        return surf
-
-    def _wrap(self, font: pygame.font.Font, text: str, max_w: int, max_lines: int) -> list[str]:
-        """Word-wrap ``text`` to ``max_w`` pixels; more than ``max_lines`` lines end in an ellipsis."""
-        lines: list[str] = []
-        cur = ""
-        for word in text.split():
-            cand = f"{cur} {word}" if cur else word
-            if not cur or font.size(cand)[0] <= max_w:
-                cur = cand
-            else:
-                lines.append(cur)
-                cur = word
-        if cur:
-            lines.append(cur)
-        if len(lines) > max_lines:
-            lines = lines[:max_lines]
-            lines[-1] = self._fit(font, lines[-1] + "…", max_w)
-        return [self._fit(font, ln, max_w) for ln in lines]
-
-    @staticmethod
-    def _fit(font: pygame.font.Font, text: str, max_w: int) -> str:
-        if font.size(text)[0] <= max_w:
-            return text
-        while text and font.size(text + "…")[0] > max_w:
-            text = text[:-1]
-        return text + "…"
-
-    def _label(
-        self, text: str, center_x: int, top: int, font: pygame.font.Font, taken: list[pygame.Rect],
-        color: C.RGB = C.LABEL_TEXT, *, shift: int = 0,
-    ) -> pygame.Rect | None:
-        """Draw a boxed label unless it would cover one already placed in ``taken``; with ``shift``,
-        try moving it that many pixels (down if positive) first. Returns where it went, or None."""
-        img = self._text(font, text, color)
-        rect = img.get_rect(midtop=(center_x, top)).inflate(6, 2)
-        if rect.collidelist(taken) != -1 and shift:
-            rect = rect.move(0, shift)
-        if rect.collidelist(taken) != -1:
-            return None
-        bg = pygame.Surface(rect.size, pygame.SRCALPHA)
-        bg.fill((*C.LABEL_BG, 170))
-        self.surface.blit(bg, rect)
-        self.surface.blit(img, img.get_rect(center=rect.center))
-        taken.append(rect)
-        return rect
+    def sprite_half(self) -> int:
+        """Half the drawn height of a person at the current zoom (bubbles and labels sit above and below)."""
+        return min(MAX_TILE_PX, max(MIN_SPRITE_PX, self.tile_px)) // 2
 
     # -- frame --------------------------------------------------------------------------------
     def render(
@@ -313,35 +211,97 @@ class Renderer:
         """
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        names = sorted(state.agents)
+        positions = {n: self._agent_pos(a, state.tick, alpha) for n, a in state.agents.items() if a.tile is not None}
+        if self.follow and self.selected in positions:
+            self.center_on(positions[self.selected])
         s = self.surface
         s.fill(C.BACKGROUND)
         s.set_clip(self.view)
         tp = self.tile_px
-        s.blit(self._scaled_map(), (self.view.x - round(self.camera.x * tp), self.view.y - round(self.camera.y * tp)))
+        origin = (self.view.x - round(self.camera.x * tp), self.view.y - round(self.camera.y * tp))
+        s.blit(self.static.scaled(tp), origin)
+        self._draw_furniture(state)
+        self._draw_agents(state, names, positions, alpha)
+        overlays.draw_tint(self, state)
         self._draw_places(state)
-        names = sorted(state.agents)
-        positions = {n: self._agent_pos(a, state.tick, alpha) for n, a in state.agents.items() if a.tile is not None}
-        self._draw_agents(state, names, positions)
-        self._draw_bubbles(state, positions)
-        self._draw_world_events(state)
-        self._draw_clock(state, paused, speed, status)
+        self._draw_labels(state, positions)
+        overlays.draw_bubbles(self, state, positions)
+        overlays.draw_world_events(self, state)
+        overlays.draw_clock(self, state, paused, speed, status)
+        self.minimap.rect = None
+        if not self.map_fits() and self.view.w >= 300:
+            cam = (self.camera.x, self.camera.y, self.view.w / tp, self.view.h / tp)
+            colors = {n: C.agent_color(n, names) for n in positions}
+            self.minimap.draw(s, self.view, cam, positions, colors, self.selected)
         self.timeline_rect = None
-        self._timeline_span = None
+        self.timeline_span = None
         if timeline is not None:
-            self._draw_timeline(*timeline)
+            overlays.draw_timeline(self, *timeline)
         s.set_clip(None)
-        self._draw_panel(state, names, keys_help)
+        draw_panel(self, state, names, keys_help)
         return s
 
     def _agent_pos(self, a: AgentView, tick: int, alpha: float) -> tuple[float, float]:
         assert a.tile is not None
-        if a.moved_tick == tick and a.prev_tile is not None and alpha < 1.0:
-            (px, py), (x, y) = a.prev_tile, a.tile
+        if self._moving(a, tick, alpha):
+            (px, py), (x, y) = a.prev_tile, a.tile  # type: ignore[misc]
             return px + (x - px) * alpha, py + (y - py) * alpha
         return float(a.tile[0]), float(a.tile[1])
 
+    @staticmethod
+    def _moving(a: AgentView, tick: int, alpha: float) -> bool:
+        return a.moved_tick == tick and a.prev_tile is not None and a.prev_tile != a.tile and alpha < 1.0
+
+    def _draw_furniture(self, state: TownState) -> None:
+        tp = self.tile_px
+        half = tp // 2
+        for addr, obj in self.town_map.objects.items():
+            cx, cy = self.world_to_screen(obj.tile)
+            if not self.view.colliderect((cx - half, cy - half, tp, tp)):
+                continue
+            active = state.object_states.get(addr, obj.state) != "idle"
+            self.surface.blit(self.sprites.thing(self.kinds[addr], active, tp), (cx - half, cy - half))
+
+    def _draw_agents(
+        self, state: TownState, names: list[str], positions: dict[str, tuple[float, float]], alpha: float
+    ) -> None:
+        s = self.surface
+        size = self.sprite_half() * 2
+        self.agent_rects, self.agent_poses = {}, {}
+        for name in sorted(positions, key=lambda n: (positions[n][1], n)):  # farther up the map drawn first
+            a = state.agents[name]
+            cx, cy = self.world_to_screen(positions[name])
+            rect = pygame.Rect(0, 0, size, size)
+            rect.midbottom = (cx, cy + self.tile_px // 2)
+            moving = self._moving(a, state.tick, alpha)
+            facing, step = pose(a.tile, a.prev_tile, moving, state.tick, alpha)  # type: ignore[arg-type]
+            if name == self.selected:
+                ring = pygame.Rect(0, 0, size * 3 // 4, max(4, size // 4))
+                ring.center = (cx, rect.bottom - size // 16)
+                pygame.draw.ellipse(s, C.TIMELINE_FG, ring, 2)
+            look = names.index(name)
+            s.blit(self.sprites.person(look, C.agent_color(name, names), facing, step, size), rect)
+            self.agent_rects[name] = rect
+            self.agent_poses[name] = (facing, step)
+
+    def _draw_labels(self, state: TownState, positions: dict[str, tuple[float, float]]) -> None:
+        """Names under people and what they do above; the selected person's first, none that cover another."""
+        tx, half = self.text, self.sprite_half()
+        taken = list(self.agent_rects.values())
+        for name in sorted(self.agent_rects, key=lambda n: n != self.selected):
+            if self.tile_px < 12 and name != self.selected:
+                continue
+            a = state.agents[name]
+            cx, cy = self.world_to_screen(positions[name])
+            tx.label(self.surface, name, cx, self.agent_rects[name].bottom + 1, tx.small, taken, shift=14)
+            doing = f"{a.emoji} {a.activity}".strip()
+            if doing:
+                tx.label(self.surface, tx.fit(tx.small, doing, 180), cx, self.agent_rects[name].top - 15, tx.small,
+                         taken, C.PANEL_HEAD, shift=-14)
+
     def _draw_places(self, state: TownState) -> None:
-        s, tp, m = self.surface, self.tile_px, self.town_map
+        s, tp, m, tx = self.surface, self.tile_px, self.town_map, self.text
         for sector in m.sectors.values():
             x, y, w, h = sector.rect
             left, top = self.world_to_screen((x - 0.5, y - 0.5))
@@ -350,196 +310,17 @@ class Renderer:
             for arena in m.arenas.values():
                 x, y, _, _ = arena.rect
                 left, top = self.world_to_screen((x - 0.5, y - 0.5))
-                s.blit(self._text(self.font_small, arena.name, C.PANEL_DIM), (left + 3, top + 14))
+                s.blit(tx.render(tx.small, arena.name, C.PANEL_DIM), (left + 3, top + 14))
         for sector in m.sectors.values():
             x, y, _, _ = sector.rect
             left, top = self.world_to_screen((x - 0.5, y - 0.5))
-            img = self._text(self.font_small if tp < 16 else self.font, sector.name, C.LABEL_TEXT, C.LABEL_BG)
-            s.blit(img, (left + 2, top + 1))
-        mark = max(3, tp // 4)
-        for addr, obj in m.objects.items():
-            value = state.object_states.get(addr, obj.state)
-            cx, cy = self.world_to_screen(obj.tile)
-            rect = pygame.Rect(cx + tp // 2 - mark - 1, cy - tp // 2 + 1, mark, mark)
-            active = value != "idle"
-            pygame.draw.rect(s, C.OBJECT_ACTIVE if active else C.OBJECT_IDLE, rect)
-            pygame.draw.rect(s, C.LABEL_BG, rect, 1)
-            if active and tp >= 20:
-                s.blit(self._text(self.font_small, f"{obj.name}: {value}", C.OBJECT_ACTIVE, C.LABEL_BG), (rect.right + 2, rect.top))
-
-    def _draw_agents(self, state: TownState, names: list[str], positions: dict[str, tuple[float, float]]) -> None:
-        s, tp = self.surface, self.tile_px
-        radius = max(5, int(tp * 0.42))
-        self.agent_rects = {}
-        order = sorted(positions, key=lambda n: (positions[n][1], n))
-        for name in order:
-            cx, cy = self.world_to_screen(positions[name])
-            color = C.agent_color(name, names)
-            if name == self.selected:
-                pygame.draw.circle(s, C.TIMELINE_FG, (cx, cy), radius + 4, 3)
-            pygame.draw.circle(s, color, (cx, cy), radius)
-            pygame.draw.circle(s, C.LABEL_BG, (cx, cy), radius, 1)
-            if radius >= 9:
-                ini = self._text(self.font_small, C.initials(name), C.LABEL_BG if sum(color) > 450 else C.LABEL_TEXT)
-                s.blit(ini, ini.get_rect(center=(cx, cy)))
-            self.agent_rects[name] = pygame.Rect(cx - radius, cy - radius, 2 * radius, 2 * radius)
-        # labels: the selected agent's first; a label that would cover another is moved once, else left out
-        taken = list(self.agent_rects.values())
-        for name in sorted(order, key=lambda n: n != self.selected):
-            if tp < 12 and name != self.selected:
-                continue
-            a = state.agents[name]
-            cx, cy = self.world_to_screen(positions[name])
-            self._label(name, cx, cy + radius + 1, self.font_small, taken, shift=14)
-            doing = f"{a.emoji} {a.activity}".strip()
-            if doing:
-                self._label(self._fit(self.font_small, doing, 180), cx, cy - radius - 15, self.font_small, taken,
-                            C.PANEL_HEAD, shift=-14)
-
-    def _draw_bubbles(self, state: TownState, positions: dict[str, tuple[float, float]]) -> None:
-        s, tp = self.surface, self.tile_px
-        self.bubble_rects = {}
-        latest: dict[str, str] = {}
-        for entry in state.recent_chat(BUBBLE_TICKS):
-            latest[entry.speaker] = entry.text
-        radius = max(5, int(tp * 0.42))
-        placed: list[pygame.Rect] = []
-        for speaker, text in latest.items():
-            if speaker not in positions:
-                continue
-            cx, cy = self.world_to_screen(positions[speaker])
-            lines = self._wrap(self.font_small, text, 200, 3) or ["…"]
-            imgs = [self._text(self.font_small, ln, C.BUBBLE_TEXT) for ln in lines]
-            w = max(i.get_width() for i in imgs) + 12
-            h = sum(i.get_height() for i in imgs) + 8
-            rect = pygame.Rect(0, 0, w, h)
-            rect.midbottom = (cx, cy - radius - 20)
-            while rect.collidelist(placed) != -1:  # stack above bubbles already drawn
-                rect.bottom = placed[rect.collidelist(placed)].top - 4
-            tail = [(cx - 5, rect.bottom - 1), (cx + 5, rect.bottom - 1), (cx, cy - radius - 12)]
-            pygame.draw.polygon(s, C.BUBBLE_BG, tail)
-            pygame.draw.rect(s, C.BUBBLE_BG, rect, border_radius=6)
-            pygame.draw.rect(s, C.BUBBLE_BORDER, rect, 1, border_radius=6)
-            y = rect.top + 4
-            for img in imgs:
-                s.blit(img, (rect.left + 6, y))
-                y += img.get_height()
-            self.bubble_rects[speaker] = rect
-            placed.append(rect)
-
-    def _draw_world_events(self, state: TownState) -> None:
-        recent = [e for e in state.world_events if state.tick - e.tick < 60]
-        y = 40
-        for e in recent[-3:]:
-            text = f"! {e.description}" + (f" @ {e.address}" if e.address else "")
-            img = self._text(self.font, self._fit(self.font, text, self.view.w - 40), C.WORLD_EVENT, C.LABEL_BG)
-            self.surface.blit(img, img.get_rect(midtop=(self.view.centerx, y)))
-            y += img.get_height() + 2
-
-    def _draw_clock(self, state: TownState, paused: bool, speed: float | None, status: str) -> None:
-        clock = state.time.strftime("%a %b %d %Y  %H:%M") if state.time is not None else "--:--"
-        img = self._text(self.font_big, clock, C.LABEL_TEXT, C.LABEL_BG)
-        self.surface.blit(img, (self.view.x + 8, self.view.y + 8))
-        mode = "PAUSED" if paused else ("PLAY" + (f"  {speed:g} ticks/s" if speed is not None else ""))
-        parts = [f"tick {max(state.tick, 0)}", mode]
-        if state.ended:
-            parts.append("run ended")
-        if status:
-            parts.append(status)
-        info = self._text(self.font, "   ".join(parts), C.PANEL_HEAD if paused else C.LABEL_TEXT, C.LABEL_BG)
-        self.surface.blit(info, (self.view.x + 8, self.view.y + 8 + img.get_height() + 2))
-
-    def _draw_timeline(self, first: int, last: int, current: int) -> None:
-        if last < first:
-            raise ValueError(f"timeline: last tick {last} before first {first}")
-        rect = pygame.Rect(self.view.x + 10, self.view.bottom - TIMELINE_H - 6, self.view.w - 20, TIMELINE_H)
-        pygame.draw.rect(self.surface, C.TIMELINE_BG, rect, border_radius=4)
-        frac = 0.0 if last == first else (min(max(current, first), last) - first) / (last - first)
-        done = pygame.Rect(rect.x, rect.y, max(2, round(rect.w * frac)), rect.h)
-        pygame.draw.rect(self.surface, C.TIMELINE_FG, done, border_radius=4)
-        label = self._text(self.font_small, f"{current} / {last}", C.LABEL_TEXT)
-        self.surface.blit(label, label.get_rect(center=rect.center))
-        self.timeline_rect = rect
-        self._timeline_span = (first, last)
-
-    # -- side panel ---------------------------------------------------------------------------
-    def _draw_panel(self, state: TownState, names: list[str], keys_help: Sequence[str] = ()) -> None:
-        self.panel_rows = {}
-        if self.panel.w == 0:
+            font = tx.small if tp < 16 else tx.normal
+            s.blit(tx.render(font, sector.name, C.LABEL_TEXT, C.LABEL_BG), (left + 2, top + 1))
+        if tp < 20:
             return
-        s, p = self.surface, self.panel
-        s.fill(C.PANEL_BG, p)
-        s.set_clip(p)
-        x, y, w = p.x + 10, p.y + 10, p.w - 20
-        bottom = p.bottom - 8  # nothing is drawn below this; the key help takes the foot of the panel
-        if keys_help:
-            foot = [self._text(self.font_small, self._fit(self.font_small, k, w), C.PANEL_DIM) for k in keys_help]
-            top = p.bottom - 8 - sum(img.get_height() + 1 for img in foot)
-            fy = top
-            for img in foot:
-                s.blit(img, (x, fy))
-                fy += img.get_height() + 1
-            bottom = top - 8
-
-        def line(text: str, font: pygame.font.Font = self.font_small, color: C.RGB = C.PANEL_TEXT) -> None:
-            nonlocal y
-            for ln in self._wrap(font, text, w, 3):
-                img = self._text(font, ln, color)
-                if y + img.get_height() > bottom:
-                    return
-                s.blit(img, (x, y))
-                y += img.get_height() + 1
-
-        def section(title: str, items: Iterable[str], limit: int) -> None:
-            nonlocal y
-            items = list(items)
-            if not items:
-                return
-            y += 4
-            line(title, self.font, C.PANEL_HEAD)
-            for item in items[:limit]:
-                line(f"- {item}")
-            if len(items) > limit:
-                line(f"  (+{len(items) - limit} more)", color=C.PANEL_DIM)
-
-        a = state.agents.get(self.selected) if self.selected else None
-        if a is None:
-            line(f"{self.town_map.name}", self.font_big, C.PANEL_HEAD)
-            line("click an agent to follow it", color=C.PANEL_DIM)
-            y += 6
-            for name in names:
-                if y > bottom - 32:  # a row is a name and an activity line
-                    break
-                top = y
-                ag = state.agents[name]
-                pygame.draw.circle(s, C.agent_color(name, names), (x + 6, y + 7), 6)
-                img = self._text(self.font, name, C.PANEL_TEXT)
-                s.blit(img, (x + 18, y))
-                y += img.get_height() + 1
-                doing = f"{ag.emoji} {ag.activity}".strip() or "-"
-                sub = self._text(self.font_small, self._fit(self.font_small, doing, w - 18), C.PANEL_DIM)
-                s.blit(sub, (x + 18, y))
-                y += sub.get_height() + 5
-                self.panel_rows[name] = pygame.Rect(p.x, top - 2, p.w, y - top)
-        else:
-            pygame.draw.circle(s, C.agent_color(a.name, names), (x + 8, y + 10), 8)
-            img = self._text(self.font_big, self._fit(self.font_big, a.name, w - 24), C.PANEL_HEAD)
-            s.blit(img, (x + 22, y))
-            y += img.get_height() + 4
-            line(f"at {a.address or 'outdoors'}" + (f"  {a.tile}" if a.tile else ""), color=C.PANEL_DIM)
-            line(f"{a.emoji} {a.activity}".strip() or "(no action yet)", self.font)
-            if a.destination and a.tile is not None and self.town_map.address_at(a.tile) != a.destination:
-                line(f"heading to {a.destination}", color=C.PANEL_DIM)
-            if a.conversation:
-                chat = [f"{e.speaker.split()[0]}: {e.text}" for e in state.chats.get(a.conversation, [])]
-                section("Conversation", chat, 4)
-            section("Now", a.subtasks, 5)
-            section("Today's plan", a.plan, 8)
-            section("Schedule", a.schedule, 8)
-            section("Recent memories", reversed(a.memories), 6)
-            section("Reflections", reversed(a.reflections), 4)
-            section("Tool calls", reversed(a.tools), 4)
-            y += 4
-            line(f"LLM calls {a.llm_calls}   fallbacks {a.fallbacks}", color=C.PANEL_DIM)
-            line("click the empty map: back to all agents", color=C.PANEL_DIM)
-        s.set_clip(None)
+        for addr, obj in m.objects.items():  # what is in use, by name
+            value = state.object_states.get(addr, obj.state)
+            if value != "idle":
+                cx, cy = self.world_to_screen(obj.tile)
+                img = tx.render(tx.small, f"{obj.name}: {value}", C.OBJECT_ACTIVE, C.LABEL_BG)
+                s.blit(img, (cx + tp // 2 + 1, cy - tp // 2))

@@ -2,7 +2,8 @@
 
 Keys: space play/pause, ``+``/``-`` speed, left/right seek -/+10 ticks, Home/End first/last
 tick, click the timeline bar to seek, WASD/up/down pan (or drag with the right mouse button),
-mouse wheel zoom, click an agent to select it, click the empty map to go back, Esc/q quit.
+mouse wheel zoom, click an agent to select it (in the side list: and follow it), click the minimap to
+jump there, click the empty map to go back, Esc/q quit.
 With ``screenshot=PATH`` nothing is opened: the picture at ``at_tick`` is saved and the call
 returns.
 """
@@ -24,6 +25,7 @@ KEYS_HELP = (
     "space play   +/- speed   left/right seek",
     "Home/End   click the bar to seek",
     "WASD pan   wheel zoom   Esc/q quit",
+    "click a person in the list: follow   minimap: jump",
 )
 _REPO_MAPS = Path(__file__).resolve().parents[2] / "maps"
 
@@ -129,13 +131,10 @@ class ReplayPlayer:
             r.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
         elif e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
             tick = r.timeline_tick_at(e.pos)
-            name = r.agent_at(e.pos) if tick is None else None
             if tick is not None:
                 self.seek(tick)
-            elif name is not None:
-                r.selected = name
-            elif r.view.collidepoint(e.pos):
-                r.selected = None
+            else:
+                r.click(e.pos)
         elif e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
             r.pan(-e.rel[0], -e.rel[1])
 
