@@ -40,12 +40,35 @@ def _rect(name: str, x: int, y: int, w: int, h: int, **props: str) -> dict[str, 
     }
 
 
+def as_tiled_saves(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the fields Tiled always writes (ids, opacity, visibility...) that a hand-built test map leaves out."""
+    data = {"type": "map", "version": "1.10", "tiledversion": "1.10.2", "renderorder": "right-down",
+            "orientation": "orthogonal", "infinite": False, "compressionlevel": -1, **data}
+    next_id = 1
+    for i, layer in enumerate(data["layers"], start=1):
+        for key, value in (("id", i), ("opacity", 1), ("visible", True), ("x", 0), ("y", 0)):
+            layer.setdefault(key, value)
+        if layer["type"] == "objectgroup":
+            layer.setdefault("draworder", "topdown")
+            for obj in layer.get("objects", []):
+                obj["id"] = next_id
+                next_id += 1
+                for key, value in (("width", 0), ("height", 0), ("rotation", 0), ("visible", True), ("name", "")):
+                    obj.setdefault(key, value)
+    for ts in data["tilesets"]:
+        for key, value in (("margin", 0), ("spacing", 0)):
+            ts.setdefault(key, value)
+    data.setdefault("nextlayerid", len(data["layers"]) + 1)
+    data.setdefault("nextobjectid", next_id)
+    return data
+
+
 def tiny_map_dict() -> dict[str, Any]:
     ground = [3 if (x, y) in WALLS else (2 if y >= 6 else 1) for y in range(H) for x in range(W)]
     collision = [9 if (x, y) in WALLS else 0 for y in range(H) for x in range(W)]
     spawn = lambda name, x, y: {"id": 0, "name": name, "x": x * TS + 16, "y": y * TS + 16, "point": True,  # noqa: E731
                                 "width": 0, "height": 0}
-    return {
+    return as_tiled_saves({
         "type": "map", "orientation": "orthogonal", "renderorder": "right-down", "infinite": False,
         "tiledversion": "1.9.2", "version": "1.9",
         "width": W, "height": H, "tilewidth": TS, "tileheight": TS,
@@ -76,7 +99,7 @@ def tiny_map_dict() -> dict[str, Any]:
                 spawn("House:room", 2, 2), spawn("Cafe:cafe", 12, 2),
             ]},
         ],
-    }
+    })
 
 
 def write_map(tmp_path: Path, data: dict[str, Any] | None = None, name: str = "tiny.json") -> Path:

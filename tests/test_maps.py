@@ -37,6 +37,26 @@ def test_tiny_map_contents(tmp_path):
     assert m.tileset_images == []
 
 
+def test_tile_layers_and_tilesets_contract(tmp_path):
+    """What the renderer reads: every tile layer in drawing order, and the tilesets with their classes."""
+    data = tiny_map_dict()
+    decor = {"name": "decor", "type": "tilelayer", "width": 16, "height": 10, "data": [0] * 160, "id": 7,
+             "opacity": 0.5, "visible": False, "x": 0, "y": 0}
+    decor["data"][17] = 2 | 0x40000000  # vertically flipped grass
+    data["layers"].insert(1, decor)
+    m = load_map(write_map(tmp_path, data))
+    assert [layer.name for layer in m.tile_layers] == ["ground", "decor", "collision"]
+    ground, dec, coll = m.tile_layers
+    assert ground.gids == m.gids and ground.visible and ground.opacity == 1.0
+    assert dec.gids[1][1] == 2 and dec.gids[0][0] == 0 and not dec.visible and dec.opacity == 0.5
+    assert coll.gids[0][0] == 9 and coll.gids[2][2] == 0
+    assert len(m.tilesets) == 1
+    ts = m.tilesets[0]
+    assert (ts.firstgid, ts.name, ts.image, ts.tilewidth, ts.tileheight, ts.columns, ts.tilecount) == (
+        1, "t", None, 32, 32, 9, 9)
+    assert ts.classes == {0: "floor", 1: "grass", 2: "wall", 8: "blocked"}
+
+
 def test_address_at_and_walkable(tmp_path):
     m = tiny_map(tmp_path)
     assert m.address_at((2, 2)) == "House:room"
@@ -80,24 +100,34 @@ BAD_MAPS = [
     ("width type", lambda d: d.update(width="16"), "width: expected int"),
     ("data length", lambda d: d["layers"][0]["data"].pop(), "layers[0].data: expected 16x10=160 gids, got 159"),
     ("bad gid", lambda d: d["layers"][1]["data"].__setitem__(5, "x"), "layers[1].data[5]: expected a non-negative int gid"),
-    ("base64", lambda d: d["layers"][0].update(encoding="base64"), "layers[0].encoding: only CSV"),
+    ("bad base64", lambda d: d["layers"][0].update(encoding="base64", compression="zlib", data="!!not base64"),
+     "not a map Tiled could have saved"),
     ("empty sector name", lambda d: d["layers"][2]["objects"][1].update(name=" "), "layers[2].objects[1].name: empty name"),
     ("colon in name", lambda d: d["layers"][3]["objects"][0].update(name="a:b"), "layers[3].objects[0].name: 'a:b'"),
     ("duplicate sector", lambda d: d["layers"][2]["objects"][2].update(name="House"), "layers[2].objects[2].name: duplicate sector 'House'"),
     ("arena outside sectors", lambda d: d["layers"][3]["objects"][1].update(x=6 * 32), "layers[3].objects[1]: arena 'cafe'"),
     ("object outside arenas", lambda d: d["layers"][4]["objects"][2].update(y=7 * 32), "layers[4].objects[2]: object 'counter' at tile (11, 7) lies in no arena"),
     ("duplicate object", lambda d: d["layers"][4]["objects"][1].update(name="bed", x=32, y=64), "layers[4].objects[1].name: duplicate object 'House:room:bed'"),
-    ("property value", lambda d: d["layers"][2]["objects"][0]["properties"][0].pop("value"), "layers[2].objects[0].properties[0].value: missing"),
+    ("property value", lambda d: d["layers"][2]["objects"][0]["properties"][0].pop("value"), "missing field 'value'"),
     ("property type", lambda d: d["layers"][2]["objects"][1]["properties"][1].update(value=8), "layers[2].objects[1].properties.opening_hours: expected a string"),
     ("private not a bool", lambda d: d["layers"][2]["objects"][0]["properties"].append(
         {"name": "private", "type": "string", "value": "yes"}), "layers[2].objects[0].properties.private: expected a bool"),
     ("no ground", lambda d: d["layers"][0].update(name="floor"), "layers: no layer named 'ground'"),
-    ("ground is objects", lambda d: d["layers"][0].update(type="objectgroup"), "layers[0].type: layer 'ground' must be a tilelayer"),
+    ("ground is objects", lambda d: d["layers"][0].update(type="objectgroup", objects=[], draworder="topdown"),
+     "layers[0].type: layer 'ground' must be a tilelayer"),
+    ("sectors is tiles", lambda d: d["layers"][2].update(type="tilelayer", data=[0] * 160, width=16, height=10),
+     "layers[2].type: layer 'sectors' must be an objectgroup"),
     ("spawn on wall", lambda d: d["layers"][5]["objects"][0].update(x=16, y=16), "layers[5].objects[0]: spawn 'House:room' is on a blocked tile (0, 0)"),
     ("sector off map", lambda d: d["layers"][2]["objects"][2].update(y=9 * 32), "layers[2].objects[2]: outside the 16x10 map"),
-    ("external tileset", lambda d: d["tilesets"][0].update(source="t.tsj"), "tilesets[0].source: external tilesets"),
+    ("external tileset missing", lambda d: d["tilesets"][0].update(source="t.tsj"), "tilesets[0].source: 't.tsj' not found"),
+    ("tileset escapes", lambda d: d["tilesets"][0].update(source="../../../../etc/passwd"),
+     "tilesets[0].source: '../../../../etc/passwd' lies outside the map's folder"),
+    ("absolute tileset", lambda d: d["tilesets"][0].update(source="/etc/passwd"), "tilesets[0].source: '/etc/passwd' lies outside"),
+    ("image escapes", lambda d: d["tilesets"][0].update(image="../../../../secret.png"), "tilesets[0].image: '../../../../secret.png' lies outside"),
+    ("ellipse object", lambda d: d["layers"][4]["objects"][0].update(ellipse=True), "layers[4].objects[0]: ellipse objects are not used"),
+    ("duplicate ground", lambda d: d["layers"].append({**d["layers"][0], "id": 99}), "layers[6].name: duplicate layer 'ground'"),
     ("tile class type", lambda d: d["tilesets"][0]["tiles"][0].update({"class": 3}), "tilesets[0].tiles[0].class: expected a string"),
-    ("missing objects", lambda d: d["layers"][3].pop("objects"), "layers[3].objects: missing"),
+    ("missing objects", lambda d: d["layers"][3].pop("objects"), "missing field 'objects'"),
 ]
 
 
@@ -189,6 +219,9 @@ def test_the_ville_has_the_places_the_scenarios_need():
     assert all(s.description for s in m.sectors.values())
     assert len(m.blocked) > 100  # walls
     assert m.tileset_images and Path(m.tileset_images[0]["image"]).is_file()
+    assert m.tilesets[0].image == Path(m.tileset_images[0]["image"]) and m.tilesets[0].image.is_absolute()
+    assert [layer.name for layer in m.tile_layers] == ["ground", "collision"]
+    assert not m.tile_layers[1].visible
 
 
 def test_the_ville_everything_reachable_only_through_doors():

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import shutil
+
 import pytest
 import yaml
 
@@ -56,6 +58,7 @@ def test_scenario_without_a_file_has_no_path():
 
 def _write(tmp_path: Path, edit) -> Path:
     data = yaml.safe_load(VALENTINES.read_text())
+    data["map"] = str(REPO / "maps" / "the_ville.json")  # absolute, inside the packaged maps: allowed
     edit(data)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -94,6 +97,37 @@ def test_bad_scenario_names_file_field_and_line(tmp_path, label, edit, field, ms
     assert f": {field}: " in text and msg in text, text
     if line_of is not None:
         assert text.startswith(f"{path}:{_line(path, line_of)}: "), text
+
+
+def test_map_resolves_against_the_scenario_file(tmp_path, monkeypatch):
+    town_dir = tmp_path / "mytown"
+    (town_dir / "maps").mkdir(parents=True)
+    shutil.copy(REPO / "maps" / "the_ville.json", town_dir / "maps" / "ville.json")
+    shutil.copy(REPO / "maps" / "the_ville_tiles.png", town_dir / "maps" / "the_ville_tiles.png")
+    data = yaml.safe_load(VALENTINES.read_text())
+    data["map"] = "maps/ville.json"
+    (town_dir / "town.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder: the path must not depend on the working folder
+    s = load_scenario("mytown/town.yaml")
+    assert s.map_path == (town_dir / "maps" / "ville.json").resolve()
+    assert s.roots[0] == town_dir.resolve()
+    m = s.load_map()
+    assert m.path == s.map_path and m.tilesets[0].image == (town_dir / "maps" / "the_ville_tiles.png").resolve()
+
+
+@pytest.mark.parametrize("ref", ["../../../../../etc/passwd", "/etc/passwd", "../outside.json"])
+def test_map_outside_the_scenario_folder_is_refused(tmp_path, ref):
+    (tmp_path / "outside.json").write_text((REPO / "maps" / "the_ville.json").read_text())
+    (tmp_path / "sub").mkdir()
+    data = yaml.safe_load(VALENTINES.read_text())
+    data["map"] = ref
+    path = tmp_path / "sub" / "s.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}:{_line(path, 'map:')}: map: {ref!r} lies outside the scenario's folder"), text
+    assert "\n" not in text
 
 
 def test_bad_yaml_and_top_level(tmp_path):

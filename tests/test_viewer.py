@@ -19,6 +19,7 @@ from town.maps import TownMap, load_map  # noqa: E402
 from town.viewer import colors as C  # noqa: E402
 from town.viewer.renderer import BUBBLE_TICKS, Renderer  # noqa: E402
 from town.viewer.state import TownState  # noqa: E402
+from tests._town_fixtures import as_tiled_saves  # noqa: E402
 
 TS = 16  # map tile size in pixels
 W, H = 12, 9
@@ -67,7 +68,7 @@ def tiny_map_json(path: Path, *, image: str | None = None) -> Path:
             {"type": "objectgroup", "name": "spawns", "objects": [{"name": "home", "x": 3 * TS, "y": 7 * TS}]},
         ],
     }
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(as_tiled_saves(data)))
     return path
 
 

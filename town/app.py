@@ -21,7 +21,7 @@ from town import checkpoint as ckpt
 from town.config import EngineSettings
 from town.engine import Simulation
 from town.events import EventLog
-from town.maps import MapError, load_map
+from town.maps import MapError
 from town.scenario import Scenario, ScenarioError, load_scenario
 from town.world import World
 
@@ -94,9 +94,9 @@ class Session:
                 "created": datetime.now().isoformat(timespec="seconds"),
             }
             state = None
-        scenario = _load_scenario(run_dir / "scenario.yaml" if resume else meta["scenario"])
+        scenario = _run_scenario(run_dir, meta) if resume else _load_scenario(meta["scenario"])
         try:
-            town_map = load_map(scenario.map_path)
+            town_map = scenario.load_map()
         except MapError as exc:
             raise UserError(str(exc)) from exc
         try:
@@ -112,6 +112,7 @@ class Session:
         if state is None:
             run_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
+            meta["scenario_dir"] = str(scenario.path.parent)  # the copy's map path is relative to the original
             meta["agents"] = [p.name for p in scenario.personas]
             ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, meta)
             world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
@@ -201,11 +202,19 @@ class Session:
         }
 
 
-def _load_scenario(ref: str | Path) -> Scenario:
+def _load_scenario(ref: str | Path, base_dir: str | None = None) -> Scenario:
     try:
-        return load_scenario(ref)
+        return load_scenario(ref, base_dir=base_dir)
     except (ScenarioError, MapError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from exc
+
+
+def _run_scenario(run_dir: Path, meta: dict[str, Any]) -> Scenario:
+    """A run folder's copy of its scenario, its map resolved against the original scenario's folder."""
+    base = meta.get("scenario_dir")
+    if base is None:  # a run made before the folder was recorded
+        base = str(_load_scenario(meta["scenario"]).path.parent) if meta.get("scenario") else None
+    return _load_scenario(run_dir / "scenario.yaml", base)
 
 
 def ticks_for_hours(hours: float, seconds_per_tick: int) -> int:
@@ -310,7 +319,7 @@ def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
     if message["type"] == "whisper" and message["agent"] not in agents_:
         raise UserError(f"no agent {message['agent']!r} in {run_dir}; agents: {', '.join(agents_)}")
     if message["type"] == "inject" and message.get("address"):
-        town_map = load_map(_load_scenario(run_dir / "scenario.yaml").map_path)
+        town_map = _run_scenario(run_dir, ckpt.read_json(meta_path)).load_map()
         if town_map.kind_of(message["address"]) is None:
             places = ", ".join(sorted(town_map.arenas)[:12])
             raise UserError(f"no place {message['address']!r} on {town_map.path.name}; e.g. {places}")

@@ -1,29 +1,30 @@
-"""Load and validate a Tiled JSON town map (see "Tiled map convention" in docs/ARCHITECTURE.md).
+"""The town map: sectors, arenas, objects and spawns read from a Tiled map (docs/MAKE_A_TOWN.md), checked strictly.
 
-Every problem raises :class:`MapError` with the file and the JSON path of the field, e.g.
-``maps/x.json: layers[3].objects[2].name: empty name``.
+Tiled files are read by town/tiled.py; every problem here raises :class:`MapError` with the file and the field,
+e.g. ``maps/x.json: layers[3].objects[2].name: empty name``.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from town.resources import data_dir
+from town.tiled import GID_MASK, MapError, MapObject, TiledFile, TileLayer, Tileset, fail, inside, read_tiled
+
+__all__ = ["GID_MASK", "MapError", "TileLayer", "Tileset", "TownMap", "Sector", "Arena", "GameObject", "load_map",
+           "inside"]
+
 Tile = tuple[int, int]
 Rect = tuple[int, int, int, int]  # x, y, w, h in tiles
 
-GID_MASK = 0x0FFFFFFF  # Tiled keeps flip/rotation flags in the top four bits of a gid
 REQUIRED_LAYERS = ("ground", "sectors")
 KNOWN_OBJECT_LAYERS = ("sectors", "arenas", "objects", "spawns")
-
-
-class MapError(ValueError):
-    """A map file that cannot be used; the message names the file and the field."""
 
 
 @dataclass
@@ -69,8 +70,10 @@ class TownMap:
     arenas: dict[str, Arena]
     objects: dict[str, GameObject]
     spawns: dict[str, Tile]
-    tileset_images: list[dict[str, Any]]
+    tileset_images: list[dict[str, Any]]  # older view of ``tilesets`` (those with an image), kept for the renderer
     gids: list[list[int]]  # [y][x] ground gid
+    tile_layers: list[TileLayer] = field(default_factory=list)  # every tile layer in Tiled drawing order
+    tilesets: list[Tileset] = field(default_factory=list)
     _address_of: dict[Tile, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -135,334 +138,171 @@ def rect_contains(outer: Rect, inner: Rect) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-class _Ctx:
-    """Error helper: knows the file, raises MapError with a field path."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, where: str, msg: str) -> MapError:
-        return MapError(f"{self.path}: {where}: {msg}" if where else f"{self.path}: {msg}")
-
-    def get(self, obj: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
-        if key not in obj:
-            raise self.fail(f"{where}.{key}" if where else key, "missing")
-        value = obj[key]
-        if isinstance(value, bool) and bool not in (typ if isinstance(typ, tuple) else (typ,)):
-            raise self.fail(f"{where}.{key}" if where else key, f"expected {_tname(typ)}, got {value!r}")
-        if not isinstance(value, typ):
-            raise self.fail(f"{where}.{key}" if where else key, f"expected {_tname(typ)}, got {value!r}")
-        return value
-
-
-def _tname(typ: type | tuple[type, ...]) -> str:
-    return " or ".join(t.__name__ for t in typ) if isinstance(typ, tuple) else typ.__name__
-
-
-def _properties(ctx: _Ctx, obj: dict[str, Any], where: str) -> dict[str, Any]:
-    props = obj.get("properties", [])
-    if not isinstance(props, list):
-        raise ctx.fail(f"{where}.properties", "expected a list of {name, type, value}")
-    out: dict[str, Any] = {}
-    for i, p in enumerate(props):
-        pw = f"{where}.properties[{i}]"
-        if not isinstance(p, dict):
-            raise ctx.fail(pw, "expected an object {name, type, value}")
-        name = ctx.get(p, "name", str, pw)
-        if "value" not in p:
-            raise ctx.fail(f"{pw}.value", "missing")
-        if name in out:
-            raise ctx.fail(f"{pw}.name", f"duplicate property {name!r}")
-        out[name] = p["value"]
-    return out
-
-
-def _str_prop(ctx: _Ctx, props: dict[str, Any], key: str, where: str) -> str | None:
+def _str_prop(path: Path, props: dict[str, Any], key: str, where: str) -> str | None:
     if key not in props:
         return None
     value = props[key]
     if not isinstance(value, str):
-        raise ctx.fail(f"{where}.properties.{key}", f"expected a string, got {value!r}")
+        raise fail(path, f"{where}.properties.{key}".lstrip("."), f"expected a string, got {value!r}")
     return value
 
 
-def _bool_prop(ctx: _Ctx, props: dict[str, Any], key: str, where: str) -> bool:
+def _bool_prop(path: Path, props: dict[str, Any], key: str, where: str) -> bool:
     value = props.get(key, False)
     if not isinstance(value, bool):
-        raise ctx.fail(f"{where}.properties.{key}", f"expected a bool (Tiled type 'bool'), got {value!r}")
+        raise fail(path, f"{where}.properties.{key}", f"expected a bool (Tiled type 'bool'), got {value!r}")
     return value
 
 
-def _flatten_layers(ctx: _Ctx, layers: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
-    if not isinstance(layers, list):
-        raise ctx.fail(where, "expected a list of layers")
-    out: list[tuple[str, dict[str, Any]]] = []
-    for i, layer in enumerate(layers):
-        lw = f"{where}[{i}]"
-        if not isinstance(layer, dict):
-            raise ctx.fail(lw, "expected a layer object")
-        ltype = ctx.get(layer, "type", str, lw)
-        if ltype == "group":
-            out.extend(_flatten_layers(ctx, layer.get("layers", []), f"{lw}.layers"))
-        else:
-            out.append((lw, layer))
-    return out
-
-
-def _tile_classes(ctx: _Ctx, data: dict[str, Any], base: Path) -> tuple[dict[int, str], list[dict[str, Any]]]:
-    tilesets = ctx.get(data, "tilesets", list, "")
-    classes: dict[int, str] = {}
-    images: list[dict[str, Any]] = []
-    for i, ts in enumerate(tilesets):
-        tw = f"tilesets[{i}]"
-        if not isinstance(ts, dict):
-            raise ctx.fail(tw, "expected a tileset object")
-        firstgid = ctx.get(ts, "firstgid", int, tw)
-        if firstgid < 1:
-            raise ctx.fail(f"{tw}.firstgid", f"must be >= 1, got {firstgid}")
-        if "source" in ts:
-            raise ctx.fail(f"{tw}.source", "external tilesets are not supported: embed the tileset in the map")
-        tiles = ts.get("tiles", [])
-        if not isinstance(tiles, list):
-            raise ctx.fail(f"{tw}.tiles", "expected a list")
-        for j, tile in enumerate(tiles):
-            tlw = f"{tw}.tiles[{j}]"
-            if not isinstance(tile, dict):
-                raise ctx.fail(tlw, "expected a tile object")
-            tid = ctx.get(tile, "id", int, tlw)
-            cls = tile.get("class", tile.get("type", ""))
-            if not isinstance(cls, str):
-                raise ctx.fail(f"{tlw}.class", f"expected a string, got {cls!r}")
-            classes[firstgid + tid] = cls
-        if "image" in ts:
-            image = ctx.get(ts, "image", str, tw)
-            images.append(
-                {
-                    "firstgid": firstgid,
-                    "image": str((base / image).resolve()),
-                    "tilewidth": ctx.get(ts, "tilewidth", int, tw),
-                    "tileheight": ctx.get(ts, "tileheight", int, tw),
-                    "columns": ctx.get(ts, "columns", int, tw),
-                }
-            )
-    return classes, images
-
-
-def _tile_layer(ctx: _Ctx, layer: dict[str, Any], where: str, width: int, height: int) -> list[list[int]]:
-    if layer.get("type") != "tilelayer":
-        raise ctx.fail(f"{where}.type", f"layer {layer.get('name')!r} must be a tilelayer, got {layer.get('type')!r}")
-    if "encoding" in layer and layer["encoding"] != "csv":
-        raise ctx.fail(f"{where}.encoding", f"only CSV tile data is supported, got {layer['encoding']!r}")
-    cells = ctx.get(layer, "data", list, where)
-    if len(cells) != width * height:
-        raise ctx.fail(f"{where}.data", f"expected {width}x{height}={width * height} gids, got {len(cells)}")
-    rows: list[list[int]] = []
-    for y in range(height):
-        row = []
-        for x in range(width):
-            g = cells[y * width + x]
-            if not isinstance(g, int) or isinstance(g, bool) or g < 0:
-                raise ctx.fail(f"{where}.data[{y * width + x}]", f"expected a non-negative int gid, got {g!r}")
-            row.append(g & GID_MASK)
-        rows.append(row)
-    return rows
-
-
-def _rect(ctx: _Ctx, obj: dict[str, Any], where: str, ts: int) -> Rect:
-    x = ctx.get(obj, "x", (int, float), where)
-    y = ctx.get(obj, "y", (int, float), where)
-    w = obj.get("width", 0)
-    h = obj.get("height", 0)
-    if not isinstance(w, (int, float)) or not isinstance(h, (int, float)) or w < 0 or h < 0:
-        raise ctx.fail(f"{where}.width", f"bad size {w!r}x{h!r}")
-    tx, ty = int(x // ts), int(y // ts)
-    tw = max(1, math.ceil((x + w) / ts) - tx) if w else 0
-    th = max(1, math.ceil((y + h) / ts) - ty) if h else 0
+def _rect(o: MapObject, ts: int) -> Rect:
+    tx, ty = int(o.x // ts), int(o.y // ts)
+    tw = max(1, math.ceil((o.x + o.width) / ts) - tx) if o.width else 0
+    th = max(1, math.ceil((o.y + o.height) / ts) - ty) if o.height else 0
     return tx, ty, tw, th
 
 
-def _name(ctx: _Ctx, obj: dict[str, Any], where: str) -> str:
-    name = ctx.get(obj, "name", str, where).strip()
+def _name(path: Path, o: MapObject) -> str:
+    name = o.name.strip()
     if not name:
-        raise ctx.fail(f"{where}.name", "empty name")
+        raise fail(path, f"{o.where}.name", "empty name")
     if ":" in name:
-        raise ctx.fail(f"{where}.name", f"{name!r}: ':' is the address separator and cannot be in a name")
+        raise fail(path, f"{o.where}.name", f"{name!r}: ':' is the address separator and cannot be in a name")
     return name
 
 
-def _objects(ctx: _Ctx, layer: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
-    if layer.get("type") != "objectgroup":
-        raise ctx.fail(f"{where}.type", f"layer {layer.get('name')!r} must be an objectgroup, got {layer.get('type')!r}")
-    objs = ctx.get(layer, "objects", list, where)
-    out = []
-    for i, o in enumerate(objs):
-        if not isinstance(o, dict):
-            raise ctx.fail(f"{where}.objects[{i}]", "expected an object")
-        out.append((f"{where}.objects[{i}]", o))
-    return out
+class _Checker:
+    """Turns the object layers of a parsed Tiled file into sectors, arenas, objects and spawns, strictly."""
 
+    def __init__(self, tf: TiledFile, blocked: set[Tile]) -> None:
+        self.tf, self.path, self.ts, self.blocked = tf, tf.path, tf.tile_size, blocked
+        self.layers: dict[str, list[MapObject]] = {}
+        for where, name, objs in tf.object_layers:
+            if name in self.layers and name in KNOWN_OBJECT_LAYERS:
+                raise fail(self.path, f"{where}.name", f"duplicate layer {name!r}")
+            self.layers.setdefault(name, objs)
 
-def load_map(path: str | Path) -> TownMap:
-    """Read and validate a Tiled JSON map."""
-    path = Path(path)
-    ctx = _Ctx(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise MapError(f"{path}: map file not found") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MapError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise ctx.fail("", "expected a JSON object (a Tiled map)")
-    orientation = ctx.get(data, "orientation", str, "")
-    if orientation != "orthogonal":
-        raise ctx.fail("orientation", f"only orthogonal maps are supported, got {orientation!r}")
-    if ctx.get(data, "infinite", bool, ""):
-        raise ctx.fail("infinite", "infinite maps are not supported: save the map as fixed-size")
-    width = ctx.get(data, "width", int, "")
-    height = ctx.get(data, "height", int, "")
-    if width < 1 or height < 1:
-        raise ctx.fail("width", f"map size must be positive, got {width}x{height}")
-    tile_size = ctx.get(data, "tilewidth", int, "")
-    if ctx.get(data, "tileheight", int, "") != tile_size or tile_size < 1:
-        raise ctx.fail("tileheight", f"tiles must be square: tilewidth {tile_size}, tileheight {data['tileheight']}")
-    map_props = _properties(ctx, data, "")
-    name = _str_prop(ctx, map_props, "name", "") or path.stem
-
-    classes, images = _tile_classes(ctx, data, path.parent)
-    layers = _flatten_layers(ctx, ctx.get(data, "layers", list, ""), "layers")
-    by_name: dict[str, tuple[str, dict[str, Any]]] = {}
-    for lw, layer in layers:
-        lname = ctx.get(layer, "name", str, lw)
-        if lname in by_name and lname in ("ground", "collision", *KNOWN_OBJECT_LAYERS):
-            raise ctx.fail(f"{lw}.name", f"duplicate layer {lname!r} (also {by_name[lname][0]})")
-        by_name.setdefault(lname, (lw, layer))
-    for required in REQUIRED_LAYERS:
-        if required not in by_name:
-            raise ctx.fail("layers", f"no layer named {required!r}")
-
-    gw, ground = by_name["ground"]
-    gids = _tile_layer(ctx, ground, gw, width, height)
-    tile_classes = [[classes.get(g, "") if g else "" for g in row] for row in gids]
-    blocked: set[Tile] = set()
-    if "collision" in by_name:
-        cw, collision = by_name["collision"]
-        for y, row in enumerate(_tile_layer(ctx, collision, cw, width, height)):
-            blocked.update((x, y) for x, g in enumerate(row) if g)
-
-    def check_in_map(rect: Rect, where: str) -> None:
+    def in_map(self, rect: Rect, where: str) -> None:
         x, y, w, h = rect
-        if x < 0 or y < 0 or x + max(w, 1) > width or y + max(h, 1) > height:
-            raise ctx.fail(where, f"outside the {width}x{height} map (tile rect {rect})")
+        if x < 0 or y < 0 or x + max(w, 1) > self.tf.width or y + max(h, 1) > self.tf.height:
+            raise fail(self.path, where, f"outside the {self.tf.width}x{self.tf.height} map (tile rect {rect})")
 
-    sectors: dict[str, Sector] = {}
-    sw, slayer = by_name["sectors"]
-    for ow, o in _objects(ctx, slayer, sw):
-        sname = _name(ctx, o, ow)
-        rect = _rect(ctx, o, ow, tile_size)
+    def area(self, o: MapObject, kind: str) -> tuple[str, Rect]:
+        name, rect = _name(self.path, o), _rect(o, self.ts)
         if rect[2] == 0 or rect[3] == 0:
-            raise ctx.fail(ow, f"sector {sname!r} must be a rectangle with a size")
-        check_in_map(rect, ow)
-        if sname in sectors:
-            raise ctx.fail(f"{ow}.name", f"duplicate sector {sname!r}")
-        props = _properties(ctx, o, ow)
-        sectors[sname] = Sector(
-            name=sname,
-            rect=rect,
-            description=_str_prop(ctx, props, "description", ow) or "",
-            opening_hours=_str_prop(ctx, props, "opening_hours", ow),
-            private=_bool_prop(ctx, props, "private", ow),
-        )
+            raise fail(self.path, o.where, f"{kind} {name!r} must be a rectangle with a size")
+        self.in_map(rect, o.where)
+        return name, rect
 
-    arenas: dict[str, Arena] = {}
-    if "arenas" in by_name:
-        aw, alayer = by_name["arenas"]
-        for ow, o in _objects(ctx, alayer, aw):
-            aname = _name(ctx, o, ow)
-            rect = _rect(ctx, o, ow, tile_size)
-            if rect[2] == 0 or rect[3] == 0:
-                raise ctx.fail(ow, f"arena {aname!r} must be a rectangle with a size")
-            check_in_map(rect, ow)
+    def sectors(self) -> dict[str, Sector]:
+        out: dict[str, Sector] = {}
+        for o in self.layers["sectors"]:
+            name, rect = self.area(o, "sector")
+            if name in out:
+                raise fail(self.path, f"{o.where}.name", f"duplicate sector {name!r}")
+            out[name] = Sector(name=name, rect=rect,
+                               description=_str_prop(self.path, o.properties, "description", o.where) or "",
+                               opening_hours=_str_prop(self.path, o.properties, "opening_hours", o.where),
+                               private=_bool_prop(self.path, o.properties, "private", o.where))
+        return out
+
+    def arenas(self, sectors: dict[str, Sector]) -> dict[str, Arena]:
+        out: dict[str, Arena] = {}
+        for o in self.layers.get("arenas", []):
+            name, rect = self.area(o, "arena")
             owners = [s for s in sectors.values() if rect_contains(s.rect, rect)]
             if not owners:
-                raise ctx.fail(ow, f"arena {aname!r} (tile rect {rect}) lies in no sector rectangle")
+                raise fail(self.path, o.where, f"arena {name!r} (tile rect {rect}) lies in no sector rectangle")
             sector = min(owners, key=lambda s: s.rect[2] * s.rect[3])
-            address = f"{sector.name}:{aname}"
-            if address in arenas:
-                raise ctx.fail(f"{ow}.name", f"duplicate arena {address!r}")
-            for other in arenas.values():
-                if other.tiles & rect_tiles(rect):
-                    raise ctx.fail(ow, f"arena {address!r} overlaps arena {other.address!r}")
-            props = _properties(ctx, o, ow)
-            arenas[address] = Arena(
-                address=address,
-                sector=sector.name,
-                name=aname,
-                rect=rect,
-                tiles=rect_tiles(rect),
-                description=_str_prop(ctx, props, "description", ow) or "",
-                private=_bool_prop(ctx, props, "private", ow),
-            )
+            address = f"{sector.name}:{name}"
+            if address in out:
+                raise fail(self.path, f"{o.where}.name", f"duplicate arena {address!r}")
+            tiles = rect_tiles(rect)
+            for other in out.values():
+                if other.tiles & tiles:
+                    raise fail(self.path, o.where, f"arena {address!r} overlaps arena {other.address!r}")
+            out[address] = Arena(address=address, sector=sector.name, name=name, rect=rect, tiles=tiles,
+                                 description=_str_prop(self.path, o.properties, "description", o.where) or "",
+                                 private=_bool_prop(self.path, o.properties, "private", o.where))
+        return out
 
-    arena_of: dict[Tile, str] = {t: a.address for a in arenas.values() for t in a.tiles}
-    objects: dict[str, GameObject] = {}
-    if "objects" in by_name:
-        ow_, olayer = by_name["objects"]
-        for ow, o in _objects(ctx, olayer, ow_):
-            oname = _name(ctx, o, ow)
-            _rect(ctx, o, ow, tile_size)  # validates position and size
+    def objects(self, arenas: dict[str, Arena]) -> dict[str, GameObject]:
+        arena_of: dict[Tile, str] = {t: a.address for a in arenas.values() for t in a.tiles}
+        out: dict[str, GameObject] = {}
+        for o in self.layers.get("objects", []):
+            name = _name(self.path, o)
             # the tile under the object's centre (a point object: the tile under the point)
-            tile = (
-                int((o["x"] + o.get("width", 0) / 2) // tile_size),
-                int((o["y"] + o.get("height", 0) / 2) // tile_size),
-            )
-            check_in_map((tile[0], tile[1], 1, 1), ow)
+            tile = (int((o.x + o.width / 2) // self.ts), int((o.y + o.height / 2) // self.ts))
+            self.in_map((tile[0], tile[1], 1, 1), o.where)
             arena = arena_of.get(tile)
             if arena is None:
-                raise ctx.fail(ow, f"object {oname!r} at tile {tile} lies in no arena")
-            address = f"{arena}:{oname}"
-            if address in objects:
-                raise ctx.fail(f"{ow}.name", f"duplicate object {address!r}: give objects in one arena distinct names")
-            props = _properties(ctx, o, ow)
-            state = _str_prop(ctx, props, "state", ow)
-            objects[address] = GameObject(
-                address=address,
-                name=oname,
-                arena=arena,
-                tile=tile,
-                state=state if state is not None else "idle",
-                description=_str_prop(ctx, props, "description", ow) or "",
-            )
+                raise fail(self.path, o.where, f"object {name!r} at tile {tile} lies in no arena")
+            address = f"{arena}:{name}"
+            if address in out:
+                raise fail(self.path, f"{o.where}.name",
+                           f"duplicate object {address!r}: give objects in one arena distinct names")
+            state = _str_prop(self.path, o.properties, "state", o.where)
+            out[address] = GameObject(address=address, name=name, arena=arena, tile=tile,
+                                      state=state if state is not None else "idle",
+                                      description=_str_prop(self.path, o.properties, "description", o.where) or "")
+        return out
 
-    spawns: dict[str, Tile] = {}
-    if "spawns" in by_name:
-        spw, splayer = by_name["spawns"]
-        for ow, o in _objects(ctx, splayer, spw):
-            sname = ctx.get(o, "name", str, ow).strip()
-            if not sname:
-                raise ctx.fail(f"{ow}.name", "empty name")
-            x, y, _, _ = _rect(ctx, o, ow, tile_size)
-            check_in_map((x, y, 1, 1), ow)
-            if (x, y) in blocked:
-                raise ctx.fail(ow, f"spawn {sname!r} is on a blocked tile {(x, y)}")
-            if sname in spawns:
-                raise ctx.fail(f"{ow}.name", f"duplicate spawn {sname!r}")
-            spawns[sname] = (x, y)
+    def spawns(self) -> dict[str, Tile]:
+        out: dict[str, Tile] = {}
+        for o in self.layers.get("spawns", []):
+            name = o.name.strip()
+            if not name:
+                raise fail(self.path, f"{o.where}.name", "empty name")
+            x, y, _, _ = _rect(o, self.ts)
+            self.in_map((x, y, 1, 1), o.where)
+            if (x, y) in self.blocked:
+                raise fail(self.path, o.where, f"spawn {name!r} is on a blocked tile {(x, y)}")
+            if name in out:
+                raise fail(self.path, f"{o.where}.name", f"duplicate spawn {name!r}")
+            out[name] = (x, y)
+        return out
 
+
+def default_roots(path: Path) -> list[Path]:
+    """Where a map loaded on its own may reach: its own folder tree and the packaged maps folder."""
+    return [path.parent, data_dir("maps")]
+
+
+def load_map(path: str | Path, roots: Sequence[Path] | None = None) -> TownMap:
+    """Read and validate a Tiled map (JSON or TMX); it and every file it names must lie inside ``roots``."""
+    path = Path(path)
+    tf = read_tiled(path, default_roots(path) if roots is None else roots)
+    tile_by_name: dict[str, tuple[str, TileLayer]] = {}
+    for where, layer in tf.tile_layers:
+        if layer.name in tile_by_name and layer.name in ("ground", "collision"):
+            raise fail(path, f"{where}.name", f"duplicate layer {layer.name!r} (also {tile_by_name[layer.name][0]})")
+        tile_by_name.setdefault(layer.name, (where, layer))
+    object_names = {name: where for where, name, _ in tf.object_layers}
+    for required in REQUIRED_LAYERS:
+        if required not in tile_by_name and required not in object_names:
+            raise fail(path, "layers", f"no layer named {required!r}")
+    for name in ("ground", "collision"):
+        if name in object_names:
+            raise fail(path, f"{object_names[name]}.type", f"layer {name!r} must be a tilelayer, got an objectgroup")
+    for name in KNOWN_OBJECT_LAYERS:
+        if name in tile_by_name:
+            raise fail(path, f"{tile_by_name[name][0]}.type", f"layer {name!r} must be an objectgroup, got a tilelayer")
+
+    classes = {ts.firstgid + tid: cls for ts in tf.tilesets for tid, cls in ts.classes.items()}
+    gids = tile_by_name["ground"][1].gids
+    blocked: set[Tile] = set()
+    if "collision" in tile_by_name:
+        for y, row in enumerate(tile_by_name["collision"][1].gids):
+            blocked.update((x, y) for x, g in enumerate(row) if g)
+    checker = _Checker(tf, blocked)
+    sectors = checker.sectors()
+    arenas = checker.arenas(sectors)
+    name = _str_prop(path, tf.properties, "name", "") or path.stem
     return TownMap(
-        path=path.resolve(),
-        name=name,
-        width=width,
-        height=height,
-        tile_size=tile_size,
-        tile_classes=tile_classes,
-        blocked=blocked,
-        sectors=sectors,
-        arenas=arenas,
-        objects=objects,
-        spawns=spawns,
-        tileset_images=images,
-        gids=gids,
+        path=path.resolve(), name=name, width=tf.width, height=tf.height, tile_size=tf.tile_size,
+        tile_classes=[[classes.get(g, "") if g else "" for g in row] for row in gids],
+        blocked=blocked, sectors=sectors, arenas=arenas, objects=checker.objects(arenas), spawns=checker.spawns(),
+        tileset_images=[{"firstgid": ts.firstgid, "image": str(ts.image), "tilewidth": ts.tilewidth,
+                         "tileheight": ts.tileheight, "columns": ts.columns}
+                        for ts in tf.tilesets if ts.image is not None],
+        gids=gids, tile_layers=[layer for _, layer in tf.tile_layers], tilesets=list(tf.tilesets),
     )

@@ -1,8 +1,8 @@
 """Scenarios: who lives in the town, when the story starts, seeded facts and news (``maps/scenarios/*.yaml``).
 
 ``load_scenario("valentines")`` finds ``maps/scenarios/valentines.yaml``; a path to any YAML file works
-too. The ``map`` field is relative to the ``maps`` folder (or absolute). Every problem raises
-:class:`ScenarioError` naming the file, the field and, when known, the YAML line.
+too. The ``map`` field is relative to the scenario file and must stay inside the scenario's folder tree or the
+packaged ``maps`` folder. Every problem raises :class:`ScenarioError` naming the file, the field and the YAML line.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from town.maps import MapError, load_map
+from town.maps import MapError, TownMap, inside, load_map
 from town.protocol import Persona
 from town.resources import data_dir
 
@@ -32,6 +32,8 @@ class Fact(BaseModel):
     text: str = Field(min_length=1)
     known_by: list[str] = Field(min_length=1)
     keywords: list[str] = Field(min_length=1, description="words that show someone knows it")
+    question: str | None = Field(default=None, min_length=1, max_length=300,
+                                 description="asked of every agent at the end of an eval run (`town eval`)")
 
     @field_validator("keywords")
     @classmethod
@@ -46,7 +48,7 @@ class Scenario(BaseModel):
 
     name: str = Field(min_length=1)
     description: str = ""
-    map: str = Field(min_length=1, description="map file, relative to the maps folder")
+    map: str = Field(min_length=1, description="map file, relative to the scenario file")
     start: datetime
     seconds_per_tick: int = Field(default=60, ge=1, le=3600)
     personas: list[Persona] = Field(min_length=1)
@@ -54,6 +56,7 @@ class Scenario(BaseModel):
     news: list[str] = Field(default_factory=list)
     _path: Path | None = PrivateAttr(default=None)
     _map_path: Path | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path:
@@ -68,6 +71,17 @@ class Scenario(BaseModel):
         if self._map_path is None:
             raise RuntimeError(f"scenario {self.name!r} was not loaded from a file")
         return self._map_path
+
+    @property
+    def roots(self) -> list[Path]:
+        """The folders the map and the files it names may come from: the scenario's tree, the packaged maps."""
+        if self._base_dir is None:
+            raise RuntimeError(f"scenario {self.name!r} was not loaded from a file")
+        return [self._base_dir, maps_dir()]
+
+    def load_map(self) -> TownMap:
+        """The scenario's map, held to the same folders as when the scenario was checked."""
+        return load_map(self.map_path, self.roots)
 
     def persona(self, name: str) -> Persona:
         for p in self.personas:
@@ -125,9 +139,14 @@ def _where(path: Path, root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
     return f"{path}:{line}: {field}" if line else f"{path}: {field}"
 
 
-def load_scenario(ref: str | Path) -> Scenario:
-    """Load, validate and check a scenario against its map."""
+def load_scenario(ref: str | Path, *, base_dir: str | Path | None = None) -> Scenario:
+    """Load, validate and check a scenario against its map.
+
+    ``map`` resolves against ``base_dir`` (default: the scenario file's folder; a run folder's copy of a
+    scenario passes the original folder here).
+    """
     path = resolve_scenario_path(ref)
+    base = Path(base_dir) if base_dir is not None else path.resolve().parent
     text = path.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text)
@@ -146,11 +165,12 @@ def load_scenario(ref: str | Path) -> Scenario:
     def fail(loc: tuple[Any, ...], msg: str) -> ScenarioError:
         return ScenarioError(f"{_where(path, root, loc)}: {msg}")
 
-    map_path = Path(scenario.map)
-    if not map_path.is_absolute():
-        map_path = maps_dir() / map_path
+    map_path = base / scenario.map
+    roots = [base, maps_dir()]
+    if not inside(map_path, roots):
+        raise fail(("map",), f"{scenario.map!r} lies outside the scenario's folder ({base}) and the packaged maps")
     try:
-        town_map = load_map(map_path)
+        town_map = load_map(map_path, roots)
     except MapError as exc:
         raise fail(("map",), str(exc)) from exc
 
@@ -174,4 +194,5 @@ def load_scenario(ref: str | Path) -> Scenario:
                 raise fail(("facts", i, "known_by", j), f"{who!r} is not a persona of this scenario")
     scenario._path = path.resolve()
     scenario._map_path = map_path.resolve()
+    scenario._base_dir = base
     return scenario
