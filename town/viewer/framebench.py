@@ -35,8 +35,8 @@ def _paint_block(rng: random.Random, ground: list[list[int]], coll: list[list[in
         coll[y][x] = GID["blocked"] if block else 0
 
     def rect(name: str, x: int, y: int, w: int, h: int, **props: Any) -> dict[str, Any]:
-        return {"name": name, "x": x * ts, "y": y * ts, "width": w * ts, "height": h * ts,
-                "properties": [{"name": k, "type": "bool" if isinstance(v, bool) else "string", "value": v}
+        return {"id": 0, "name": name, "x": x * ts, "y": y * ts, "width": w * ts, "height": h * ts, "rotation": 0,
+                "visible": True, "properties": [{"name": k, "type": "bool" if isinstance(v, bool) else "string", "value": v}
                                for k, v in props.items()]}
 
     n = len(objs["sectors"])
@@ -86,16 +86,25 @@ def generated_town(folder: Path, width: int = 140, height: int = 100, *, seed: i
                 coll[y][x] = 0
             elif x % block in (1, block - 2) or y % block in (1, block - 2):
                 ground[y][x] = GID["sidewalk"]
-    tileset = {"firstgid": 1, "name": "town", "tilewidth": ts, "tileheight": ts, "tilecount": len(TILES),
-               "columns": len(TILES), "image": str(TILESET.with_name("town.png")), "tiles": TILES}
+    for name in ("town.tsj", "town.png"):  # the external tileset next to the map, as Tiled keeps it
+        (folder / name).write_bytes((TILESET.parent / name).read_bytes())
     layers: list[dict[str, Any]] = [
         {"type": "tilelayer", "name": "ground", "width": width, "height": height, "data": sum(ground, [])},
         {"type": "tilelayer", "name": "collision", "width": width, "height": height, "data": sum(coll, [])},
     ]
-    layers += [{"type": "objectgroup", "name": k, "objects": v} for k, v in objs.items()]
-    layers.append({"type": "objectgroup", "name": "spawns", "objects": [{"name": "crossing", "x": 0, "y": 0}]})
-    data = {"orientation": "orthogonal", "infinite": False, "width": width, "height": height, "tilewidth": ts,
-            "tileheight": ts, "tilesets": [tileset], "layers": layers,
+    spawn = {"id": 0, "name": "crossing", "x": 0, "y": 0, "width": 0, "height": 0, "rotation": 0, "visible": True}
+    layers += [{"type": "objectgroup", "name": k, "objects": v} for k, v in [*objs.items(), ("spawns", [spawn])]]
+    next_id = 1
+    for i, layer in enumerate(layers, start=1):  # the fields Tiled always writes
+        layer.update({"id": i, "opacity": 1, "visible": True, "x": 0, "y": 0})
+        if layer["type"] == "objectgroup":
+            layer["draworder"] = "topdown"
+            for obj in layer["objects"]:
+                obj["id"], next_id = next_id, next_id + 1
+    data = {"type": "map", "version": "1.10", "tiledversion": "1.10.2", "renderorder": "right-down",
+            "orientation": "orthogonal", "infinite": False, "compressionlevel": -1, "width": width, "height": height,
+            "tilewidth": ts, "tileheight": ts, "nextlayerid": len(layers) + 1, "nextobjectid": next_id,
+            "tilesets": [{"firstgid": 1, "source": "town.tsj"}], "layers": layers,
             "properties": [{"name": "name", "type": "string", "value": "generated town"}]}
     path = folder / "generated_town.json"
     path.write_text(json.dumps(data), encoding="utf-8")

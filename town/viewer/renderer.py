@@ -216,11 +216,13 @@ class Renderer:
         if self.follow and self.selected in positions:
             self.center_on(positions[self.selected])
         s = self.surface
-        s.fill(C.BACKGROUND)
         s.set_clip(self.view)
         tp = self.tile_px
         origin = (self.view.x - round(self.camera.x * tp), self.view.y - round(self.camera.y * tp))
-        s.blit(self.static.scaled(tp), origin)
+        picture = self.static.scaled(tp)
+        if not picture.get_rect(topleft=origin).contains(self.view):  # only around a map smaller than the view
+            s.fill(C.BACKGROUND, self.view)
+        s.blit(picture, origin)
         self._draw_furniture(state)
         self._draw_agents(state, names, positions, alpha)
         overlays.draw_tint(self, state)
@@ -253,13 +255,20 @@ class Renderer:
     def _moving(a: AgentView, tick: int, alpha: float) -> bool:
         return a.moved_tick == tick and a.prev_tile is not None and a.prev_tile != a.tile and alpha < 1.0
 
+    def visible_tiles(self) -> pygame.Rect:
+        """The tiles (x, y, w, h) the view shows, one tile of margin around."""
+        tp = self.tile_px
+        x0, y0 = math.floor(self.camera.x) - 1, math.floor(self.camera.y) - 1
+        return pygame.Rect(x0, y0, self.view.w // tp + 3, self.view.h // tp + 3)
+
     def _draw_furniture(self, state: TownState) -> None:
         tp = self.tile_px
         half = tp // 2
+        shown = self.visible_tiles()
         for addr, obj in self.town_map.objects.items():
-            cx, cy = self.world_to_screen(obj.tile)
-            if not self.view.colliderect((cx - half, cy - half, tp, tp)):
+            if not shown.collidepoint(obj.tile):
                 continue
+            cx, cy = self.world_to_screen(obj.tile)
             active = state.object_states.get(addr, obj.state) != "idle"
             self.surface.blit(self.sprites.thing(self.kinds[addr], active, tp), (cx - half, cy - half))
 
@@ -311,11 +320,12 @@ class Renderer:
                 x, y, _, _ = arena.rect
                 left, top = self.world_to_screen((x - 0.5, y - 0.5))
                 s.blit(tx.render(tx.small, arena.name, C.PANEL_DIM), (left + 3, top + 14))
+        font = tx.small if tp < 16 else tx.normal
         for sector in m.sectors.values():
-            x, y, _, _ = sector.rect
+            x, y, w, _ = sector.rect
             left, top = self.world_to_screen((x - 0.5, y - 0.5))
-            font = tx.small if tp < 16 else tx.normal
-            s.blit(tx.render(font, sector.name, C.LABEL_TEXT, C.LABEL_BG), (left + 2, top + 1))
+            name = tx.fit(font, sector.name, max(12, w * tp - 4))  # neighbours' names must not run together
+            s.blit(tx.render(font, name, C.LABEL_TEXT, C.LABEL_BG), (left + 2, top + 1))
         if tp < 20:
             return
         for addr, obj in m.objects.items():  # what is in use, by name
