@@ -26,6 +26,7 @@ from town.viewer.renderer import Renderer  # noqa: E402
 from town.viewer.sprites import furniture_kind  # noqa: E402
 from town.viewer.state import TownState  # noqa: E402
 from town.viewer.tiles import LayerView, TilesetView  # noqa: E402
+from tests._town_fixtures import as_tiled_saves  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ART = ROOT / "maps" / "tilesets"
@@ -46,8 +47,9 @@ def art_map(path: Path, ground: list[list[str]], objects: list[tuple[str, int, i
         ground = [*ground, ["floor"] * len(ground[0])]
     h, w = len(ground), len(ground[0])
     room = (0, 0, w, h) if objects else (0, h - 1, w, 1)
-    tiles = json.loads((ART / "town.tsj").read_text())
-    tileset = {**tiles, "firstgid": 1, "image": str(ART / "town.png")}
+    for name in ("town.tsj", "town.png"):  # an external tileset next to the map, as Tiled keeps it
+        (path.parent / name).write_bytes((ART / name).read_bytes())
+    tileset = {"firstgid": 1, "source": "town.tsj"}
     g = [gid(c) for row in ground for c in row]
     coll = [gid("blocked") if c in ("wall", "water") else 0 for row in ground for c in row]
 
@@ -68,7 +70,7 @@ def art_map(path: Path, ground: list[list[str]], objects: list[tuple[str, int, i
             {"type": "objectgroup", "name": "spawns", "objects": [{"name": "door", "x": 0, "y": (h - 1) * TS}]},
         ],
     }
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(as_tiled_saves(data)))
     return load_map(path)
 
 
