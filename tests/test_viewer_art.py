@@ -266,3 +266,46 @@ def test_frame_bench_measures_frames_with_25_people(big_town: TownMap) -> None:
     assert [(row["people"], row["view"], row["frames"]) for row in rows] == [
         (25, "whole map", 4), (25, "zoomed, following", 4)]
     assert all(row["mean_ms"] > 0 and row["p95_ms"] > 0 for row in rows)
+
+
+def test_smallville_as_saved_by_tiled_draws_its_layers(tmp_path: Path) -> None:
+    """The shipped map (external .tsj, zlib layers, a decor layer over the ground) shows the tileset's pixels."""
+    m = load_map(ROOT / "maps" / "smallville.tmj")
+    layers = {layer.name: layer for layer in m.tile_layers}
+    assert {"ground", "decor", "collision"} <= set(layers)
+    r = Renderer(m, 1000, 700, panel_width=200)
+    r.camera.zoom = 1.0
+    sheet = pygame.image.load(str(ART / "town.png"))
+    near_places = [pygame.Rect(s.rect).inflate(2, 2) for s in m.sectors.values()]
+    checked, decor_seen = 0, 0
+    for centre in ((70, 50), (12, 12), (12, 88), (128, 88), (70, 94)):  # streets and greens between places
+        r.center_on(centre)
+        r.render(TownState())
+        assert "collision" not in r.static.drawn_layers and r.static.drawn_layers[:2] == ["ground", "decor"]
+        shown = r.visible_tiles()
+        for y in range(max(0, shown.top), min(m.height, shown.bottom)):
+            for x in range(max(0, shown.left), min(m.width, shown.right)):
+                x0, y0 = r.world_to_screen((x - 0.5, y - 0.5))
+                rect = pygame.Rect(x0, y0, TS, TS)
+                if (not r.view.contains(rect) or y0 < 60 or rect.colliderect(r.minimap.rect)
+                        or any(p.collidepoint(x, y) for p in near_places)):
+                    continue  # under the clock, the minimap or a place's outline and name
+                top = layers["decor"].gids[y][x] or layers["ground"].gids[y][x]
+                want = [tuple(sheet.get_at(((top - 1) * TS + dx, dy)))[:3] for dx, dy in OFFSETS]
+                assert tile_pixels(r, (x, y), OFFSETS) == want, (x, y)
+                checked += 1
+                decor_seen += bool(layers["decor"].gids[y][x])
+    assert checked >= 20 and decor_seen >= 1
+
+
+def test_a_half_transparent_layer_blends_over_the_one_below(tmp_path: Path) -> None:
+    m = art_map(tmp_path / "m.json", [["grass"] * 2, ["grass"] * 2])
+    sheet = TilesetView(1, "town", ART / "town.png", TS, TS, 20, 20, dict(enumerate(CLASS_ORDER)))
+    m.tile_layers = [LayerView("ground", [[gid("road")] * 2] * 2),  # type: ignore[attr-defined]
+                     LayerView("shade", [[gid("sand")] * 2] * 2, opacity=0.5)]
+    m.tilesets = [sheet]  # type: ignore[attr-defined]
+    r = native(Renderer(m, 800, 400, panel_width=200))
+    r.render(TownState())
+    road, sand = (tuple(sheet_tile(c).get_at((16, 16)))[:3] for c in ("road", "sand"))
+    got = tile_pixels(r, (1, 1), [(16, 16)])[0]
+    assert all(abs(g - (a + b) / 2) <= 2 for g, a, b in zip(got, road, sand))
