@@ -53,8 +53,8 @@ def map_layers(m: TownMap) -> tuple[list[Any], list[Any]]:
     """The map's tile layers and tilesets; a map loaded without them yields its ground layer and image tilesets."""
     layers = getattr(m, "tile_layers", None)
     tilesets = getattr(m, "tilesets", None)
-    if layers is not None and tilesets is not None:
-        return list(layers), sorted(tilesets, key=lambda t: t.firstgid)
+    if layers:  # a map built in code may leave them empty
+        return list(layers), sorted(tilesets or [], key=lambda t: t.firstgid)
     # class per gid, read off the ground layer, so colour fallback works without tileset records
     classes: dict[int, str] = {}
     for gid_row, cls_row in zip(m.gids, m.tile_classes):
