@@ -81,6 +81,7 @@ def test_everyone_can_walk_from_home_to_the_cafe():
 def test_smallville_map_is_what_the_generator_makes(tmp_path):
     (tmp_path / "tilesets").mkdir()
     shutil.copy(REPO / "maps" / "make_smallville.py", tmp_path)
+    shutil.copy(REPO / "maps" / "town_builder.py", tmp_path)
     shutil.copy(REPO / "maps" / "tilesets" / "town.tsj", tmp_path / "tilesets")
     subprocess.run([sys.executable, str(tmp_path / "make_smallville.py")], check=True, capture_output=True)
     assert json.loads((tmp_path / "smallville.tmj").read_text()) == json.loads(MAP.read_text())
