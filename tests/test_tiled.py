@@ -118,3 +118,15 @@ def test_roots_confine_the_map_itself(tmp_path):
     with pytest.raises(MapError, match="lies outside the allowed folders"):
         load_map(path, roots=[tmp_path / "elsewhere"])
     assert load_map(path, roots=[tmp_path]).name == "Tinytown"
+
+
+def test_layers_inside_a_group_count_as_top_level(tmp_path):
+    data = tiny_map_dict()
+    places = data["layers"][2:]
+    data["layers"] = data["layers"][:2] + [{"id": 20, "name": "places", "type": "group", "opacity": 1,
+                                            "visible": True, "x": 0, "y": 0, "layers": places}]
+    m = load_map(write_map(tmp_path, data))
+    assert set(m.sectors) == {"House", "Cafe", "Garden"} and m.spawns["Cafe:cafe"] == (12, 2)
+    data["layers"][2]["layers"][0]["objects"][0]["name"] = ""
+    with pytest.raises(MapError, match=r"layers\[2\]\.layers\[0\]\.objects\[0\]\.name: empty name"):
+        load_map(write_map(tmp_path, data))
