@@ -127,6 +127,15 @@ def test_one_scripted_game_hour_of_smallville(tmp_path):
     assert {e.agent for e in events if e.type == "plan"} == {p.name for p in load_scenario("smallville").personas}
     movers = {e.agent for e in events if e.type == "move"}
     assert len(movers) >= 5  # people leave their beds for their day's first places
+    scenario = load_scenario("smallville")
+    m, home = scenario.load_map(), {p.name: p.living_area for p in scenario.personas}
+    for e in (e for e in events if e.type == "agents"):  # nobody walks into someone else's home or bedroom
+        for name, st in e.data["states"].items():
+            sector, arena = st["address"].split(":")[0], ":".join(st["address"].split(":")[:2])
+            if sector in m.sectors and m.sectors[sector].private:
+                assert sector == home[name].split(":")[0], (e.tick, name, st["address"])
+            if arena in m.arenas and m.arenas[arena].private:
+                assert arena == home[name], (e.tick, name, st["address"])
     last = next(e for e in reversed(events) if e.type == "agents").data["states"]
     assert len(last) == 25 and all(st["address"] for st in last.values())
     assert summary["minds"]["llm"]["total"]["calls"] >= 25
