@@ -1,1 +1,1 @@
-"""Tiled JSON maps (``*.json``) and scenarios (``scenarios/*.yaml``), shipped as package data."""
+"""Tiled maps (``*.json``, ``*.tmj``), the shared tileset (``tilesets/``), map generators and scenarios, shipped as package data."""

@@ -306,6 +306,22 @@ def prompts_check(prompts: PromptsOpt = None) -> None:
     console.print("all templates OK")
 
 
+@app.command("check")
+def check(
+    scenario: Annotated[str, typer.Argument(help="scenario name in maps/scenarios or a YAML path")],
+    prompts: PromptsOpt = None,
+) -> None:
+    """Validate a scenario, its map and the prompt templates without running anything (exit 2 on a problem)."""
+    from town.check import check_town
+
+    problems, summary = check_town(scenario, prompts)
+    for p in problems:
+        typer.echo(p, err=True)
+    if problems:
+        raise typer.Exit(2)
+    typer.echo(summary)
+
+
 def _apply_llm_options(model: str | None, base_urls: list[str] | None) -> None:
     """CLI flags win over environment and config file (pydantic-settings reads these)."""
     if model is not None:

@@ -139,60 +139,73 @@ def _where(path: Path, root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
     return f"{path}:{line}: {field}" if line else f"{path}: {field}"
 
 
-def load_scenario(ref: str | Path, *, base_dir: str | Path | None = None) -> Scenario:
-    """Load, validate and check a scenario against its map.
+def scenario_problems(ref: str | Path, *, base_dir: str | Path | None = None
+                      ) -> tuple[Scenario | None, TownMap | None, list[str]]:
+    """Validate a scenario and check it against its map; every problem found, one line each, file + line + field.
 
     ``map`` resolves against ``base_dir`` (default: the scenario file's folder; a run folder's copy of a
-    scenario passes the original folder here).
+    scenario passes the original folder here). The scenario comes back set up only when there is no problem.
     """
     path = resolve_scenario_path(ref)
-    base = Path(base_dir) if base_dir is not None else path.resolve().parent
-    text = path.read_text(encoding="utf-8")
+    base = Path(base_dir).resolve() if base_dir is not None else path.resolve().parent
     try:
+        text = path.read_text(encoding="utf-8")
         root = yaml.compose(text)
         data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, None, [f"{path}: cannot read the scenario: {exc}"]
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: invalid YAML: {exc}") from exc
+        return None, None, [f"{path}: invalid YAML: {' '.join(str(exc).split())}"]
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: expected a mapping at the top level")
+        return None, None, [f"{path}: expected a mapping at the top level"]
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise ScenarioError(f"{_where(path, root, tuple(err['loc']))}: {err['msg']}{more}") from exc
+        return None, None, [f"{_where(path, root, tuple(err['loc']))}: {err['msg']}" for err in exc.errors()]
 
-    def fail(loc: tuple[Any, ...], msg: str) -> ScenarioError:
-        return ScenarioError(f"{_where(path, root, loc)}: {msg}")
+    def where(*loc: Any) -> str:
+        return _where(path, root, loc)
 
     map_path = base / scenario.map
     roots = [base, maps_dir()]
     if not inside(map_path, roots):
-        raise fail(("map",), f"{scenario.map!r} lies outside the scenario's folder ({base}) and the packaged maps")
+        return scenario, None, [f"{where('map')}: {scenario.map!r} lies outside the scenario's folder ({base}) "
+                                "and the packaged maps"]
     try:
         town_map = load_map(map_path, roots)
     except MapError as exc:
-        raise fail(("map",), str(exc)) from exc
-
+        return scenario, None, [f"{where('map')}: {exc}"]
+    problems: list[str] = []
     names: set[str] = set()
     for i, p in enumerate(scenario.personas):
         if p.name in names:
-            raise fail(("personas", i, "name"), f"duplicate persona {p.name!r}")
+            problems.append(f"{where('personas', i, 'name')}: duplicate persona {p.name!r}")
         names.add(p.name)
         if p.living_area not in town_map.arenas:
-            raise fail(("personas", i, "living_area"),
-                       f"{p.living_area!r} is not an arena of {map_path.name} (e.g. {next(iter(town_map.arenas))!r})")
+            problems.append(f"{where('personas', i, 'living_area')}: {p.living_area!r} is not an arena of "
+                            f"{map_path.name} (e.g. {next(iter(town_map.arenas), 'none')!r})")
         if p.spawn is not None and p.spawn not in town_map.spawns and town_map.kind_of(p.spawn) is None:
-            raise fail(("personas", i, "spawn"), f"{p.spawn!r} is neither a spawn point nor an address of {map_path.name}")
+            problems.append(f"{where('personas', i, 'spawn')}: {p.spawn!r} is neither a spawn point nor an address "
+                            f"of {map_path.name}")
     ids: set[str] = set()
     for i, f in enumerate(scenario.facts):
         if f.id in ids:
-            raise fail(("facts", i, "id"), f"duplicate fact id {f.id!r}")
+            problems.append(f"{where('facts', i, 'id')}: duplicate fact id {f.id!r}")
         ids.add(f.id)
         for j, who in enumerate(f.known_by):
             if who not in names:
-                raise fail(("facts", i, "known_by", j), f"{who!r} is not a persona of this scenario")
+                problems.append(f"{where('facts', i, 'known_by', j)}: {who!r} is not a persona of this scenario")
     scenario._path = path.resolve()
     scenario._map_path = map_path.resolve()
     scenario._base_dir = base
+    return scenario, town_map, problems
+
+
+def load_scenario(ref: str | Path, *, base_dir: str | Path | None = None) -> Scenario:
+    """Load, validate and check a scenario against its map; the first problem raises :class:`ScenarioError`."""
+    scenario, _, problems = scenario_problems(ref, base_dir=base_dir)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise ScenarioError(problems[0] + more)
+    assert scenario is not None
     return scenario

@@ -121,7 +121,8 @@ def _parse(path: Path) -> Any:
     except MapError:
         raise
     except Exception as exc:  # noqa: BLE001 - pytiled-parser raises whatever its decoding hit on bad data
-        raise fail(path, "", f"not a map Tiled could have saved: {type(exc).__name__}: {exc}") from exc
+        detail = " ".join(str(exc).split())  # one line, whatever the decoder said
+        raise fail(path, "", f"not a map Tiled could have saved: {type(exc).__name__}: {detail}") from exc
 
 
 def _flatten(layers: Sequence[Any], where: str) -> Iterator[tuple[str, Any]]:
