@@ -17,7 +17,8 @@ from agents.settings import AgentSettings, agent_settings
 from .base import BaseLLM, LLMError, LLMFailure
 from .cache import ResponseCache
 from .fake import ScriptedLLM
-from .openai_backend import LLMEndpointError, OpenAIChatLLM, discover_model
+from .endpoint import LLMEndpointError, LLMOutage
+from .openai_backend import OpenAIChatLLM, discover_model
 
 __all__ = [
     "AgentSettings",
@@ -25,6 +26,7 @@ __all__ = [
     "LLMEndpointError",
     "LLMError",
     "LLMFailure",
+    "LLMOutage",
     "OpenAIChatLLM",
     "ScriptedLLM",
     "open_llm",
@@ -55,6 +57,8 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
         seed=seed,
         park_after=settings.park_after,
         park_s=settings.park_s,
+        max_retry_after_s=settings.max_retry_after_s,
+        outage_after=settings.outage_after,
         temperature=settings.temperature,
         cache=cache,
     )

@@ -1,10 +1,14 @@
 """The LLM gateway: any OpenAI-compatible chat endpoint, or a pool of them, behind :class:`BaseLLM`.
 
 - ``openai.AsyncOpenAI`` per endpoint, with the client's own retries off: retries are ours (BaseLLM
-  retries on :class:`LLMError`; here a failed request sleeps an exponential backoff before raising).
+  retries on :class:`LLMError`; here a failed request sleeps a jittered exponential backoff, or the server's
+  Retry-After up to ``max_retry_after_s``, before raising). A malformed answer (not JSON, cut short, an HTML
+  page, no ``choices``) is such a failure, never a crash.
 - Pool routing: each request goes to the endpoint with the fewest requests in flight; an endpoint that
   fails ``park_after`` times in a row is parked for ``park_s`` seconds (when every endpoint is parked,
   the one whose parking ends first is tried).
+- A refused key, unknown model or URL (401/403/404) raises :class:`LLMEndpointError` at once; ``outage_after``
+  failed requests in a row with no success anywhere raise :class:`LLMOutage` (the app stops the run there).
 - ``json_schema`` response formats are sent as given; an endpoint answering 400 about the
   response format is switched, for good and with a warning, to ``{"type": "json_object"}`` with the
   schema spelled out in the system message.
@@ -16,57 +20,33 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import openai
 
 from .base import BaseLLM, LLMError, Messages, RawCompletion
 from .cache import ResponseCache, request_key
+from .endpoint import (
+    FATAL_STATUSES,
+    Endpoint,
+    LLMEndpointError,
+    LLMOutage,
+    envelope_problem,
+    fatal_error,
+    one_line,
+    retry_after_s,
+)
+from .redact import redact, register_secret
 
 log = logging.getLogger("agents.llm.openai")
 
 NO_KEY = "not-needed"  # local servers ignore the key, but the openai client wants one
-FATAL_STATUSES = (401, 403, 404)  # wrong key / model / URL: retrying cannot help
+JITTER = 0.2  # each wait is stretched by up to 20 %: retries from many agents do not arrive in lockstep
 
-
-class LLMEndpointError(RuntimeError):
-    """An endpoint refuses us for a reason no retry fixes (bad key, unknown model or URL)."""
-
-
-@dataclass
-class EndpointStats:
-    requests: int = 0
-    ok: int = 0
-    failures: int = 0  # timeouts, connection errors, 5xx, 429
-    bad_requests: int = 0  # other 4xx: the request's fault, not the endpoint's
-    times_parked: int = 0
-    max_in_flight: int = 0
-    latency_s: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-@dataclass
-class Endpoint:
-    url: str
-    client: openai.AsyncOpenAI
-    in_flight: int = 0
-    consecutive_failures: int = 0
-    parked_until: float = 0.0
-    json_object_mode: bool = False  # this server rejected json_schema response formats
-    stats: EndpointStats = field(default_factory=EndpointStats)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "in_flight": self.in_flight,
-            "parked": self.parked_until > time.monotonic(),
-            "json_object_mode": self.json_object_mode,
-            **self.stats.__dict__,
-        }
+__all__ = ["LLMEndpointError", "LLMOutage", "OpenAIChatLLM", "discover_model"]
 
 
 def schema_instruction(response_format: dict[str, Any]) -> str:
@@ -103,6 +83,8 @@ class OpenAIChatLLM(BaseLLM):
         seed: int | None = None,
         park_after: int = 3,
         park_s: float = 30.0,
+        max_retry_after_s: float = 30.0,
+        outage_after: int = 20,
         temperature: float | None = None,
         cache: ResponseCache | None = None,
         on_close: Callable[[], Awaitable[None] | None] | None = None,
@@ -117,9 +99,15 @@ class OpenAIChatLLM(BaseLLM):
         self.max_backoff_s = max_backoff_s
         self.park_after = park_after
         self.park_s = park_s
+        self.max_retry_after_s = max_retry_after_s
+        self.outage_after = outage_after  # 0: never declare an outage
+        self.failed_in_a_row = 0  # failed requests across the pool since the last answer from any endpoint
+        self._outage: str | None = None  # once declared, every later request fails fast with this message
+        self._jitter = random.Random()  # timing only: never touches what is asked or answered
         self.temperature = temperature
         self.cache = cache
         self._on_close = on_close
+        register_secret(api_key)
         self.endpoints = [
             Endpoint(
                 url=url,
@@ -136,21 +124,41 @@ class OpenAIChatLLM(BaseLLM):
             return min(self.endpoints, key=lambda e: e.parked_until)
         return min(live, key=lambda e: (e.in_flight, e.stats.requests))
 
-    def _failed(self, ep: Endpoint, reason: str) -> float:
-        """Count a failure; park the endpoint after too many in a row. Returns the backoff to sleep."""
-        ep.stats.failures += 1
-        ep.consecutive_failures += 1
+    def _failed(self, ep: Endpoint, reason: str, server_wait_s: float | None = None) -> float:
+        """Count a failure; park the endpoint after too many in a row. Returns the jittered wait before the retry."""
+        ep.count_failure(reason)
         if ep.consecutive_failures >= self.park_after and ep.parked_until <= time.monotonic():
             ep.parked_until = time.monotonic() + self.park_s
             ep.stats.times_parked += 1
             log.warning(
                 "llm endpoint %s parked for %.0f s after %d failures in a row (last: %s)",
-                ep.url, self.park_s, ep.consecutive_failures, reason,
+                ep.label, self.park_s, ep.consecutive_failures, reason,
             )
         now = time.monotonic()
+        if server_wait_s is not None:  # Retry-After: keep new requests off this endpoint for that long
+            ep.parked_until = max(ep.parked_until, now + min(server_wait_s, self.max_retry_after_s))
         if any(e is not ep and e.parked_until <= now and e.consecutive_failures == 0 for e in self.endpoints):
             return 0.0  # a healthy endpoint takes the retry
-        return min(self.backoff_s * 2 ** (ep.consecutive_failures - 1), self.max_backoff_s)
+        wait = min(self.backoff_s * 2 ** (ep.consecutive_failures - 1), self.max_backoff_s)
+        if server_wait_s is not None:
+            wait = max(wait, min(server_wait_s, self.max_retry_after_s))
+        return wait * (1 + JITTER * self._jitter.random())
+
+    async def _fail(self, ep: Endpoint, kind: str, detail: object, server_wait_s: float | None = None) -> NoReturn:
+        """A failed request: counted, perhaps the outage that stops the run, else a wait and a retryable LLMError."""
+        wait = self._failed(ep, kind, server_wait_s)
+        self.failed_in_a_row += 1
+        if self.outage_after and self.failed_in_a_row >= self.outage_after and self._outage is None:
+            self._outage = (
+                f"LLM outage: {self.failed_in_a_row} requests in a row failed on every endpoint "
+                f"({', '.join(e.label for e in self.endpoints)}; last: {kind})"
+            )
+            log.error("%s", self._outage)
+        if self._outage is not None:
+            raise LLMOutage(self._outage)
+        ep.stats.waited_s += wait
+        await asyncio.sleep(wait)
+        raise LLMError(f"{ep.label}: {kind}: {one_line(str(detail))}")
 
     # -- the backend hook ---------------------------------------------------------------------
     async def _complete(
@@ -186,6 +194,8 @@ class OpenAIChatLLM(BaseLLM):
         max_tokens: int,
         seed: int | None,
     ) -> RawCompletion:
+        if self._outage is not None:
+            raise LLMOutage(self._outage)
         ep = self._pick()
         ep.in_flight += 1
         ep.stats.requests += 1
@@ -224,41 +234,50 @@ class OpenAIChatLLM(BaseLLM):
             try:
                 resp = await ep.client.chat.completions.create(**kwargs)
             except openai.APIStatusError as exc:
-                status = exc.status_code
-                if status == 400 and structured and not ep.json_object_mode and _about_format(exc):
+                if exc.status_code == 400 and structured and not ep.json_object_mode and _about_format(exc):
                     ep.json_object_mode = True
                     log.warning(
                         "llm endpoint %s rejects json_schema response formats (%s); "
                         "using json_object with the schema in the system message from now on",
-                        ep.url, exc.message[:200],
+                        ep.label, one_line(exc.message),
                     )
                     continue
-                if status in FATAL_STATUSES:
-                    raise LLMEndpointError(
-                        f"llm endpoint {ep.url} answered {status} for model {self.model_name!r}: {exc.message[:300]}"
-                    ) from exc
-                if status == 429 or status >= 500:
-                    await asyncio.sleep(self._failed(ep, f"HTTP {status}"))
-                    raise LLMError(f"{ep.url}: HTTP {status}: {exc.message[:200]}") from exc
-                ep.stats.bad_requests += 1
-                raise LLMError(f"{ep.url}: HTTP {status}: {exc.message[:300]}") from exc
-            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                await self._status_failure(ep, exc)
+            except openai.APIConnectionError as exc:  # a timeout is one too
                 kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection error"
-                await asyncio.sleep(self._failed(ep, kind))
-                raise LLMError(f"{ep.url}: {kind}: {exc}") from exc
-            except openai.APIResponseValidationError as exc:
-                await asyncio.sleep(self._failed(ep, "malformed response"))
-                raise LLMError(f"{ep.url}: malformed response: {exc}") from exc
+                await self._fail(ep, kind, exc)
+            except (openai.APIResponseValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                # a 200 whose body is not JSON (cut short, garbled): the client's parser raised
+                await self._fail(ep, "malformed response", exc)
             break
+        problem = envelope_problem(resp)
+        if problem is not None:  # JSON, but not a chat completion (an HTML page, no choices)
+            await self._fail(ep, "malformed response", problem)
+        return self._completion(ep, resp)
+
+    async def _status_failure(self, ep: Endpoint, exc: openai.APIStatusError) -> NoReturn:
+        """An HTTP error answer: fatal (401/403/404), a failure worth a wait and a retry (429, 5xx), or a bad request."""
+        status = exc.status_code
+        if status in FATAL_STATUSES:
+            raise fatal_error(ep.label, self.model_name, exc) from None  # one line; the traceback adds nothing
+        if status == 429 or status >= 500:
+            await self._fail(ep, f"HTTP {status}", exc.message, retry_after_s(exc.response) if status == 429 else None)
+        ep.stats.bad_requests += 1
+        raise LLMError(f"{ep.label}: HTTP {status}: {one_line(exc.message, 300)}")
+
+    def _completion(self, ep: Endpoint, resp: Any) -> RawCompletion:
+        """The answer of a well-formed response; an empty one is the answer's fault (retried, never cached)."""
         ep.consecutive_failures = 0
         ep.parked_until = 0.0
         ep.stats.ok += 1
-        if not resp.choices:
-            raise LLMError(f"{ep.url}: answer without choices")
+        self.failed_in_a_row = 0
         content = resp.choices[0].message.content or ""
+        if not content.strip():
+            ep.stats.empty_answers += 1
+            raise LLMError(f"{ep.label}: empty answer")
         usage = resp.usage
-        ptok = usage.prompt_tokens if usage else 0
-        ctok = usage.completion_tokens if usage else 0
+        ptok = (usage.prompt_tokens or 0) if usage else 0
+        ctok = (usage.completion_tokens or 0) if usage else 0
         ep.stats.prompt_tokens += ptok
         ep.stats.completion_tokens += ctok
         return RawCompletion(content=content, prompt_tokens=ptok, completion_tokens=ctok, model=self.model_name)
@@ -290,13 +309,20 @@ def _about_format(exc: openai.APIStatusError) -> bool:
 
 async def discover_model(base_url: str, api_key: str | None = None, *, timeout_s: float = 10.0) -> str:
     """The first model an endpoint lists under ``/v1/models`` (used when no model name is configured)."""
+    register_secret(api_key)
+    label = redact(base_url)
     async with openai.AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout_s, max_retries=0) as c:
         try:
             page = await c.models.list()
-        except openai.APIError as exc:
+        except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403):
+                raise fatal_error(label, "(listing models)", exc) from None
+            raise LLMEndpointError(f"cannot list models at {label} ({one_line(str(exc))}); set TOWN_MODEL") from None
+        except (openai.APIError, json.JSONDecodeError) as exc:
             raise LLMEndpointError(
-                f"cannot list models at {base_url} ({exc}); set TOWN_MODEL to the model name to use"
-            ) from exc
-    if not page.data:
-        raise LLMEndpointError(f"{base_url}/models lists no model; set TOWN_MODEL")
-    return page.data[0].id
+                f"cannot list models at {label} ({one_line(str(exc))}); set TOWN_MODEL to the model name to use"
+            ) from None
+    data = getattr(page, "data", None)
+    if not data:
+        raise LLMEndpointError(f"{label}/models lists no model; set TOWN_MODEL")
+    return data[0].id
