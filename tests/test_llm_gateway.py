@@ -192,7 +192,7 @@ async def test_connection_refused_endpoint_is_parked():
 
 def _server_processes(n: int, delay_s: float) -> list[tuple[subprocess.Popen, str]]:
     """``n`` test server processes on loopback (started together), each with its base URL."""
-    procs = [subprocess.Popen([sys.executable, "-m", "agents.testing.openai_server", "--delay", str(delay_s)],
+    procs = [subprocess.Popen([sys.executable, "-m", "agents.testing", "--delay", str(delay_s)],
                               stdout=subprocess.PIPE, text=True)
              for _ in range(n)]
     out = []

@@ -19,6 +19,7 @@ from .cache import ResponseCache
 from .fake import ScriptedLLM
 from .endpoint import LLMEndpointError, LLMOutage
 from .openai_backend import OpenAIChatLLM, discover_model
+from .redact import redact, register_secret
 
 __all__ = [
     "AgentSettings",
@@ -46,6 +47,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
     """
     settings = settings or agent_settings()
     seed = seed if seed is not None else settings.seed
+    register_secret(settings.api_key)
     cache = ResponseCache(settings.cache_path) if settings.cache_path is not None else None
     common = dict(
         api_key=settings.api_key,
@@ -65,7 +67,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
     try:
         if settings.base_urls:
             model = settings.model or await discover_model(settings.base_urls[0], settings.api_key)
-            log.info("llm: model %s over %s", model, ", ".join(settings.base_urls))
+            log.info("llm: model %s over %s", model, ", ".join(redact(u) for u in settings.base_urls))
             return OpenAIChatLLM(settings.base_urls, model=model, **common)  # type: ignore[arg-type]
         return await _open_embedded(settings, common)
     except BaseException:

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .redact import redact
+
 log = logging.getLogger("agents.llm")
 
 T = TypeVar("T", bound=BaseModel)
@@ -227,7 +229,7 @@ class BaseLLM:
                 model = raw.model or model
                 value = parse(raw.content)
             except LLMError as exc:
-                last_error = str(exc)
+                last_error = redact(str(exc))  # kept in records, events and reports
                 log.warning("llm %s/%s attempt %d failed: %s", step, agent, attempts, last_error)
                 continue
             self._record(step, agent, model, ptok, ctok, cached, time.perf_counter() - t0, attempts, False, None)

@@ -4,7 +4,7 @@ It answers ``POST /v1/chat/completions`` after ``delay_s`` with the content a ha
 JSON instance of the requested ``json_schema``, or ``"ok"`` for plain text), and ``GET /v1/models``. A script of
 per-request behaviours (:mod:`agents.testing.faults`: garbage, empty, bad_json, truncated, html, no_choices, 401,
 403, 429, 500, hang, reset) is consumed in order, then ``default`` applies. It counts requests and the most it had
-in flight at once. Run as a process (``python -m agents.testing.openai_server``) it prints ``listening URL`` and is
+in flight at once. Run as a process (``python -m agents.testing``) it prints ``listening URL`` and is
 steered over HTTP: ``POST /control/script`` sets the script, ``GET /control/stats`` reads the counters.
 
     with FakeOpenAIServer(delay_s=0.3, script=["html", "500"]) as srv:
@@ -82,6 +82,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
     block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timeout, reset) is expected here; anything else is printed as before."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeOpenAIServer:
@@ -252,7 +259,7 @@ def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve in this process until killed or SIGTERM: ``python -m agents.testing.openai_server [options]``.
+    """Serve in this process until killed or SIGTERM: ``python -m agents.testing [options]``.
 
     Prints ``listening <base URL>`` on a line of its own once it accepts requests (the port is chosen by the
     system), so a test can run it as a real process on loopback, kill it mid-run, or script its faults.
@@ -261,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     import signal
     import sys
 
-    parser = argparse.ArgumentParser(prog="agents.testing.openai_server", description="a loopback OpenAI-compatible test server")
+    parser = argparse.ArgumentParser(prog="python -m agents.testing", description="a loopback OpenAI-compatible test server")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--model", default="test-model", help="the model name /v1/models reports")
     parser.add_argument("--script", default="", help="comma-separated behaviours for the first requests")
@@ -281,6 +288,3 @@ def main(argv: list[str] | None = None) -> None:
             pass
     sys.exit(0)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """The fault-injection test server as a real process on loopback, steered over HTTP from the test.
 
-    with ServerProcess(script=["html", "500"]) as srv:   # python -m agents.testing.openai_server
+    with ServerProcess(script=["html", "500"]) as srv:   # python -m agents.testing
         ... srv.url ...; srv.set_script(["reset"] * 3); srv.stats()["served"]
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 
 class ServerProcess:
-    """``python -m agents.testing.openai_server`` started on a system-chosen port; killed on exit."""
+    """``python -m agents.testing`` started on a system-chosen port; killed on exit."""
 
     def __init__(self, *, script: list[str] | None = None, default: str = "ok", delay_s: float = 0.0,
                  hang_s: float = 30.0, retry_after_s: float = 1.0, model: str = "test-model") -> None:
@@ -24,7 +24,7 @@ class ServerProcess:
         self.url = ""
 
     def start(self) -> ServerProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "agents.testing.openai_server", *self.args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "agents.testing", *self.args],
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line.startswith("listening "):
