@@ -136,7 +136,7 @@ async def test_retry_after_is_capped(server):
 def test_backoff_is_jittered_within_bounds():
     llm = make_llm("http://127.0.0.1:9/v1", backoff_s=1.0, max_backoff_s=1.0)
     ep = llm.endpoints[0]
-    waits = [llm._failed(ep, "HTTP 500") for _ in range(20)]
+    waits = [llm.pool._failed(ep, "HTTP 500") for _ in range(20)]
     assert all(1.0 <= w <= 1.2 for w in waits)
     assert len(set(waits)) > 1  # not every agent's retry at the same instant
 
@@ -177,7 +177,7 @@ async def test_an_answer_between_failures_resets_the_outage_count(server):
     await llm.structured(MSGS, Plan, step="plan")
     await llm.structured(MSGS, Plan, step="plan")
     await llm.aclose()
-    assert llm.failed_in_a_row == 0 and llm.accounting.total.retries == 8
+    assert llm.pool.failed_in_a_row == 0 and llm.accounting.total.retries == 8
 
 
 async def test_test_server_answers_every_one_of_many_simultaneous_connections():

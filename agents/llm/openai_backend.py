@@ -1,73 +1,27 @@
-"""The LLM gateway: any OpenAI-compatible chat endpoint, or a pool of them, behind :class:`BaseLLM`.
+"""The LLM gateway over OpenAI-compatible endpoints, as layers behind one tiny interface (:class:`ChatModel`).
 
-- ``openai.AsyncOpenAI`` per endpoint, with the client's own retries off: retries are ours (BaseLLM
-  retries on :class:`LLMError`; here a failed request sleeps a jittered exponential backoff, or the server's
-  Retry-After up to ``max_retry_after_s``, before raising). A malformed answer (not JSON, cut short, an HTML
-  page, no ``choices``) is such a failure, never a crash.
-- Pool routing: each request goes to the endpoint with the fewest requests in flight; an endpoint that
-  fails ``park_after`` times in a row is parked for ``park_s`` seconds (when every endpoint is parked,
-  the one whose parking ends first is tried).
-- A refused key, unknown model or URL (401/403/404) raises :class:`LLMEndpointError` at once; ``outage_after``
-  failed requests in a row with no success anywhere raise :class:`LLMOutage` (the app stops the run there).
-- ``json_schema`` response formats are sent as given; an endpoint answering 400 about the
-  response format is switched, for good and with a warning, to ``{"type": "json_object"}`` with the
-  schema spelled out in the system message.
-- An optional :class:`ResponseCache` is consulted before the network (same request and seed, same answer).
+    OpenAIChatLLM  = BaseLLM (retry on a bad answer, counted fallback, accounting: base.py)
+                     over CachedChat (same seeded request, same answer: cache.py)
+                     over EndpointPool (routing, parking, backoff, Retry-After, outage: pool.py)
+
+Each layer takes a :class:`ChatRequest` and returns a :class:`RawCompletion`, so each is tested alone.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-import openai
-
-from .base import BaseLLM, LLMError, Messages, RawCompletion
-from .cache import ResponseCache, request_key
-from .endpoint import (
-    FATAL_STATUSES,
-    Endpoint,
-    LLMEndpointError,
-    LLMOutage,
-    envelope_problem,
-    fatal_error,
-    one_line,
-    retry_after_s,
-)
-from .redact import redact, register_secret
-
-log = logging.getLogger("agents.llm.openai")
-
-NO_KEY = "not-needed"  # local servers ignore the key, but the openai client wants one
-JITTER = 0.2  # each wait is stretched by up to 20 %: retries from many agents do not arrive in lockstep
+from .base import BaseLLM, ChatModel, ChatRequest, Messages, RawCompletion
+from .cache import CachedChat, ResponseCache
+from .endpoint import LLMEndpointError, LLMOutage
+from .pool import EndpointPool, discover_model
 
 __all__ = ["LLMEndpointError", "LLMOutage", "OpenAIChatLLM", "discover_model"]
 
 
-def schema_instruction(response_format: dict[str, Any]) -> str:
-    schema = response_format["json_schema"]["schema"]
-    return (
-        "Answer with a single JSON object (no prose, no code fence) that satisfies this JSON schema:\n"
-        + json.dumps(schema, ensure_ascii=False)
-    )
-
-
-def with_schema_in_system(messages: Messages, response_format: dict[str, Any]) -> Messages:
-    """The messages with the JSON schema spelled out in the system message (json_object fallback)."""
-    instruction = schema_instruction(response_format)
-    if messages and messages[0].get("role") == "system":
-        first = {**messages[0], "content": messages[0]["content"] + "\n\n" + instruction}
-        return [first, *messages[1:]]
-    return [{"role": "system", "content": instruction}, *messages]
-
-
 class OpenAIChatLLM(BaseLLM):
-    """Chat completions over a pool of OpenAI-compatible endpoints, with cache, backoff and parking."""
+    """Chat completions over a pool of OpenAI-compatible endpoints: the pool, the cache and BaseLLM, stacked."""
 
     def __init__(
         self,
@@ -95,72 +49,20 @@ class OpenAIChatLLM(BaseLLM):
             raise ValueError("OpenAIChatLLM needs a model name")
         super().__init__(retries=retries, concurrency=concurrency, seed=seed)
         self.model_name = model
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
-        self.park_after = park_after
-        self.park_s = park_s
-        self.max_retry_after_s = max_retry_after_s
-        self.outage_after = outage_after  # 0: never declare an outage
-        self.failed_in_a_row = 0  # failed requests across the pool since the last answer from any endpoint
-        self._outage: str | None = None  # once declared, every later request fails fast with this message
-        self._jitter = random.Random()  # timing only: never touches what is asked or answered
         self.temperature = temperature
         self.cache = cache
         self._on_close = on_close
-        register_secret(api_key)
-        self.endpoints = [
-            Endpoint(
-                url=url,
-                client=openai.AsyncOpenAI(base_url=url, api_key=api_key or NO_KEY, timeout=timeout_s, max_retries=0),
-            )
-            for url in base_urls
-        ]
+        self.pool = EndpointPool(
+            base_urls, model=model, api_key=api_key, timeout_s=timeout_s, backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s, park_after=park_after, park_s=park_s,
+            max_retry_after_s=max_retry_after_s, outage_after=outage_after,
+        )
+        self.chat: ChatModel = CachedChat(self.pool, cache) if cache is not None else self.pool
 
-    # -- routing ------------------------------------------------------------------------------
-    def _pick(self) -> Endpoint:
-        now = time.monotonic()
-        live = [e for e in self.endpoints if e.parked_until <= now]
-        if not live:
-            return min(self.endpoints, key=lambda e: e.parked_until)
-        return min(live, key=lambda e: (e.in_flight, e.stats.requests))
+    @property
+    def endpoints(self) -> list[Any]:
+        return self.pool.endpoints
 
-    def _failed(self, ep: Endpoint, reason: str, server_wait_s: float | None = None) -> float:
-        """Count a failure; park the endpoint after too many in a row. Returns the jittered wait before the retry."""
-        ep.count_failure(reason)
-        if ep.consecutive_failures >= self.park_after and ep.parked_until <= time.monotonic():
-            ep.parked_until = time.monotonic() + self.park_s
-            ep.stats.times_parked += 1
-            log.warning(
-                "llm endpoint %s parked for %.0f s after %d failures in a row (last: %s)",
-                ep.label, self.park_s, ep.consecutive_failures, reason,
-            )
-        now = time.monotonic()
-        if server_wait_s is not None:  # Retry-After: keep new requests off this endpoint for that long
-            ep.parked_until = max(ep.parked_until, now + min(server_wait_s, self.max_retry_after_s))
-        if any(e is not ep and e.parked_until <= now and e.consecutive_failures == 0 for e in self.endpoints):
-            return 0.0  # a healthy endpoint takes the retry
-        wait = min(self.backoff_s * 2 ** (ep.consecutive_failures - 1), self.max_backoff_s)
-        if server_wait_s is not None:
-            wait = max(wait, min(server_wait_s, self.max_retry_after_s))
-        return wait * (1 + JITTER * self._jitter.random())
-
-    async def _fail(self, ep: Endpoint, kind: str, detail: object, server_wait_s: float | None = None) -> NoReturn:
-        """A failed request: counted, perhaps the outage that stops the run, else a wait and a retryable LLMError."""
-        wait = self._failed(ep, kind, server_wait_s)
-        self.failed_in_a_row += 1
-        if self.outage_after and self.failed_in_a_row >= self.outage_after and self._outage is None:
-            self._outage = (
-                f"LLM outage: {self.failed_in_a_row} requests in a row failed on every endpoint "
-                f"({', '.join(e.label for e in self.endpoints)}; last: {kind})"
-            )
-            log.error("%s", self._outage)
-        if self._outage is not None:
-            raise LLMOutage(self._outage)
-        ep.stats.waited_s += wait
-        await asyncio.sleep(wait)
-        raise LLMError(f"{ep.label}: {kind}: {one_line(str(detail))}")
-
-    # -- the backend hook ---------------------------------------------------------------------
     async def _complete(
         self,
         messages: Messages,
@@ -174,155 +76,19 @@ class OpenAIChatLLM(BaseLLM):
     ) -> RawCompletion:
         if self.temperature is not None:
             temperature = self.temperature
-        key = None
-        # only seeded requests are cached: an unseeded retry must reach the server, not the cached bad answer
-        if self.cache is not None and seed is not None:
-            key = request_key(self.model_name, messages, response_format, temperature, max_tokens, seed)
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit
-        raw = await self._request(messages, response_format, temperature, max_tokens, seed)
-        if self.cache is not None and key is not None:
-            self.cache.put(key, raw)
-        return raw
+        return await self.chat.complete(ChatRequest(messages, response_format, temperature, max_tokens, seed))
 
-    async def _request(
-        self,
-        messages: Messages,
-        response_format: dict[str, Any] | None,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-    ) -> RawCompletion:
-        if self._outage is not None:
-            raise LLMOutage(self._outage)
-        ep = self._pick()
-        ep.in_flight += 1
-        ep.stats.requests += 1
-        ep.stats.max_in_flight = max(ep.stats.max_in_flight, ep.in_flight)
-        t0 = time.perf_counter()
-        try:
-            return await self._send(ep, messages, response_format, temperature, max_tokens, seed)
-        finally:
-            ep.in_flight -= 1
-            ep.stats.latency_s += time.perf_counter() - t0
-
-    async def _send(
-        self,
-        ep: Endpoint,
-        messages: Messages,
-        response_format: dict[str, Any] | None,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-    ) -> RawCompletion:
-        structured = response_format is not None and response_format.get("type") == "json_schema"
-        while True:
-            kwargs: dict[str, Any] = {
-                "model": self.model_name,
-                "messages": messages,
-                "temperature": temperature,
-                "max_tokens": max_tokens,
-            }
-            if seed is not None:
-                kwargs["seed"] = seed
-            if structured and ep.json_object_mode:
-                kwargs["messages"] = with_schema_in_system(messages, response_format)  # type: ignore[arg-type]
-                kwargs["response_format"] = {"type": "json_object"}
-            elif response_format is not None:
-                kwargs["response_format"] = response_format
-            try:
-                resp = await ep.client.chat.completions.create(**kwargs)
-            except openai.APIStatusError as exc:
-                if exc.status_code == 400 and structured and not ep.json_object_mode and _about_format(exc):
-                    ep.json_object_mode = True
-                    log.warning(
-                        "llm endpoint %s rejects json_schema response formats (%s); "
-                        "using json_object with the schema in the system message from now on",
-                        ep.label, one_line(exc.message),
-                    )
-                    continue
-                await self._status_failure(ep, exc)
-            except openai.APIConnectionError as exc:  # a timeout is one too
-                kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection error"
-                await self._fail(ep, kind, exc)
-            except (openai.APIResponseValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-                # a 200 whose body is not JSON (cut short, garbled): the client's parser raised
-                await self._fail(ep, "malformed response", exc)
-            break
-        problem = envelope_problem(resp)
-        if problem is not None:  # JSON, but not a chat completion (an HTML page, no choices)
-            await self._fail(ep, "malformed response", problem)
-        return self._completion(ep, resp)
-
-    async def _status_failure(self, ep: Endpoint, exc: openai.APIStatusError) -> NoReturn:
-        """An HTTP error answer: fatal (401/403/404), a failure worth a wait and a retry (429, 5xx), or a bad request."""
-        status = exc.status_code
-        if status in FATAL_STATUSES:
-            raise fatal_error(ep.label, self.model_name, exc) from None  # one line; the traceback adds nothing
-        if status == 429 or status >= 500:
-            await self._fail(ep, f"HTTP {status}", exc.message, retry_after_s(exc.response) if status == 429 else None)
-        ep.stats.bad_requests += 1
-        raise LLMError(f"{ep.label}: HTTP {status}: {one_line(exc.message, 300)}")
-
-    def _completion(self, ep: Endpoint, resp: Any) -> RawCompletion:
-        """The answer of a well-formed response; an empty one is the answer's fault (retried, never cached)."""
-        ep.consecutive_failures = 0
-        ep.parked_until = 0.0
-        ep.stats.ok += 1
-        self.failed_in_a_row = 0
-        content = resp.choices[0].message.content or ""
-        if not content.strip():
-            ep.stats.empty_answers += 1
-            raise LLMError(f"{ep.label}: empty answer")
-        usage = resp.usage
-        ptok = (usage.prompt_tokens or 0) if usage else 0
-        ctok = (usage.completion_tokens or 0) if usage else 0
-        ep.stats.prompt_tokens += ptok
-        ep.stats.completion_tokens += ctok
-        return RawCompletion(content=content, prompt_tokens=ptok, completion_tokens=ctok, model=self.model_name)
-
-    # -- reporting and shutdown ---------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Per-endpoint counters and cache hits/misses."""
         return {
             "model": self.model_name,
-            "endpoints": [e.summary() for e in self.endpoints],
+            "endpoints": self.pool.stats()["endpoints"],
             "cache": self.cache.stats() if self.cache is not None else None,
         }
 
     async def aclose(self) -> None:
-        for ep in self.endpoints:
-            await ep.client.close()
-        if self.cache is not None:
-            self.cache.close()
+        await self.chat.aclose()  # the pool's clients, and the cache if there is one
         if self._on_close is not None:
             result = self._on_close()
             if result is not None:
                 await result
-
-
-def _about_format(exc: openai.APIStatusError) -> bool:
-    text = f"{exc.message} {json.dumps(exc.body) if exc.body is not None else ''}".lower()
-    return "response_format" in text or "json_schema" in text or "response format" in text
-
-
-async def discover_model(base_url: str, api_key: str | None = None, *, timeout_s: float = 10.0) -> str:
-    """The first model an endpoint lists under ``/v1/models`` (used when no model name is configured)."""
-    register_secret(api_key)
-    label = redact(base_url)
-    async with openai.AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout_s, max_retries=0) as c:
-        try:
-            page = await c.models.list()
-        except openai.APIStatusError as exc:
-            if exc.status_code in (401, 403):
-                raise fatal_error(label, "(listing models)", exc) from None
-            raise LLMEndpointError(f"cannot list models at {label} ({one_line(str(exc))}); set TOWN_MODEL") from None
-        except (openai.APIError, json.JSONDecodeError) as exc:
-            raise LLMEndpointError(
-                f"cannot list models at {label} ({one_line(str(exc))}); set TOWN_MODEL to the model name to use"
-            ) from None
-    data = getattr(page, "data", None)
-    if not data:
-        raise LLMEndpointError(f"{label}/models lists no model; set TOWN_MODEL")
-    return data[0].id
