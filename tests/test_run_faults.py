@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agents.testing import ServerProcess
-from town.app import RunConfig, resume, run
+from town.app import RunConfig, UserError, interview, resume, run
 from town.events import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,3 +109,17 @@ def test_a_sustained_outage_stops_at_a_checkpoint_and_resumes_when_healthy(serve
     res = _town(["resume", str(run_dir), "--headless", "--hours", "0.05"], env, tmp_path)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert ticks_logged(run_dir) == list(range(stopped_at + 3))
+
+
+def test_an_interview_against_a_refused_key_is_a_user_error(server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for k, v in llm_env(server.url).items():
+        monkeypatch.setenv(k, v)
+    run_dir = tmp_path / "run"
+    run(RunConfig(scenario="valentines", hours=0.02, seed=1, run_dir=run_dir), headless=True)
+    server.set_script([], default="403")
+    try:
+        with pytest.raises(UserError, match="HTTP 403"):
+            interview(run_dir, "Isabella Rodriguez", "What are you planning?", ask=lambda: "", say=print)
+    finally:
+        server.set_script([])

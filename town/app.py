@@ -38,8 +38,9 @@ class RunStopped(Exception):
 
 
 @contextmanager
-def _llm_problems_as_messages(run_dir: Path) -> Iterator[None]:
-    """A refused key or unknown model: a UserError (one line). A sustained outage: RunStopped, saying how to resume."""
+def _llm_problems_as_messages(run_dir: Path, *, resumable: bool = True) -> Iterator[None]:
+    """A refused key or unknown model: a UserError (one line). A sustained outage: RunStopped, saying how to resume
+    (a UserError where nothing is resumed: interviews)."""
     import agents
 
     try:
@@ -47,6 +48,8 @@ def _llm_problems_as_messages(run_dir: Path) -> Iterator[None]:
     except agents.LLMEndpointError as exc:
         raise UserError(str(exc)) from None
     except agents.LLMOutage as exc:
+        if not resumable:
+            raise UserError(str(exc)) from None
         raise RunStopped(f"{exc}. The run stopped at its last checkpoint; when the endpoint is back: "
                          f"town resume {run_dir}") from None
 
@@ -368,7 +371,8 @@ def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[
         finally:
             await session.runtime.aclose()
 
-    asyncio.run(main())
+    with _llm_problems_as_messages(run_dir, resumable=False):
+        asyncio.run(main())
 
 
 def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None) -> Path:
@@ -383,7 +387,8 @@ def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | Non
         finally:
             await session.runtime.aclose()
 
-    return asyncio.run(main())
+    with _llm_problems_as_messages(run_dir, resumable=False):
+        return asyncio.run(main())
 
 
 def print_summary(summary: dict[str, Any]) -> None:

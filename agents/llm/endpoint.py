@@ -76,6 +76,8 @@ class Endpoint:
             "json_object_mode": self.json_object_mode,
             **self.stats.__dict__,
             "failures_by_kind": dict(sorted(self.stats.failures_by_kind.items())),
+            "latency_s": round(self.stats.latency_s, 3),
+            "waited_s": round(self.stats.waited_s, 3),
         }
 
 
