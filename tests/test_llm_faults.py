@@ -144,7 +144,7 @@ def test_backoff_is_jittered_within_bounds():
 async def test_a_hang_past_the_timeout_is_a_retry(server):
     server.set_script(["hang"])  # the server sits on it for 30 s
     before = server.stats()["requests"]
-    llm = make_llm(server.url, timeout_s=0.5)
+    llm = make_llm(server.url, timeout_s=2.0)
     plan = await llm.structured(MSGS, Plan, step="plan")
     stats = llm.stats()["endpoints"][0]
     await llm.aclose()

@@ -32,9 +32,9 @@ def server():
         yield srv
 
 
-def llm_env(url: str) -> dict[str, str]:
+def llm_env(url: str, timeout_s: float = 60) -> dict[str, str]:
     return {"OPENAI_BASE_URL": url, "TOWN_MODEL": "test-model", "TOWN_BACKOFF_S": "0.01",
-            "TOWN_REQUEST_TIMEOUT_S": "1", "TOWN_PARK_S": "0"}
+            "TOWN_REQUEST_TIMEOUT_S": str(timeout_s), "TOWN_PARK_S": "0"}
 
 
 def ticks_logged(run_dir: Path) -> list[int]:
@@ -48,7 +48,8 @@ def summary(run_dir: Path) -> dict:
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_short_run_survives_the_fault_counts_it_and_resumes(server, fault, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for k, v in llm_env(server.url).items():
+    # a short timeout only where the server hangs (30 s): a busy machine must not turn a slow answer into a retry
+    for k, v in llm_env(server.url, timeout_s=3 if fault == "hang" else 60).items():
         monkeypatch.setenv(k, v)
     server.set_script([fault] * 4)
     before = server.stats()["requests"]
