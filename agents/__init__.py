@@ -5,20 +5,21 @@
     runtime.summary(); await runtime.aclose()
 
 Also exported for benchmarks and tests: the LLM backends (``OpenAIChatLLM``, ``ScriptedLLM``,
-``schema_example_script``), the loopback ``FakeOpenAIServer``, and the memory store with its benchmark.
+``schema_example_script``) and the memory store with its benchmark. The loopback test server lives in
+``agents.testing``, outside this API.
 """
 
 from typing import Any
 
 from agents.context import CognitionSettings
-from agents.llm import OpenAIChatLLM, ScriptedLLM
-from agents.llm.testserver import FakeOpenAIServer, example_for_schema
+from agents.llm import LLMEndpointError, LLMOutage, OpenAIChatLLM, ScriptedLLM
 from agents.memory import MemoryStore, start_chroma_server
 from agents.mind import AgentMind
 from agents.prompts import PromptError, PromptLibrary
 from agents.retrieve import bench_retrieval
 from agents.runtime import MindRuntime
 from agents.settings import SettingsError
+from agents.testing.openai_server import example_for_schema
 
 
 def schema_example_script(world: Any = None):  # noqa: ARG001 - same call shape as a world-aware script
@@ -35,7 +36,8 @@ def schema_example_script(world: Any = None):  # noqa: ARG001 - same call shape 
 __all__ = [
     "AgentMind",
     "CognitionSettings",
-    "FakeOpenAIServer",
+    "LLMEndpointError",
+    "LLMOutage",
     "MemoryStore",
     "MindRuntime",
     "OpenAIChatLLM",

@@ -126,8 +126,10 @@ class MindRuntime:
         for mind in self.minds.values():
             counters.update(mind.ctx.counters)
         llm = self.llm.accounting.summary()
+        pool = getattr(self.llm, "stats", None)  # the endpoint pool's counters (failures by kind), when there is one
         return {
             "llm": llm,
+            **({"llm_endpoints": pool()["endpoints"]} if callable(pool) else {}),
             # every logged fallback (the event log's ``fallback`` notes): a step that used its fallback answer after
             # the retries, a ReAct loop that gave up, a reflection step skipped, a conversation line dropped
             "fallbacks": counters.get("fallbacks", 0),

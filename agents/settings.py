@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from agents.llm.redact import redact
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - pydantic-settings needs tomli on 3.10 too
@@ -130,6 +132,10 @@ class AgentSettings(_TableSettings):
     concurrency: int = Field(default=8, ge=1, le=1024, description="LLM requests in flight at once")
     park_after: int = Field(default=3, ge=1, description="consecutive failures that park an endpoint")
     park_s: float = Field(default=30.0, ge=0, description="how long a failing endpoint is parked")
+    max_retry_after_s: float = Field(default=30.0, ge=0, description="cap on a 429's Retry-After wait")
+    outage_after: int = Field(
+        default=20, ge=0, description="failed requests in a row, on every endpoint, that stop the run (0 = never)"
+    )
     cache_path: Path | None = Field(default=None, description="SQLite response cache; None = no cache")
     temperature: float | None = Field(
         default=None, ge=0, le=2, description="when set, overrides every request's temperature (0 = greedy)"
@@ -201,7 +207,7 @@ def agent_settings(**overrides: Any) -> AgentSettings:
 def _settings_error(what: str, exc: Exception, env: str) -> SettingsError:
     """A SettingsError saying what was wrong and where it may come from."""
     if not isinstance(exc, ValidationError):
-        return SettingsError(str(exc))  # a bad TOWN_CONFIG path or invalid TOML: the message names the file
+        return SettingsError(redact(str(exc)))  # a bad TOWN_CONFIG path or invalid TOML: the message names the file
     try:
         path = config_file()
     except (FileNotFoundError, ValueError):
@@ -209,4 +215,5 @@ def _settings_error(what: str, exc: Exception, env: str) -> SettingsError:
     where = f"the environment ({env})" + (f" or {path}" if path else "")
     problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']} (got {e.get('input')!r})"
                          for e in exc.errors()[:5])
-    return SettingsError(f"bad {what} settings from {where}: {problems}")
+    # a rejected value may be a URL with a key in it: the message is shown and logged
+    return SettingsError(redact(f"bad {what} settings from {where}: {problems}"))

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import agents
-from agents.llm.testserver import FakeOpenAIServer
+from agents.testing import FakeOpenAIServer
 from town.app import RunConfig, Session, UserError, post_to_inbox, run_session
 from town.cli import app as cli
 from town.events import read_events

@@ -1,4 +1,4 @@
-"""The LLM gateway against real loopback HTTP servers (agents.llm.testserver), and its settings and cache."""
+"""The LLM gateway against real loopback HTTP servers (agents.testing), and its settings and cache."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm import AgentSettings, LLMEndpointError, LLMFailure, OpenAIChatLLM, open_llm, run_sync
 from agents.llm.cache import ResponseCache, request_key
-from agents.llm.testserver import GARBAGE, FakeOpenAIServer, example_for_schema
+from agents.testing import GARBAGE, FakeOpenAIServer, example_for_schema
 
 
 class Plan(BaseModel):
@@ -192,8 +192,8 @@ async def test_connection_refused_endpoint_is_parked():
 
 def _server_processes(n: int, delay_s: float) -> list[tuple[subprocess.Popen, str]]:
     """``n`` test server processes on loopback (started together), each with its base URL."""
-    code = "from agents.llm.testserver import main; main()"
-    procs = [subprocess.Popen([sys.executable, "-c", code, "--delay", str(delay_s)], stdout=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-m", "agents.testing", "--delay", str(delay_s)],
+                              stdout=subprocess.PIPE, text=True)
              for _ in range(n)]
     out = []
     for proc in procs:

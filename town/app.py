@@ -11,7 +11,8 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,27 @@ log = logging.getLogger("town.app")
 
 class UserError(Exception):
     """Bad input from the user (a path, a name, a damaged run folder): a clear message, nothing lost."""
+
+
+class RunStopped(Exception):
+    """The run stopped early for a reason outside the town (every LLM endpoint down); its last checkpoint resumes it."""
+
+
+@contextmanager
+def _llm_problems_as_messages(run_dir: Path, *, resumable: bool = True) -> Iterator[None]:
+    """A refused key or unknown model: a UserError (one line). A sustained outage: RunStopped, saying how to resume
+    (a UserError where nothing is resumed: interviews)."""
+    import agents
+
+    try:
+        yield
+    except agents.LLMEndpointError as exc:
+        raise UserError(str(exc)) from None
+    except agents.LLMOutage as exc:
+        if not resumable:
+            raise UserError(str(exc)) from None
+        raise RunStopped(f"{exc}. The run stopped at its last checkpoint; when the endpoint is back: "
+                         f"town resume {run_dir}") from None
 
 
 @dataclass
@@ -284,10 +306,11 @@ def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None) -> No
     if (cfg.run_dir / ckpt.CHECKPOINT).exists():
         raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
     factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731
-    if headless:
-        _headless(factory, cfg.hours)
-    else:
-        _live(factory, cfg.hours, screenshot)
+    with _llm_problems_as_messages(cfg.run_dir):
+        if headless:
+            _headless(factory, cfg.hours)
+        else:
+            _live(factory, cfg.hours, screenshot)
 
 
 def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None) -> None:
@@ -295,10 +318,11 @@ def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | N
         raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
     factory = lambda: Session.open(run_dir, resume=True, seed=seed, prompts_dir=prompts_dir)  # noqa: E731
     try:
-        if headless:
-            _headless(factory, hours)
-        else:
-            _live(factory, hours, None)
+        with _llm_problems_as_messages(run_dir):
+            if headless:
+                _headless(factory, hours)
+            else:
+                _live(factory, hours, None)
     except ckpt.RunFolderError as exc:
         raise UserError(str(exc)) from exc
 
@@ -356,7 +380,8 @@ def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[
         finally:
             await session.runtime.aclose()
 
-    asyncio.run(main())
+    with _llm_problems_as_messages(run_dir, resumable=False):
+        asyncio.run(main())
 
 
 def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None) -> Path:
@@ -371,7 +396,8 @@ def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | Non
         finally:
             await session.runtime.aclose()
 
-    return asyncio.run(main())
+    with _llm_problems_as_messages(run_dir, resumable=False):
+        return asyncio.run(main())
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -240,7 +240,8 @@ class _AskingMind(_Walker):
 
 
 async def bench_concurrency(agent_counts: list[int], limits: list[int], delay_s: float, ticks: int) -> list[dict[str, Any]]:
-    from agents import FakeOpenAIServer, OpenAIChatLLM
+    from agents import OpenAIChatLLM
+    from agents.testing import FakeOpenAIServer
     from town.engine import Simulation
 
     rows = []

@@ -23,8 +23,14 @@ PromptsOpt = Annotated[
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[bold red]error:[/] {msg}")
+    console.print(f"[bold red]error:[/] {msg}", soft_wrap=True)  # one line, however narrow the terminal
     raise typer.Exit(2)
+
+
+def _stopped(msg: str) -> None:
+    """A run stopped early but resumable (exit 3: not bad input, not a crash)."""
+    console.print(f"[bold red]stopped:[/] {msg}", soft_wrap=True)
+    raise typer.Exit(3)
 
 
 def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
@@ -90,6 +96,8 @@ def run(
         town_app.run(cfg, headless=headless, screenshot=screenshot)
     except town_app.UserError as exc:
         _fail(str(exc))
+    except town_app.RunStopped as exc:
+        _stopped(str(exc))
 
 
 @app.command()
@@ -119,6 +127,8 @@ def resume(
         town_app.resume(run_dir, hours=hours, headless=headless, prompts_dir=prompts, seed=seed)
     except town_app.UserError as exc:
         _fail(str(exc))
+    except town_app.RunStopped as exc:
+        _stopped(str(exc))
 
 
 @app.command()

@@ -17,7 +17,9 @@ from agents.settings import AgentSettings, agent_settings
 from .base import BaseLLM, LLMError, LLMFailure
 from .cache import ResponseCache
 from .fake import ScriptedLLM
-from .openai_backend import LLMEndpointError, OpenAIChatLLM, discover_model
+from .endpoint import LLMEndpointError, LLMOutage
+from .openai_backend import OpenAIChatLLM, discover_model
+from .redact import redact, register_secret
 
 __all__ = [
     "AgentSettings",
@@ -25,6 +27,7 @@ __all__ = [
     "LLMEndpointError",
     "LLMError",
     "LLMFailure",
+    "LLMOutage",
     "OpenAIChatLLM",
     "ScriptedLLM",
     "open_llm",
@@ -44,6 +47,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
     """
     settings = settings or agent_settings()
     seed = seed if seed is not None else settings.seed
+    register_secret(settings.api_key)
     cache = ResponseCache(settings.cache_path) if settings.cache_path is not None else None
     common = dict(
         api_key=settings.api_key,
@@ -55,13 +59,15 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
         seed=seed,
         park_after=settings.park_after,
         park_s=settings.park_s,
+        max_retry_after_s=settings.max_retry_after_s,
+        outage_after=settings.outage_after,
         temperature=settings.temperature,
         cache=cache,
     )
     try:
         if settings.base_urls:
             model = settings.model or await discover_model(settings.base_urls[0], settings.api_key)
-            log.info("llm: model %s over %s", model, ", ".join(settings.base_urls))
+            log.info("llm: model %s over %s", model, ", ".join(redact(u) for u in settings.base_urls))
             return OpenAIChatLLM(settings.base_urls, model=model, **common)  # type: ignore[arg-type]
         return await _open_embedded(settings, common)
     except BaseException:

@@ -17,9 +17,11 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from .redact import redact
 
 log = logging.getLogger("agents.llm")
 
@@ -42,6 +44,31 @@ class RawCompletion:
     completion_tokens: int = 0
     model: str = ""
     cached: bool = False  # answered from our response cache
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion request, as every gateway layer passes it down."""
+
+    messages: Messages
+    response_format: dict[str, Any] | None
+    temperature: float
+    max_tokens: int
+    seed: int | None
+
+
+class ChatModel(Protocol):
+    """The gateway's tiny interface, implemented by each layer (the endpoint pool, the cache)."""
+
+    model_name: str
+
+    async def complete(self, request: ChatRequest) -> RawCompletion:
+        """One raw answer; :class:`LLMError` for anything worth a retry."""
+        ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class LLMCallRecord(BaseModel):
@@ -227,7 +254,7 @@ class BaseLLM:
                 model = raw.model or model
                 value = parse(raw.content)
             except LLMError as exc:
-                last_error = str(exc)
+                last_error = redact(str(exc))  # kept in records, events and reports
                 log.warning("llm %s/%s attempt %d failed: %s", step, agent, attempts, last_error)
                 continue
             self._record(step, agent, model, ptok, ctok, cached, time.perf_counter() - t0, attempts, False, None)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import Messages, RawCompletion
+from .base import ChatModel, ChatRequest, Messages, RawCompletion
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -101,3 +101,34 @@ class ResponseCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class CachedChat:
+    """The cache layer: a seeded request already answered is served from ``cache``, anything else goes to ``inner``.
+
+    Unseeded requests are never cached: a retry must reach the server, not the cached bad answer.
+    """
+
+    def __init__(self, inner: ChatModel, cache: ResponseCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.model_name = inner.model_name
+
+    async def complete(self, request: ChatRequest) -> RawCompletion:
+        if request.seed is None:
+            return await self.inner.complete(request)
+        key = request_key(self.model_name, request.messages, request.response_format, request.temperature,
+                          request.max_tokens, request.seed)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        raw = await self.inner.complete(request)
+        self.cache.put(key, raw)
+        return raw
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.inner.stats(), "cache": self.cache.stats()}
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+        self.cache.close()
