@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.logging import RichHandler
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -40,29 +40,21 @@ def activity(step: str) -> str:
 
 
 class ConsoleLogHandler(RichHandler):
-    """A RichHandler that prints one unfolded line per record (level, message): a long path stays whole
-    and can be copied, where the default table layout folds it mid-path at the console's width."""
+    """A RichHandler that prints one line per record (level, message) instead of rich's table layout; on a
+    soft-wrapping console (:func:`console_log_handler`) a long path stays whole for the terminal to wrap,
+    where the default layout folds it mid-path at the console's width."""
 
     def render(self, *, record: logging.LogRecord, traceback: Any, message_renderable: Any) -> Any:
-        level = self.get_level_text(record)
-        line = Text.assemble(level, " ", message_renderable if isinstance(message_renderable, Text) else str(message_renderable))
-        line.no_wrap = True
-        line.overflow = "ignore"
-        return line if traceback is None else _Both(line, traceback)
-
-
-class _Both:
-    def __init__(self, *items: Any) -> None:
-        self.items = items
-
-    def __rich_console__(self, console: Console, options: Any) -> Iterator[Any]:
-        yield from self.items
+        message = message_renderable if isinstance(message_renderable, Text) else Text(str(message_renderable))
+        line = Text.assemble(self.get_level_text(record), message)
+        return line if traceback is None else Group(line, traceback)
 
 
 def console_log_handler(verbose: bool) -> logging.Handler:
+    """INFO and up with ``verbose``, else WARNING and up, on stderr, one unfolded line each."""
     handler = ConsoleLogHandler(
-        console=err_console, level=logging.INFO if verbose else logging.WARNING, show_path=False, show_time=False,
-        markup=False, rich_tracebacks=verbose,
+        console=Console(stderr=True, soft_wrap=True), level=logging.INFO if verbose else logging.WARNING,
+        show_path=False, show_time=False, markup=False, rich_tracebacks=verbose,
     )
     handler.setFormatter(logging.Formatter("%(message)s"))  # else basicConfig's default repeats the level
     return handler
