@@ -135,12 +135,44 @@ def test_the_progress_line_names_the_model_work_of_this_tick():
     call("perceive_importance", "Maria Lopez")  # before the tick
     work = ModelWork(acc)
     assert work.line() == ""
+    acc.in_flight[("plan_daily", "Klaus Mueller")] += 1  # asked, no answer yet: the first tick's long wait
+    acc.in_flight[("plan_daily", "Isabella Rodriguez")] += 1
+    assert work.line() == "planning the day: Isabella, Klaus · 0 LLM calls done this tick, 2 under way"
+    acc.in_flight.clear()
     call("plan_daily", "Klaus Mueller")
     call("plan_daily", "Klaus Mueller")
-    assert work.line() == "planning the day: Klaus · 2 LLM calls this tick"
+    assert work.line() == "planning the day: Klaus · 2 LLM calls done this tick"
     work.mark()
     call("converse_turn", "Isabella Rodriguez")
-    assert work.line() == "talking: Isabella · 1 LLM call this tick"
+    assert work.line() == "talking: Isabella · 1 LLM call done this tick"
+
+
+def test_calls_count_as_under_way_until_answered():
+    """The gateway's own bookkeeping, read by the progress line while a call waits on the model."""
+    import asyncio
+
+    import agents
+
+    async def go() -> list[int]:
+        llm = agents.ScriptedLLM(agents.schema_example_script(), seed=1)
+        seen: list[int] = []
+        gate = asyncio.Event()
+        inner = llm._complete
+
+        async def slow(*a, **k):
+            seen.append(llm.accounting.in_flight[("plan_daily", "Klaus Mueller")])
+            await gate.wait()
+            return await inner(*a, **k)
+
+        llm._complete = slow  # type: ignore[method-assign]
+        task = asyncio.ensure_future(llm.text([{"role": "user", "content": "hi"}], step="plan_daily", agent="Klaus Mueller"))
+        await asyncio.sleep(0)
+        gate.set()
+        await task
+        seen.append(llm.accounting.in_flight[("plan_daily", "Klaus Mueller")])
+        return seen
+
+    assert asyncio.run(go()) == [1, 0]
 
 
 def test_progress_is_off_when_the_output_is_not_a_terminal():

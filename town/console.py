@@ -104,14 +104,20 @@ class ModelWork:
         self._by_agent = {k: v.calls for k, v in self.accounting.by_agent.items()}
 
     def line(self) -> str:
-        calls = self.accounting.total.calls - self._calls
-        if calls <= 0:
+        """The calls under way (step and agents), else the latest done; with the count done this tick."""
+        done = self.accounting.total.calls - self._calls
+        waiting = [(step, agent) for (step, agent), n in self.accounting.in_flight.items() if n > 0]
+        if waiting:
+            steps = [step for step, _ in waiting]
+            agents = [agent for _, agent in waiting if agent]
+        else:
+            steps = [k for k, v in self.accounting.by_step.items() if v.calls > self._by_step.get(k, 0)]
+            agents = [k for k, v in self.accounting.by_agent.items() if v.calls > self._by_agent.get(k, 0) and k != "-"]
+        if not steps:
             return ""
-        steps = [k for k, v in self.accounting.by_step.items() if v.calls > self._by_step.get(k, 0)]
-        agents = [k for k, v in self.accounting.by_agent.items() if v.calls > self._by_agent.get(k, 0) and k != "-"]
-        what = activity(steps[-1]) if steps else "model work"
-        who = ", ".join(a.split()[0] for a in agents)
-        return f"{what}{': ' + who if who else ''} · {calls} LLM call{'s' if calls != 1 else ''} this tick"
+        who = ", ".join(sorted({a.split()[0] for a in agents}))
+        counts = f"{done} LLM call{'s' if done != 1 else ''} done this tick" + (f", {len(waiting)} under way" if waiting else "")
+        return f"{activity(steps[-1])}{': ' + who if who else ''} · {counts}"
 
 
 async def watch_model_work(progress: Progress, task: TaskID, work: ModelWork, every_s: float = 0.5) -> None:
