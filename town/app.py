@@ -231,7 +231,7 @@ def _headless(session_factory: Callable[[], Any], hours: float, verbose: bool = 
         ticks = ticks_for_hours(hours, session.world.clock.seconds_per_tick)
         work = tc.ModelWork(session.runtime.llm.accounting)
         with tc.tick_progress() as progress:
-            task = progress.add_task(session.scenario.name, total=ticks, clock="", work="")
+            task = progress.add_task(session.scenario.name, total=ticks, clock=f"{session.world.now():%a %H:%M}", work="")
             # the first tick plans the day (a minute or more on a small CPU): show the model work as it goes
             watcher = asyncio.ensure_future(tc.watch_model_work(progress, task, work))
 

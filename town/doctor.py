@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
@@ -37,6 +38,14 @@ def has_display() -> bool:
     if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
         return True  # explicit off-screen rendering (screenshots)
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
+
+
+def _short(path: Path) -> str:
+    """``~/...`` for a path under the home folder: shorter, and the same on every machine."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
 
 
 # -- the checks -----------------------------------------------------------------------------------
@@ -96,12 +105,12 @@ def check_model(settings: Any, rehash: bool = False) -> Check:
         except mf.ModelFilesError:
             fix = f"{mf.install_hint(spec)}, then python -m town model {size}"
         what = "no verified copy" if path.exists() else "not found"
-        return Check("embedded model", "fail", f"{size}: {path} {what}", fix)
+        return Check("embedded model", "fail", f"{size}: {_short(path)} {what}", fix)
     if rehash and not mf.rehash_matches(found, size):
-        return Check("embedded model", "fail", f"{size}: {found} does not match its pinned sha256",
+        return Check("embedded model", "fail", f"{size}: {_short(found)} does not match its pinned sha256",
                      f"delete it and run python -m town model {size}")
     how = "sha256 checked just now" if rehash else "sha256 verified by its marker"
-    return Check("embedded model", "ok", f"{size}: {found} ({how})")
+    return Check("embedded model", "ok", f"{size}: {_short(found)} ({how})")
 
 
 def check_embedder() -> Check:
