@@ -363,7 +363,9 @@ def _prepare_embedded_model() -> None:
 def doctor(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    rehash: Annotated[bool, typer.Option("--rehash", help="hash the model file again instead of trusting its marker")] = False,
+    rehash: Annotated[
+        bool, typer.Option("--rehash", help="hash the model file again instead of trusting its marker")
+    ] = False,
 ) -> None:
     """Check the setup: a pass/fail line each, and what to do about a failure. Exit 1 when a check fails."""
     from town.doctor import print_report, run_checks

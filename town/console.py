@@ -14,7 +14,9 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.logging import RichHandler
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -116,7 +118,8 @@ class ModelWork:
         if not steps:
             return ""
         who = ", ".join(sorted({a.split()[0] for a in agents}))
-        counts = f"{done} LLM call{'s' if done != 1 else ''} done this tick" + (f", {len(waiting)} under way" if waiting else "")
+        counts = f"{done} LLM call{'s' if done != 1 else ''} done this tick"
+        counts += f", {len(waiting)} under way" if waiting else ""
         return f"{activity(steps[-1])}{': ' + who if who else ''} · {counts}"
 
 
@@ -139,7 +142,10 @@ def model_join_progress(size: str, console: Console = err_console) -> Path:
         console=console, disable=not interactive(console),
     ) as progress:
         task = progress.add_task("join", total=None)
-        return ensure_model(size, on_progress=lambda done, total: progress.update(task, completed=done, total=total))  # type: ignore[arg-type]
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return ensure_model(size, on_progress=show)  # type: ignore[arg-type]
 
 
 # -- the end-of-run summary -----------------------------------------------------------------------
@@ -224,8 +230,8 @@ def _print_counters(summary: dict[str, Any], console: Console) -> None:
         for col in ("step", "calls", "cache hits", "tokens in", "tokens out", "retries", "fallbacks", "latency s"):
             table.add_column(col, justify="left" if col == "step" else "right")
         for step, t in by_step.items():
-            table.add_row(step, str(t["calls"]), str(t["cache_hits"]), str(t["prompt_tokens"]), str(t["completion_tokens"]),
-                          str(t.get("retries", 0)), str(t["fallbacks"]), f"{t['latency_s']:.1f}")
+            cells = [t["calls"], t["cache_hits"], t["prompt_tokens"], t["completion_tokens"], t.get("retries", 0), t["fallbacks"]]
+            table.add_row(step, *map(str, cells), f"{t['latency_s']:.1f}")
         console.print(table)
     counters = minds.get("counters", {})
     if counters:

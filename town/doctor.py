@@ -137,7 +137,8 @@ def check_chromadb() -> Check:
     except Exception as exc:  # a broken install or a sqlite too old for chromadb shows up here
         return Check("chromadb", "fail", f"a PersistentClient in a temp folder failed: {exc}",
                      "pip install -e .  (chromadb needs sqlite 3.35+)")
-    return Check("chromadb", "ok", f"chromadb {chromadb.__version__} opened a PersistentClient in a temp folder ({n} record)")
+    return Check("chromadb", "ok", f"chromadb {chromadb.__version__} opened a PersistentClient in a temp folder "
+                 f"({n} record)")
 
 
 def check_display() -> Check:
