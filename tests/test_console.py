@@ -199,6 +199,15 @@ def test_choices_are_offered_and_checked(tmp_path):
     assert "<1.5b|0.5b>" in CliRunner().invoke(cli, ["run", "--help"]).output
 
 
+def test_the_model_choices_are_the_models_there_are():
+    from typing import get_args
+
+    from agents.llm.model_files import MODEL_SPECS
+    from town.cli import ModelSize
+
+    assert set(get_args(ModelSize)) == set(MODEL_SPECS)
+
+
 def test_version_and_the_prompts_header():
     res = CliRunner().invoke(cli, ["--version"])
     assert res.exit_code == 0 and res.output.startswith("town ")

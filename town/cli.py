@@ -10,7 +10,6 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from agents.llm.model_files import ModelSize
 from town.console import err_console as console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -21,7 +20,9 @@ RunDir = Annotated[Path, typer.Argument(help="a run folder, e.g. runs/demo")]
 PromptsOpt = Annotated[
     Optional[Path], typer.Option("--prompts", help="folder of templates that replace the defaults by name")
 ]
-#: the embedded model choice, checked in one place (the ModelSize type) for run, resume, doctor and model
+#: the embedded models the CLI offers, checked here alone (run, resume, doctor, model); the same names as
+#: agents.llm.model_files.MODEL_SPECS (a test keeps them equal), not imported from there so that --help stays fast
+ModelSize = Literal["1.5b", "0.5b"]
 ModelOpt = Annotated[
     Optional[ModelSize], typer.Option("--model", help="embedded model, used when no endpoint is configured")
 ]
