@@ -213,6 +213,12 @@ def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str
             value = ", ".join(redact(u) for u in value) or "none (embedded model)"
         elif name == "request_timeout_s" and value is None:
             value = f"{settings.timeout_s:.0f} s"
+        elif name == "model" and value is None:
+            value = "not set: the server's first model" if settings.base_urls else "not set: the model file's name"
+        elif name == "cache_path" and value is None:
+            value = "not set: RUN/llm_cache.sqlite in each run folder"
+        elif value is None:
+            value = "not set"
         env = next((n for n in _env_names(name) if n in os.environ), None)
         if name in flags:
             source = "flag"
