@@ -123,3 +123,15 @@ def test_real_specs_pin_the_part_sizes():
             continue
         assert sum(p.stat().st_size for p in parts) == spec.size_bytes, size
         assert len(spec.sha256) == 64
+
+
+def test_the_join_reports_its_progress_in_bytes(fake_parts: ModelSpec):
+    """What `town model` and the first run's progress bar show while the parts are joined."""
+    seen: list[tuple[int, int]] = []
+    ensure_model("tiny", on_progress=lambda done, total: seen.append((done, total)))  # type: ignore[arg-type]
+    total = fake_parts.size_bytes
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
+    seen.clear()
+    ensure_model("tiny", on_progress=lambda done, total: seen.append((done, total)))  # type: ignore[arg-type]
+    assert seen == []  # verified already: nothing joined, nothing to show

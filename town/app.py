@@ -7,7 +7,6 @@ This is the one module of ``town`` that touches ``agents``, and only through its
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import time
@@ -254,29 +253,34 @@ async def run_session(session: Session, ticks: int, on_tick: Callable[[Session],
     return summary
 
 
-def _headless(session_factory: Callable[[], Any], hours: float) -> dict[str, Any]:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def _headless(session_factory: Callable[[], Any], hours: float, verbose: bool = False) -> dict[str, Any]:
+    from town import console as tc
 
     async def main() -> dict[str, Any]:
-        session: Session = await session_factory()
+        with tc.status("opening the town: minds, memories and the model"):
+            session: Session = await session_factory()
         ticks = ticks_for_hours(hours, session.world.clock.seconds_per_tick)
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} ticks"),
-            TextColumn("{task.fields[clock]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        ) as progress:
-            task = progress.add_task(session.scenario.name, total=ticks, clock="")
+        work = tc.ModelWork(session.runtime.llm.accounting)
+        with tc.tick_progress() as progress:
+            task = progress.add_task(session.scenario.name, total=ticks, clock=f"{session.world.now():%a %H:%M}", work="")
+            # the first tick plans the day (a minute or more on a small CPU): show the model work as it goes
+            watcher = asyncio.ensure_future(tc.watch_model_work(progress, task, work))
 
             def on_tick(s: Session) -> None:
-                progress.update(task, advance=1, clock=f"{s.world.now():%a %H:%M}")
+                work.mark()
+                progress.update(task, advance=1, clock=f"{s.world.now():%a %H:%M}", work="")
 
-            return await run_session(session, ticks, on_tick)
+            try:
+                return await run_session(session, ticks, on_tick)
+            finally:
+                watcher.cancel()
 
     summary = asyncio.run(main())
-    print_summary(summary)
+    print_summary(summary, verbose=verbose)
     return summary
 
 
-def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | None) -> None:
+def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | None, verbose: bool = False) -> None:
     """The window on the main thread; the session opens and steps in the viewer's simulation thread."""
     from town.viewer.live import LiveSim, run_live_from
 
@@ -299,30 +303,31 @@ def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | N
 
     run_live_from(open_sim, screenshot=screenshot)
     if summaries:
-        print_summary(summaries[0])
+        print_summary(summaries[0], verbose=verbose)
 
 
-def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None) -> None:
+def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None, verbose: bool = False) -> None:
     if (cfg.run_dir / ckpt.CHECKPOINT).exists():
         raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
     factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731
     with _llm_problems_as_messages(cfg.run_dir):
         if headless:
-            _headless(factory, cfg.hours)
+            _headless(factory, cfg.hours, verbose)
         else:
-            _live(factory, cfg.hours, screenshot)
+            _live(factory, cfg.hours, screenshot, verbose)
 
 
-def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None) -> None:
+def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None,
+           verbose: bool = False) -> None:
     if not (run_dir / ckpt.CHECKPOINT).exists():
         raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
     factory = lambda: Session.open(run_dir, resume=True, seed=seed, prompts_dir=prompts_dir)  # noqa: E731
     try:
         with _llm_problems_as_messages(run_dir):
             if headless:
-                _headless(factory, hours)
+                _headless(factory, hours, verbose)
             else:
-                _live(factory, hours, None)
+                _live(factory, hours, None, verbose)
     except ckpt.RunFolderError as exc:
         raise UserError(str(exc)) from exc
 
@@ -400,32 +405,8 @@ def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | Non
         return asyncio.run(main())
 
 
-def print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def print_summary(summary: dict[str, Any], *, verbose: bool = False) -> None:
+    """The town, then the cost; every counter stays in ``summary.json`` (and on the console with ``verbose``)."""
+    from town.console import print_run_summary
 
-    console = Console()
-    minds = summary.get("minds", {})
-    llm = minds.get("llm", {})
-    total = llm.get("total", {})
-    by_step = ", ".join(f"{k} {v}" for k, v in minds.get("fallbacks_by_step", {}).items())
-    console.print(
-        f"[bold]{summary['scenario']}[/] seed {summary['seed']}: {summary['ticks']} ticks to {summary['game_time']} "
-        f"in {summary['wall_s']} s; LLM calls {total.get('calls', 0)} "
-        f"(cache hits {total.get('cache_hits', 0)}, retries {total.get('retries', 0)}); "
-        f"tokens {total.get('prompt_tokens', 0)} in / {total.get('completion_tokens', 0)} out; "
-        f"fallbacks logged {minds.get('fallbacks', 0)}" + (f" ({by_step})" if by_step else "")
-    )
-    by_step = llm.get("by_step", {})
-    if by_step:
-        table = Table(title="LLM calls by cognitive step")
-        for col in ("step", "calls", "cache hits", "tokens in", "tokens out", "answer fallbacks", "latency s"):
-            table.add_column(col, justify="right" if col != "step" else "left")
-        for step, t in by_step.items():
-            table.add_row(step, str(t["calls"]), str(t["cache_hits"]), str(t["prompt_tokens"]),
-                          str(t["completion_tokens"]), str(t["fallbacks"]), f"{t['latency_s']:.1f}")
-        console.print(table)
-    extra = {k: v for k, v in minds.items() if k != "llm"}
-    if extra:
-        console.print(json.dumps(extra, indent=1, default=str))
-    console.print(f"run folder: {summary['run_dir']}")
+    print_run_summary(summary, verbose=verbose)

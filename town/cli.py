@@ -1,4 +1,4 @@
-"""`python -m town ...` / `town ...`: run, resume, fork, replay, talk to the town, prompts, bench, report."""
+"""`python -m town ...` / `town ...`: run, resume, fork, replay, talk to the town, prompts, bench, report, doctor."""
 
 from __future__ import annotations
 
@@ -6,20 +6,51 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
-from rich.console import Console
+
+from town.console import err_console as console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 prompts_app = typer.Typer(no_args_is_help=True, help="List, show and check prompt templates.")
 app.add_typer(prompts_app, name="prompts")
-console = Console(stderr=True)
 
 RunDir = Annotated[Path, typer.Argument(help="a run folder, e.g. runs/demo")]
 PromptsOpt = Annotated[
     Optional[Path], typer.Option("--prompts", help="folder of templates that replace the defaults by name")
 ]
+#: the embedded models the CLI offers, checked here alone (run, resume, doctor, model); the same names as
+#: agents.llm.model_files.MODEL_SPECS (a test keeps them equal), not imported from there so that --help stays fast
+ModelSize = Literal["1.5b", "0.5b"]
+ModelOpt = Annotated[
+    Optional[ModelSize], typer.Option("--model", help="embedded model, used when no endpoint is configured")
+]
+BaseUrlOpt = Annotated[
+    Optional[list[str]], typer.Option("--base-url", metavar="URL", help="OpenAI-compatible endpoint(s); repeat for a pool")
+]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="INFO logs, and every counter in the summary")]
+HeadlessOpt = Annotated[bool, typer.Option("--headless", help="no window: a progress bar and logs")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"town {version('town')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("town (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """A small town of LLM-driven generative agents."""
 
 
 def _fail(msg: str) -> None:
@@ -40,20 +71,18 @@ def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
         fh = logging.FileHandler(run_dir / "town.log", encoding="utf-8")
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handlers.append(fh)
-    from rich.logging import RichHandler
+    from town.console import console_log_handler
 
-    rich_handler = RichHandler(console=console, level=logging.INFO if verbose else logging.WARNING, show_path=False)
-    rich_handler.setFormatter(logging.Formatter("%(message)s"))  # else basicConfig's default repeats the level
-    handlers.append(rich_handler)
+    handlers.append(console_log_handler(verbose))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
     for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _has_display() -> bool:
-    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
-        return True  # explicit off-screen rendering (screenshots)
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
+    from town.doctor import has_display
+
+    return has_display()
 
 
 @app.command()
@@ -62,19 +91,15 @@ def run(
     hours: Annotated[float, typer.Option(min=0.01, help="game hours to simulate")] = 1.0,
     seed: Annotated[int, typer.Option(help="same seed + same cached LLM answers = same run")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<scenario>-<seed>-<time>)")] = None,
-    headless: Annotated[bool, typer.Option("--headless", help="no window: log only")] = False,
+    headless: HeadlessOpt = False,
     prompts: PromptsOpt = None,
-    model: Annotated[
-        Optional[str], typer.Option(help="embedded model when no endpoint is configured: 1.5b or 0.5b")
-    ] = None,
-    base_url: Annotated[
-        Optional[list[str]], typer.Option("--base-url", help="OpenAI-compatible endpoint(s); repeat for a pool")
-    ] = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     memory_url: Annotated[
         Optional[str], typer.Option(help="Chroma server, e.g. http://127.0.0.1:8000 (default: embedded, in the run folder)")
     ] = None,
     screenshot: Annotated[Optional[Path], typer.Option(help="save a PNG of the window at the end and exit")] = None,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the town: live in a pygame window, or --headless with a progress bar and logs."""
     from town import app as town_app
@@ -93,7 +118,8 @@ def run(
         cfg = town_app.RunConfig(
             scenario=scenario, hours=hours, seed=seed, run_dir=run_dir, prompts_dir=prompts, memory_url=memory_url
         )
-        town_app.run(cfg, headless=headless, screenshot=screenshot)
+        _prepare_embedded_model()
+        town_app.run(cfg, headless=headless, screenshot=screenshot, verbose=verbose)
     except town_app.UserError as exc:
         _fail(str(exc))
     except town_app.RunStopped as exc:
@@ -104,13 +130,13 @@ def run(
 def resume(
     run_dir: RunDir,
     hours: Annotated[float, typer.Option(min=0.01, help="further game hours to simulate")] = 1.0,
-    headless: Annotated[bool, typer.Option("--headless")] = False,
+    headless: HeadlessOpt = False,
     fork: Annotated[Optional[Path], typer.Option(help="continue in a copy of the run at this path")] = None,
     seed: Annotated[Optional[int], typer.Option(help="new seed for a fork (default: the run's)")] = None,
     prompts: PromptsOpt = None,
-    model: Annotated[Optional[str], typer.Option()] = None,
-    base_url: Annotated[Optional[list[str]], typer.Option("--base-url")] = None,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Resume a run (also one killed with SIGKILL: at most one tick is lost), or --fork it first."""
     from town import app as town_app
@@ -124,7 +150,8 @@ def resume(
             town_app.fork_run(run_dir, fork)
             run_dir = fork
         _setup_logging(verbose, run_dir)
-        town_app.resume(run_dir, hours=hours, headless=headless, prompts_dir=prompts, seed=seed)
+        _prepare_embedded_model()
+        town_app.resume(run_dir, hours=hours, headless=headless, prompts_dir=prompts, seed=seed, verbose=verbose)
     except town_app.UserError as exc:
         _fail(str(exc))
     except town_app.RunStopped as exc:
@@ -196,7 +223,7 @@ def interviews(
 @app.command()
 def whisper(
     run_dir: RunDir,
-    agent: Annotated[str, typer.Argument()],
+    agent: Annotated[str, typer.Argument(help="e.g. 'Klaus Mueller'")],
     text: Annotated[str, typer.Argument(help="an inner thought, e.g. 'You want to run for mayor'")],
 ) -> None:
     """Add an inner thought to an agent's memory, before or during a run (picked up at the next tick)."""
@@ -230,15 +257,15 @@ def inject(
 def report(
     run_dir: RunDir,
     out: Annotated[Optional[Path], typer.Option(help="report file (default RUN/report.html)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="html or md")] = "html",
+    fmt: Annotated[Literal["html", "md"], typer.Option("--format", help="report format")] = "html",
 ) -> None:
     """Write an HTML or Markdown report with plots: who talked to whom, diffusion, calls and tokens."""
+    from town.console import status
     from town.report import build_report
 
-    if fmt not in ("html", "md"):
-        _fail("--format must be html or md")
     try:
-        path = build_report(run_dir, out, fmt=fmt)  # type: ignore[arg-type]
+        with status(f"writing the report of {run_dir} (plots take a few seconds)"):
+            path = build_report(run_dir, out, fmt=fmt)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     console.print(f"report written to {path}")
@@ -266,13 +293,13 @@ def bench(
 
 @app.command("model")
 def model_cmd(
-    size: Annotated[str, typer.Argument(help="1.5b or 0.5b")] = "1.5b",
+    size: Annotated[ModelSize, typer.Argument(help="which embedded model")] = "1.5b",
 ) -> None:
     """Join and verify the embedded model's files now (otherwise done on first run)."""
-    from agents.llm.model_files import ensure_model
+    from town.console import model_join_progress
 
     try:
-        path = ensure_model(size)  # type: ignore[arg-type]
+        path = model_join_progress(size)
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     console.print(f"model ready: {path}")
@@ -287,13 +314,17 @@ def prompts_list(prompts: PromptsOpt = None) -> None:
         rows = list_prompts(prompts)
     except PromptError as exc:
         _fail(str(exc))
+    print(f"{'NAME':28} {'OUTPUT SCHEMA':22} FILE")
     for name, path, schema, overridden in rows:
         mark = " (override)" if overridden else ""
         print(f"{name:28} {schema:22} {path}{mark}")
 
 
 @prompts_app.command("show")
-def prompts_show(name: str, prompts: PromptsOpt = None) -> None:
+def prompts_show(
+    name: Annotated[str, typer.Argument(help="template name, e.g. plan_daily (see `town prompts list`)")],
+    prompts: PromptsOpt = None,
+) -> None:
     """Print one template's source."""
     from agents.prompts import PromptError, show_prompt
 
@@ -333,13 +364,43 @@ def check(
 
 
 def _apply_llm_options(model: str | None, base_urls: list[str] | None) -> None:
-    """CLI flags win over environment and config file (pydantic-settings reads these)."""
+    """CLI flags win over environment and config file (pydantic-settings reads these); ``--model`` was
+    checked by ModelSize."""
     if model is not None:
-        if model not in ("1.5b", "0.5b"):
-            _fail("--model must be 1.5b or 0.5b")
         os.environ["TOWN_EMBEDDED_MODEL"] = model
     if base_urls:
         os.environ["OPENAI_BASE_URL"] = ",".join(base_urls)
+
+
+def _prepare_embedded_model() -> None:
+    """With no endpoint configured, join and verify the model before the run opens, with a progress bar."""
+    from agents.llm.model_files import ModelFilesError
+    from agents.settings import SettingsError, agent_settings
+    from town.console import model_join_progress
+
+    try:
+        settings = agent_settings()
+        if settings.embedded:
+            model_join_progress(settings.embedded_model)
+    except (SettingsError, ModelFilesError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def doctor(
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    rehash: Annotated[
+        bool, typer.Option("--rehash", help="hash the model file again instead of trusting its marker")
+    ] = False,
+) -> None:
+    """Check the setup: a pass/fail line each, and what to do about a failure. Exit 1 when a check fails."""
+    from town.doctor import print_report, run_checks
+
+    flags = {k for k, v in (("embedded_model", model), ("base_urls", base_url)) if v}
+    _apply_llm_options(model, base_url)
+    checks = run_checks(flags=flags, rehash=rehash)
+    raise typer.Exit(print_report(checks))
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ async def _open_embedded(settings: AgentSettings, common: dict[str, object]) -> 
         path, ctx=settings.embedded_ctx, parallel=settings.embedded_parallel, threads=settings.embedded_threads
     )
     await asyncio.to_thread(server.start)
-    log.warning(
+    log.info(  # normal operation, not a warning: `town doctor` and the README say which model is in use
         "llm: no base URL configured, using the EMBEDDED model %s (%s) at %s; set OPENAI_BASE_URL to use a server",
         settings.embedded_model, path, server.base_url,
     )

@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -109,6 +109,7 @@ class Accounting:
     by_agent: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_step: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     total: Tally = field(default_factory=Tally)
+    in_flight: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (step, agent) -> calls under way
 
     def add(self, rec: LLMCallRecord) -> None:
         self.by_agent[rec.agent or "-"].add(rec)
@@ -226,7 +227,16 @@ class BaseLLM:
         return out
 
     # -- internals ----------------------------------------------------------------------------
-    async def _run(self, messages, step, agent, temperature, max_tokens, fmt, parse, fallback):
+    async def _run(self, messages, step, agent, *rest):
+        """The call counts as in flight (the console's progress line reads it) while its attempts run."""
+        key = (step, agent)
+        self.accounting.in_flight[key] += 1
+        try:
+            return await self._attempts(messages, step, agent, *rest)
+        finally:
+            self.accounting.in_flight[key] -= 1
+
+    async def _attempts(self, messages, step, agent, temperature, max_tokens, fmt, parse, fallback):
         attempts = 0
         last_error = ""
         t0 = time.perf_counter()

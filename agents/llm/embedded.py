@@ -97,7 +97,7 @@ class EmbeddedServer:
         self.port = params.port
         self._wait_ready()
         self.start_s = time.perf_counter() - t0
-        log.warning(
+        log.info(
             "embedded LLM %s serving at %s (%d slots x %d ctx, %d threads, started in %.1f s)",
             self.model_name, self.base_url, self.parallel, self.ctx // self.parallel, self.threads, self.start_s,
         )

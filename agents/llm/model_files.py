@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +26,7 @@ log = logging.getLogger("agents.llm.model_files")
 
 ModelSize = Literal["1.5b", "0.5b"]
 CHUNK = 1 << 22  # 4 MiB per read
+Progress = Callable[[int, int], None]
 
 
 class ModelFilesError(RuntimeError):
@@ -151,7 +152,7 @@ def _lock(directory: Path, name: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _join(parts: list[Path], target: Path, spec: ModelSpec) -> None:
+def _join(parts: list[Path], target: Path, spec: ModelSpec, on_progress: Progress | None = None) -> None:
     """Stream the parts into a temp file, check size and sha256, then rename into place."""
     tmp = target.with_name(target.name + f".part{os.getpid()}")
     h = hashlib.sha256()
@@ -164,6 +165,8 @@ def _join(parts: list[Path], target: Path, spec: ModelSpec) -> None:
                         h.update(block)
                         out.write(block)
                         size += len(block)
+                        if on_progress is not None:
+                            on_progress(size, spec.size_bytes)
             out.flush()
             os.fsync(out.fileno())
         digest = h.hexdigest()
@@ -178,8 +181,17 @@ def _join(parts: list[Path], target: Path, spec: ModelSpec) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def ensure_model(size: ModelSize = "1.5b", *, directory: Path | None = None) -> Path:
+def verified_model(size: str, *, directory: Path | None = None) -> Path | None:
+    """The GGUF file for ``size`` if it is in place with a valid verified marker (no hashing), else None."""
+    spec = model_spec(size)
+    target = (directory or models_dir()) / spec.file_name
+    return target if _marker_ok(target, spec) else None
+
+
+def ensure_model(size: ModelSize = "1.5b", *, directory: Path | None = None, on_progress: Progress | None = None) -> Path:
     """Path of the verified GGUF file for ``size``, joining the parts first if needed.
+
+    ``on_progress(bytes_done, bytes_total)`` is called while the parts are joined (a progress bar).
 
     Raises :class:`ModelFilesError` (a ``RuntimeError``) when parts are missing or the joined
     file does not match the pinned size and sha256 (the bad file is deleted), and ``ValueError``
@@ -204,8 +216,14 @@ def ensure_model(size: ModelSize = "1.5b", *, directory: Path | None = None) -> 
             _marker_path(target).unlink(missing_ok=True)
         parts = part_paths(spec)
         t0 = time.perf_counter()
-        log.warning("joining %d parts of %s into %s (once per machine)", len(parts), spec.file_name, target)
-        _join(parts, target, spec)
+        log.info("joining %d parts of %s into %s (once per machine)", len(parts), spec.file_name, target)
+        _join(parts, target, spec, on_progress)
         _write_marker(target, spec)
-        log.warning("model ready: %s (%.1f s)", target, time.perf_counter() - t0)
+        log.info("model ready: %s (%.1f s)", target, time.perf_counter() - t0)
     return target
+
+
+def rehash_matches(path: Path, size: str) -> bool:
+    """Hash the file again (slow: about a second per 500 MB) and compare with the pinned size and sha256."""
+    spec = model_spec(size)
+    return path.stat().st_size == spec.size_bytes and _sha256_file(path) == spec.sha256
