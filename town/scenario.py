@@ -32,6 +32,8 @@ class Fact(BaseModel):
     text: str = Field(min_length=1)
     known_by: list[str] = Field(min_length=1)
     keywords: list[str] = Field(min_length=1, description="words that show someone knows it")
+    question: str | None = Field(default=None, min_length=1, max_length=300,
+                                 description="asked of every agent at the end of an eval run (`town eval`)")
 
     @field_validator("keywords")
     @classmethod
