@@ -118,3 +118,16 @@ def test_an_eval_folder_refuses_a_different_spec(tmp_path):
     evaluate(_spec(tmp_path, seeds=[0]), out, llm=scripted(), formats=())
     with pytest.raises(UserError, match="another --out"):
         evaluate(_spec(tmp_path, seeds=[0], hours=0.5), out, llm=scripted())
+
+
+def test_compare_settings_reads_the_mind_table_and_names_a_bad_key(tmp_path):
+    from town.eval.runner import arm_settings
+
+    good = tmp_path / "b.toml"
+    good.write_text("[mind]\nretrieve_k = 3\n")
+    assert arm_settings(Arm(settings=str(good))).retrieve_k == 3
+    assert arm_settings(Arm()) is None
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[mind]\nretreive_k = 3\n")
+    with pytest.raises(UserError, match=r"bad\.toml: \[mind\] retreive_k"):
+        arm_settings(Arm(settings=str(bad)))
