@@ -41,6 +41,14 @@ register_step(INTERVIEW, {"memories", "question"})
 CHECKPOINT_VERSION = 1
 
 
+class InterviewReply(BaseModel):
+    """An interview answer with the memories retrieved for it; ``fallback``: the model never answered."""
+
+    answer: str
+    evidence: list[str]
+    fallback: bool = False
+
+
 class MindState(BaseModel):
     """All of a mind's own state; JSON-able (``model_dump(mode="json")``)."""
 
@@ -186,14 +194,19 @@ class AgentMind:
     # -- interview and whispers -------------------------------------------------------------------
     async def answer(self, question: str) -> str:
         """Answer in character from retrieved memories; stores nothing (retrieval does not touch)."""
+        return (await self.answer_with_evidence(question)).answer
+
+    async def answer_with_evidence(self, question: str, *, kinds: set[str] | None = None) -> InterviewReply:
+        """:meth:`answer` plus the memories it was given; ``kinds`` limits what retrieval may see
+        (the believability ablations hide reflections, plans, observations). Read-only on the run."""
         ctx = self.ctx
-        found = ctx.memory.retrieve(question, now=ctx.now(), k=ctx.settings.retrieve_k, touch=False)
+        found = ctx.memory.retrieve(question, now=ctx.now(), k=ctx.settings.retrieve_k, touch=False, kinds=kinds)
+        evidence = [m.record.text for m in found]
         fallback = InterviewAnswer(answer="(no answer: the model failed to reply; see the log)")
-        reply = await ask(ctx, INTERVIEW, fallback=fallback, memories=[m.record.text for m in found],
-                          question=question)
+        reply = await ask(ctx, INTERVIEW, fallback=fallback, memories=evidence, question=question)
         if reply is fallback:
             ctx.count("interview_fallback")
-        return reply.answer
+        return InterviewReply(answer=reply.answer, evidence=evidence, fallback=reply is fallback)
 
     def add_thought(self, text: str, importance: int = 5) -> None:
         """A whisper: stored at once as a thought with the given importance."""

@@ -61,6 +61,7 @@ STEP_MODULES: tuple[str, ...] = (
     "agents.react",
     "agents.converse",
     "agents.act",
+    "agents.judge",
 )
 
 

@@ -113,6 +113,20 @@ class InterviewAnswer(_Answer):
     answer: str = Field(min_length=1, max_length=400)
 
 
+class Judgement(_Answer):
+    """A judge's yes/no ruling (does the answer state the fact? is the claim backed by the memories?)."""
+
+    reason: str = Field(max_length=240)
+    yes: bool
+
+
+class PairJudgement(_Answer):
+    """A judge's pick between two answers to the same interview question."""
+
+    reason: str = Field(max_length=240)
+    better: Literal["first", "second"]
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (
@@ -128,6 +142,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         ConversationSummary,
         ReActStep,
         InterviewAnswer,
+        Judgement,
+        PairJudgement,
     )
 }
 

@@ -89,11 +89,12 @@ class Session:
     @classmethod
     async def open(cls, run_dir: Path, *, resume: bool, seed: int | None = None,
                    prompts_dir: Path | None = None, llm: Any = None, cfg: RunConfig | None = None,
-                   read_only: bool = False) -> "Session":
+                   read_only: bool = False, mind_settings: Any = None) -> "Session":
         """A fresh run (``cfg``), or the run in ``run_dir`` from its last checkpoint.
 
         ``read_only`` (interviews) opens the minds at the checkpoint without touching the run folder's
         log or memories, so it is safe while the run itself goes on in another process.
+        ``mind_settings`` (``agents.CognitionSettings``) replace the configured ``[mind]`` knobs (``town eval``).
         """
         import agents  # the public API only
 
@@ -127,6 +128,7 @@ class Session:
                 prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
                 llm=llm,
                 memory_url=meta.get("memory_url"),
+                settings=mind_settings,
             )
         except agents.SettingsError as exc:
             raise UserError(str(exc)) from exc

@@ -291,6 +291,53 @@ def bench(
         _fail(str(exc))
 
 
+@app.command("eval")
+def eval_cmd(
+    scenario: Annotated[str, typer.Argument(help="scenario name in maps/scenarios or a YAML path")],
+    seeds: Annotated[int, typer.Option(min=1, help="number of seeds (runs per arm)")] = 5,
+    hours: Annotated[float, typer.Option(min=0.01, help="game hours per run")] = 6.0,
+    out: Annotated[Optional[Path], typer.Option(help="eval folder (rerun it to continue an interrupted eval)")] = None,
+    prompts: PromptsOpt = None,
+    compare: Annotated[Optional[Path], typer.Option(help="template folder of arm B: an A/B on the same seeds")] = None,
+    compare_settings: Annotated[Optional[Path], typer.Option(help="a town.toml whose \\[mind] table is arm B")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="runs stepped at once (the endpoints' limit still holds)")] = 2,
+    ablation_questions: Annotated[int, typer.Option(min=0, help="believability questions per agent (0: none)")] = 10,
+    ablation_runs: Annotated[int, typer.Option(min=0, help="runs (first seeds of arm A) put through the ablations")] = 1,
+    questions: Annotated[Optional[Path], typer.Option(help="interview question file (default: Smallville's)")] = None,
+    judge_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint of the judge")] = None,
+    judge_model: Annotated[Optional[str], typer.Option(help="judge model name at --judge-base-url")] = None,
+    model: Annotated[Optional[str], typer.Option(help="embedded model: 1.5b or 0.5b")] = None,
+    base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="the agents' endpoint(s)")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+) -> None:
+    """Seeds x hours per arm, metrics with 95% CIs, A/B verdicts, believability ablations; eval.json + reports."""
+    from town import app as town_app
+    from town.eval import evaluate
+    from town.eval.runner import Arm, EvalSpec
+
+    if compare is not None and compare_settings is not None:
+        _fail("give --compare or --compare-settings, not both")
+    _apply_llm_options(model, base_url)
+    arms = {"A": Arm(prompts=str(prompts) if prompts else None)}
+    if compare is not None or compare_settings is not None:
+        arms["B"] = Arm(prompts=str(compare) if compare else arms["A"].prompts,
+                        settings=str(compare_settings) if compare_settings else None)
+    spec = EvalSpec(scenario=scenario, seeds=list(range(seeds)), hours=hours, arms=arms,
+                    ablation_questions=ablation_questions, ablation_runs=ablation_runs,
+                    questions=str(questions) if questions else None)
+    out = out or Path("runs") / f"eval-{Path(scenario).stem}-{seeds}x{hours:g}h"
+    _setup_logging(verbose)
+    try:
+        result = evaluate(spec, out, concurrency=concurrency, judge_base_url=judge_base_url, judge_model=judge_model)
+    except town_app.UserError as exc:  # checked before anything is written
+        _fail(str(exc))
+    from town.eval.report import summary_lines
+
+    for line in summary_lines(result):
+        print(line)
+    console.print(f"eval written to {out}/eval.json, {out}/eval.html, {out}/eval.md")
+
+
 @app.command("model")
 def model_cmd(
     size: Annotated[ModelSize, typer.Argument(help="which embedded model")] = "1.5b",

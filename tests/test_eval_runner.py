@@ -1,0 +1,133 @@
+"""`town eval` end to end over the scripted LLM: an A/B of two template folders gives a verdict that sees the
+difference, an interrupted eval resumes where it stopped, the ablations rate four conditions, bad input is
+refused before anything is written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import agents
+from tests._cognition_fixtures import FakeMemory, make_ctx
+from tests._eval_fixtures import PARTY_LINE, cafe_scenario, eval_script, forbidding_templates, scripted
+from town.app import UserError
+from town.cli import app as cli
+from town.eval import evaluate
+from town.eval import runner
+from town.eval.runner import Arm, EvalSpec
+from town.events import read_events
+
+HOURS = 0.1  # six one-minute ticks: the cafe trio meets and talks at once
+
+
+def _spec(tmp: Path, **kw) -> EvalSpec:
+    base = dict(scenario=str(cafe_scenario(tmp)), seeds=[0, 1], hours=HOURS, arms={"A": Arm()}, ablation_questions=0)
+    return EvalSpec(**{**base, **kw})
+
+
+def test_ab_of_a_template_that_forbids_party_talk_is_detected(tmp_path):
+    quiet = forbidding_templates(tmp_path)
+    spec = _spec(tmp_path, arms={"A": Arm(), "B": Arm(prompts=str(quiet))})
+    result = evaluate(spec, tmp_path / "out", llm=scripted())
+    verdicts = {n: c["verdict"] for n, c in result["compare"].items()}
+    assert verdicts["spread.party"].startswith("B is worse on information spread of 'party': -1.00 agents")
+    assert verdicts["fact_conversation_share"].startswith("B is worse on conversations passing on a seeded fact")
+    assert verdicts["conversations"].startswith("no detectable change")  # they still talk, about the weather
+    a_lines = [e.data["text"] for e in read_events(tmp_path / "out/A/seed-0/events.jsonl") if e.type == "chat"]
+    b_lines = [e.data["text"] for e in read_events(tmp_path / "out/B/seed-0/events.jsonl") if e.type == "chat"]
+    assert PARTY_LINE in a_lines and b_lines and PARTY_LINE not in b_lines
+    for name in ("eval.json", "eval.html", "eval.md", "eval-diffusion.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    md = (tmp_path / "out/eval.md").read_text()
+    assert "B is worse on information spread of 'party'" in md and "weak evidence" in md
+
+
+def test_an_interrupted_eval_resumes_where_it_stopped(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, seeds=[0, 5], hours=0.2)
+    out = tmp_path / "out"
+    real_run_session = runner.run_session
+
+    async def cut(session, ticks, on_tick=None):
+        if session.run_dir.name == "seed-5":  # the power goes three ticks into the second run
+            await real_run_session(session, 3)
+            raise RuntimeError("power cut")
+        return await real_run_session(session, ticks)
+
+    monkeypatch.setattr(runner, "run_session", cut)
+    with pytest.raises(RuntimeError, match="power cut"):
+        evaluate(spec, out, llm=scripted(), concurrency=1)
+    monkeypatch.setattr(runner, "run_session", real_run_session)
+    done, half = out / "A/seed-0", out / "A/seed-5"
+    assert (done / "eval_probe.json").exists() and not (half / "eval_probe.json").exists()
+    half_tick = json.loads((half / "checkpoint.json").read_text())["tick"]
+    assert half_tick == 3
+    before = {p.name: p.read_bytes() for p in (done / "events.jsonl", done / "eval_probe.json", done / "checkpoint.json")}
+
+    evaluate(spec, out, llm=scripted(), concurrency=1)
+    assert {p.name: p.read_bytes() for p in (done / "events.jsonl", done / "eval_probe.json", done / "checkpoint.json")} == before
+    assert json.loads((half / "checkpoint.json").read_text())["tick"] == 12
+    assert json.loads((half / "eval_wall.json").read_text())["sessions"] == 2
+    events = list(read_events(half / "events.jsonl"))
+    assert [e.type for e in events].count("run_start") == 1
+    ticks = [e.tick for e in events if e.type == "tick"]
+    assert ticks == list(range(12))  # every tick once: none done twice, none missing
+    assert set(json.loads((out / "eval.json").read_text())["arms"]["A"]["per_seed"]) == {"0", "5"}
+
+
+def test_ablations_rate_four_conditions_and_hide_memory_kinds(tmp_path):
+    spec = _spec(tmp_path, seeds=[0], ablation_questions=2)
+    result = evaluate(spec, tmp_path / "out", llm=scripted(), formats=("md",))
+    ab = json.loads((tmp_path / "out/A/seed-0/eval_ablation.json").read_text())
+    assert len(ab["comparisons"]) + ab["judge_fallbacks"] == 3 * 2 * 6  # agents x questions x condition pairs
+    assert set(ab["ratings"]) == set(ab["paper_order"]) and len(ab["paper_order"]) == 4
+    assert result["ablations"][0]["our_order"] == ab["our_order"]
+    assert "Bradley-Terry" in (tmp_path / "out/eval.md").read_text()
+
+
+def test_answer_with_evidence_retrieves_only_the_allowed_kinds():
+    from datetime import datetime
+
+    from agents.mind import AgentMind
+
+    memory = FakeMemory()
+    t = datetime(2023, 2, 13, 7, 0)
+    memory.add("observation", "Isabella is arranging chairs at the cafe", created=t, importance=5)
+    memory.add("reflection", "Isabella cares deeply about her guests", created=t, importance=8)
+    mind = AgentMind(make_ctx(agents.ScriptedLLM(eval_script), memory=memory))
+    full = asyncio.run(mind.answer_with_evidence("What about Isabella?"))
+    hidden = asyncio.run(mind.answer_with_evidence("What about Isabella?", kinds={"observation"}))
+    assert len(full.evidence) == 2 and hidden.evidence == ["Isabella is arranging chairs at the cafe"]
+
+
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["eval", "valentines", "--seeds", "2", "--hours", "0.1", "--out", str(out),
+                                   "--prompts", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "missing" in res.output and not out.exists()
+    with pytest.raises(UserError, match="no scenario"):
+        evaluate(_spec(tmp_path, scenario="nowhere"), out, llm=scripted())
+    assert not out.exists()
+
+
+def test_an_eval_folder_refuses_a_different_spec(tmp_path):
+    out = tmp_path / "out"
+    evaluate(_spec(tmp_path, seeds=[0]), out, llm=scripted(), formats=())
+    with pytest.raises(UserError, match="another --out"):
+        evaluate(_spec(tmp_path, seeds=[0], hours=0.5), out, llm=scripted())
+
+
+def test_compare_settings_reads_the_mind_table_and_names_a_bad_key(tmp_path):
+    from town.eval.runner import arm_settings
+
+    good = tmp_path / "b.toml"
+    good.write_text("[mind]\nretrieve_k = 3\n")
+    assert arm_settings(Arm(settings=str(good))).retrieve_k == 3
+    assert arm_settings(Arm()) is None
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[mind]\nretreive_k = 3\n")
+    with pytest.raises(UserError, match=r"bad\.toml: \[mind\] retreive_k"):
+        arm_settings(Arm(settings=str(bad)))
