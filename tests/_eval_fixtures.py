@@ -24,6 +24,7 @@ SMALL_TALK = "Lovely weather today, isn't it?"
 def cafe_scenario(tmp: Path) -> Path:
     """valentines, with everyone starting in the cafe so they notice each other at once."""
     doc = yaml.safe_load((scenarios_dir() / "valentines.yaml").read_text())
+    doc["map"] = str((scenarios_dir() / doc["map"]).resolve())  # a copy elsewhere still names the packaged map
     for p in doc["personas"]:
         p["spawn"] = "Hobbs Cafe:cafe"
     path = tmp / "cafe.yaml"
