@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import yaml
 from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 from agents.schemas import SCHEMAS
@@ -204,6 +206,37 @@ class _Loader(jinja2.BaseLoader):
         return src.body, str(src.path), lambda: True
 
 
+#: methods that change a value in place (the immutable sandbox refuses them at render time)
+_MUTATING = frozenset(
+    "append extend insert pop remove clear sort reverse update setdefault popitem add discard difference_update"
+    " intersection_update symmetric_difference_update".split()
+)
+
+
+def _unsafe_uses(ast: nodes.Template) -> list[tuple[int, str]]:
+    """``(line, what)`` for everything the sandbox would refuse that is visible without rendering.
+
+    Templates are data people share: attribute access to ``_``-names (``''.__class__``,
+    ``lipsum.__globals__``), the ``attr`` filter with such a name, and in-place mutation are rejected
+    when loaded, so ``town prompts check`` reports them and a run refuses to start.
+    """
+    found: list[tuple[int, str]] = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call)):
+        name: Any = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const):
+            name = node.args[0].value
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in _MUTATING:
+            found.append((node.lineno, f"in-place change .{node.node.attr}()"))
+            continue
+        if isinstance(name, str) and (name.startswith("_") or name in ("mro", "format", "format_map")):
+            found.append((node.lineno, f"access to {name!r}"))
+    return found
+
+
 def _first_use_line(ast: nodes.Template, var: str) -> int:
     lines = [n.lineno for n in ast.find_all(nodes.Name) if n.name == var and n.ctx == "load"]
     return min(lines) if lines else 1
@@ -232,7 +265,10 @@ class PromptTemplate:
             raise PromptError(
                 f"{self.path}: render of {self.name!r}: missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        text = self._template.render(**variables)
+        try:
+            text = self._template.render(**variables)
+        except SecurityError as exc:  # the static check missed a computed name; the sandbox still stops it
+            raise PromptError(f"{self.path}: not allowed in a template: {exc}") from exc
         parts = text.split(USER_MARKER)  # data cannot contain it: _finalize neutralises it
         if len(parts) != 2:
             raise PromptError(f"{self.path}: rendered text must contain {USER_MARKER!r} exactly once")
@@ -285,7 +321,7 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
             raise
         return [str(exc)]
     steps = registered_steps()
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=_Loader(sources),
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
@@ -295,12 +331,16 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
         autoescape=False,
     )
     env.filters["quote"] = quote
+    env.globals.clear()  # no lipsum, cycler, range...: a step's variables are all a template sees
     asts: dict[str, nodes.Template] = {}
     for name, src in sources.items():
         try:
             asts[name] = env.parse(src.body, name=f"{name}.j2", filename=str(src.path))
         except jinja2.TemplateSyntaxError as exc:
             fail(f"{src.path}:{exc.lineno}: syntax error: {exc.message}")
+            continue
+        for line, what in _unsafe_uses(asts[name]):
+            fail(f"{src.path}:{line}: not allowed in a template: {what}")
 
     def includes(name: str, seen: set[str]) -> list[str]:
         """Names of partials included (transitively) by ``name``."""

@@ -79,6 +79,28 @@ class MindRuntime:
             llm = await open_llm(llm_settings, seed=seed)
         return cls(llm=llm, store=store, prompts=prompts, settings=settings, seed=seed, owns_llm=owns)
 
+    @staticmethod
+    def check_inputs(prompts_dir: Path | None = None) -> None:
+        """Load the prompts and the LLM and mind settings without opening anything; register configured secrets.
+
+        Raises PromptError or SettingsError (one line naming the file or key): a run calls this before it
+        writes anything, so a bad input leaves nothing on disk.
+        """
+        from urllib.parse import urlsplit
+
+        from agents.llm.redact import register_secret
+        from agents.settings import agent_settings, cognition_settings
+
+        llm_settings = agent_settings()
+        register_secret(llm_settings.api_key)
+        for url in llm_settings.base_urls:
+            try:
+                register_secret(urlsplit(url).password)
+            except ValueError:  # an unparsable URL is the LLM gateway's to report; redact() still masks userinfo
+                pass
+        cognition_settings()
+        PromptLibrary.load(prompts_dir)
+
     def factory(self) -> MindFactory:
         """``(persona, world) -> AgentMind``; a new agent's stream gets its persona's seed memories."""
 
