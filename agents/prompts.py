@@ -45,6 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 from agents.schemas import SCHEMAS
+from agents.template_safety import unsafe_uses
 from town.resources import data_dir
 
 if TYPE_CHECKING:
@@ -206,37 +207,6 @@ class _Loader(jinja2.BaseLoader):
         return src.body, str(src.path), lambda: True
 
 
-#: methods that change a value in place (the immutable sandbox refuses them at render time)
-_MUTATING = frozenset(
-    "append extend insert pop remove clear sort reverse update setdefault popitem add discard difference_update"
-    " intersection_update symmetric_difference_update".split()
-)
-
-
-def _unsafe_uses(ast: nodes.Template) -> list[tuple[int, str]]:
-    """``(line, what)`` for everything the sandbox would refuse that is visible without rendering.
-
-    Templates are data people share: attribute access to ``_``-names (``''.__class__``,
-    ``lipsum.__globals__``), the ``attr`` filter with such a name, and in-place mutation are rejected
-    when loaded, so ``town prompts check`` reports them and a run refuses to start.
-    """
-    found: list[tuple[int, str]] = []
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call)):
-        name: Any = None
-        if isinstance(node, nodes.Getattr):
-            name = node.attr
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            name = node.arg.value
-        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const):
-            name = node.args[0].value
-        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in _MUTATING:
-            found.append((node.lineno, f"in-place change .{node.node.attr}()"))
-            continue
-        if isinstance(name, str) and (name.startswith("_") or name in ("mro", "format", "format_map")):
-            found.append((node.lineno, f"access to {name!r}"))
-    return found
-
-
 def _first_use_line(ast: nodes.Template, var: str) -> int:
     lines = [n.lineno for n in ast.find_all(nodes.Name) if n.name == var and n.ctx == "load"]
     return min(lines) if lines else 1
@@ -339,7 +309,7 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
         except jinja2.TemplateSyntaxError as exc:
             fail(f"{src.path}:{exc.lineno}: syntax error: {exc.message}")
             continue
-        for line, what in _unsafe_uses(asts[name]):
+        for line, what in unsafe_uses(asts[name]):
             fail(f"{src.path}:{line}: not allowed in a template: {what}")
 
     def includes(name: str, seen: set[str]) -> list[str]:

@@ -133,3 +133,25 @@ def test_a_bad_message_reaching_a_running_town_is_moved_aside_not_fatal(tmp_path
     whispers = [e.data["text"] for e in read_events(run_dir / "events.jsonl") if e.type == "whisper"]
     assert whispers == ["You should visit the cafe."]
     assert not list(box.glob("*.json"))
+
+
+def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
+    from town.app import _post_from_viewer
+
+    run_dir = tmp_path / "run"
+
+    async def go():
+        cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
+        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=_scripted())
+        try:
+            with caplog.at_level("ERROR", logger="town.app"):
+                assert _post_from_viewer(session, {"type": "whisper", "agent": "Klaus Mueller", "text": "  "}) is None
+                assert _post_from_viewer(session, {"type": "inject", "description": "fire", "minutes": 0}) is None
+            assert not list((run_dir / "inbox").glob("*.json"))
+            assert _post_from_viewer(session, {"type": "whisper", "agent": "Klaus Mueller", "text": "hi"}) is not None
+        finally:
+            await session.close()
+
+    asyncio.run(go())
+    assert [r.getMessage().split(":")[0] for r in caplog.records if r.name == "town.app"] == ["not sent"] * 2
+    assert [m["text"] for _, m in inbox.take(run_dir)] == ["hi"]

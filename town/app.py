@@ -19,7 +19,6 @@ from typing import Any
 
 from town import checkpoint as ckpt
 from town import inbox
-from town import rundir
 from town.config import EngineSettings
 from town.engine import Simulation
 from town.events import EventLog
@@ -236,39 +235,6 @@ def _load_state(run_dir: Path, town_map: Any) -> dict[str, Any]:
         raise UserError(str(exc)) from exc
 
 
-def preflight(cfg: RunConfig) -> None:
-    """Check every input of a fresh run before anything is written (the run folder, town.log, memory)."""
-    import agents
-
-    try:
-        rundir.check_hours(cfg.hours)
-        rundir.check_new_run_dir(cfg.run_dir)
-    except rundir.RunDirError as exc:
-        raise UserError(str(exc)) from exc
-    scenario = _load_scenario(cfg.scenario)
-    try:
-        load_map(scenario.map_path)
-        agents.MindRuntime.check_inputs(cfg.prompts_dir)
-    except (MapError, agents.SettingsError, agents.PromptError) as exc:
-        raise UserError(str(exc)) from exc
-
-
-def preflight_resume(run_dir: Path, hours: float, prompts_dir: Path | None) -> None:
-    """Check a resume's inputs before logging opens town.log in the run folder."""
-    import agents
-
-    try:
-        rundir.check_hours(hours)
-    except rundir.RunDirError as exc:
-        raise UserError(str(exc)) from exc
-    if not ckpt.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
-    try:
-        agents.MindRuntime.check_inputs(prompts_dir)
-    except (agents.SettingsError, agents.PromptError) as exc:
-        raise UserError(str(exc)) from exc
-
-
 def _load_scenario(ref: str | Path) -> Scenario:
     try:
         return load_scenario(ref)
@@ -350,7 +316,7 @@ def _post_from_viewer(s: Session, message: dict[str, Any]) -> Path | None:
 
 
 def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None) -> None:
-    """A fresh run (check its inputs with :func:`preflight` first, before logging creates the run folder)."""
+    """A fresh run; check its inputs first with :func:`town.preflight.check_run` (before logging makes the folder)."""
     if ckpt.has_checkpoint(cfg.run_dir):
         raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
     factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731

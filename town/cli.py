@@ -82,6 +82,7 @@ def run(
 ) -> None:
     """Run the town: live in a pygame window, or --headless with a progress bar and logs."""
     from town import app as town_app
+    from town import preflight
 
     if not headless and screenshot is None and not _has_display():
         console.print("[yellow]No display found: running headless (pass --headless to silence this).[/]")
@@ -94,7 +95,7 @@ def run(
         scenario=scenario, hours=hours, seed=seed, run_dir=run_dir, prompts_dir=prompts, memory_url=memory_url
     )
     try:
-        town_app.preflight(cfg)  # every input checked before logging creates the run folder
+        preflight.check_run(cfg)  # every input checked before logging creates the run folder
         _setup_logging(verbose, run_dir)
         town_app.run(cfg, headless=headless, screenshot=screenshot)
     except town_app.UserError as exc:
@@ -115,13 +116,14 @@ def resume(
 ) -> None:
     """Resume a run (also one killed with SIGKILL: at most one tick is lost), or --fork it first."""
     from town import app as town_app
+    from town import preflight
 
     if not headless and not _has_display():
         console.print("[yellow]No display found: running headless.[/]")
         headless = True
     _apply_llm_options(model, base_url)
     try:
-        town_app.preflight_resume(run_dir, hours, prompts)
+        preflight.check_resume(run_dir, hours, prompts)
         if fork is not None:
             town_app.fork_run(run_dir, fork)
             run_dir = fork

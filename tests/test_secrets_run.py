@@ -1,0 +1,59 @@
+"""No credential in anything a run writes, reports or prints: a real `town run` process over loopback HTTP with a
+password in its endpoint URLs and an API key, one endpoint dead and the other failing now and then, then a report.
+
+Before: the userinfo of the URL reached town.log (the endpoint line, "parked" warnings) and the console.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from agents.llm.testserver import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "SECRETKEY4711pw"
+API_KEY = "sk-APIKEYSECRET0815abcdef"
+
+
+def _with_userinfo(url: str) -> str:
+    return url.replace("http://", f"http://user:{PASSWORD}@")
+
+
+def test_no_secret_in_run_folder_report_or_console(tmp_path):
+    dead = FakeOpenAIServer().start()
+    dead.stop()  # its port stays known: connections to it fail
+    run_dir = tmp_path / "run"
+    with FakeOpenAIServer(script=["500", "garbage", "500", "garbage"] * 3) as server:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "OPENAI_BASE_URL": ",".join(_with_userinfo(u) for u in (server.url, dead.url)),
+            "OPENAI_API_KEY": API_KEY,
+            "TOWN_MODEL": "test-model",
+            "TOWN_BACKOFF_S": "0",
+            "TOWN_PARK_AFTER": "1",
+            "TOWN_PARK_S": "0.5",
+        }
+        res = subprocess.run(
+            [sys.executable, "-m", "town", "run", "--headless", "--hours", "0.05", "--seed", "1", "--out", str(run_dir)],
+            env=env, capture_output=True, timeout=300, cwd=tmp_path,
+        )
+        assert res.returncode == 0, res.stderr.decode()[-3000:]
+        assert server.requests > 0
+    reports = []
+    for fmt in ("html", "md"):
+        rep = subprocess.run([sys.executable, "-m", "town", "report", str(run_dir), "--format", fmt],
+                             env=env, capture_output=True, timeout=300, cwd=tmp_path)
+        assert rep.returncode == 0, rep.stderr.decode()[-2000:]
+        reports.append(rep.stdout + rep.stderr)
+    console = res.stdout + res.stderr + b"".join(reports)
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("report") for p in files)
+    for blob, where in [(console, "console"), *((p.read_bytes(), str(p)) for p in files)]:
+        for secret in (PASSWORD, API_KEY):
+            assert secret.encode() not in blob, f"{secret} found in {where}"
+    log_text = (run_dir / "town.log").read_text(encoding="utf-8")
+    assert "http://***@127.0.0.1" in log_text  # the failing endpoint is still named, masked
