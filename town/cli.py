@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# no locals in crash tracebacks: they would print settings, API keys included
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 prompts_app = typer.Typer(no_args_is_help=True, help="List, show and check prompt templates.")
 app.add_typer(prompts_app, name="prompts")
 console = Console(stderr=True)
