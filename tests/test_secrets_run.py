@@ -57,3 +57,24 @@ def test_no_secret_in_run_folder_report_or_console(tmp_path):
             assert secret.encode() not in blob, f"{secret} found in {where}"
     log_text = (run_dir / "town.log").read_text(encoding="utf-8")
     assert "http://***@127.0.0.1" in log_text  # the failing endpoint is still named, masked
+
+
+def test_event_scrub_masks_credentials_but_keeps_what_agents_say(tmp_path):
+    import asyncio
+
+    import agents
+    from town.app import RunConfig, Session
+    from town.events import read_events
+
+    async def go():
+        run_dir = tmp_path / "run"
+        cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
+        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.ScriptedLLM(agents.schema_example_script()))
+        session.sim.emit("note", text="my secret: the party is at 5pm")
+        session.sim.emit("note", text=f"endpoint http://user:{PASSWORD}@127.0.0.1:1/v1 failed; api_key={API_KEY}")
+        await session.close()
+        return [e.data["text"] for e in read_events(run_dir / "events.jsonl") if e.type == "note"]
+
+    said, failed = asyncio.run(go())
+    assert said == "my secret: the party is at 5pm"
+    assert PASSWORD not in failed and API_KEY not in failed and "http://***@127.0.0.1:1/v1" in failed

@@ -115,14 +115,14 @@ class Session:
             meta["agents"] = [p.name for p in scenario.personas]
             ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, scrub_secrets(meta))
             world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
-            event_log = EventLog(run_dir / "events.jsonl", scrub=scrub_secrets)
+            event_log = EventLog(run_dir / "events.jsonl", scrub=_scrub_event)
         elif read_only:
             world = World.from_state(town_map, state["world"])
-            event_log = EventLog(None, start_seq=state["seq"], scrub=scrub_secrets)
+            event_log = EventLog(None, start_seq=state["seq"], scrub=_scrub_event)
         else:
             kept = ckpt.truncate_events(run_dir / "events.jsonl", state["seq"])
             world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
-            event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0, scrub=scrub_secrets)
+            event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0, scrub=_scrub_event)
             runtime.forget_after(world.now())
         factory = runtime.factory()
         minds = {p.name: factory(p, world) for p in scenario.personas}
@@ -196,17 +196,27 @@ class Session:
         }
 
 
-def scrub_secrets(value: Any) -> Any:
+#: an event string is scrubbed only if it has one of these: agents' own words ("my secret: ...") stay as said
+_CREDENTIAL_HINTS = ("://", "sk-", "api", "token", "auth", "bearer", "basic ")
+
+
+def scrub_secrets(value: Any, *, hinted_only: bool = False) -> Any:
     """``value`` (dicts, lists, strings) with every credential masked: for what we store, log or print."""
     from agents.llm.redact import redact
 
     if isinstance(value, str):
+        if hinted_only and not any(h in value.lower() for h in _CREDENTIAL_HINTS):
+            return value
         return redact(value)
     if isinstance(value, dict):
-        return {k: scrub_secrets(v) for k, v in value.items()}
+        return {k: scrub_secrets(v, hinted_only=hinted_only) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [scrub_secrets(v) for v in value]
+        return [scrub_secrets(v, hinted_only=hinted_only) for v in value]
     return value
+
+
+def _scrub_event(data: dict[str, Any]) -> dict[str, Any]:
+    return scrub_secrets(data, hinted_only=True)
 
 
 def _read_meta(run_dir: Path, prompts_dir: Path | None) -> dict[str, Any]:
