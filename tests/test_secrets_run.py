@@ -78,3 +78,14 @@ def test_event_scrub_masks_credentials_but_keeps_what_agents_say(tmp_path):
     said, failed = asyncio.run(go())
     assert said == "my secret: the party is at 5pm"
     assert PASSWORD not in failed and API_KEY not in failed and "http://***@127.0.0.1:1/v1" in failed
+
+
+def test_configured_key_and_url_password_are_masked_even_without_a_telltale_shape(monkeypatch):
+    import agents
+    from agents.llm.redact import redact
+
+    monkeypatch.setenv("OPENAI_API_KEY", "plainkey9f8e7d")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://bob:pw5a4b3c2d@127.0.0.1:1/v1")
+    assert redact("key plainkey9f8e7d, password pw5a4b3c2d") != "key ***, password ***"  # unknown before
+    agents.MindRuntime.check_inputs(None)
+    assert redact("key plainkey9f8e7d, password pw5a4b3c2d") == "key ***, password ***"
