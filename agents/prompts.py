@@ -40,9 +40,12 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import yaml
 from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 from agents.schemas import SCHEMAS
+from agents.template_safety import unsafe_uses
 from town.resources import data_dir
 
 if TYPE_CHECKING:
@@ -233,7 +236,10 @@ class PromptTemplate:
             raise PromptError(
                 f"{self.path}: render of {self.name!r}: missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        text = self._template.render(**variables)
+        try:
+            text = self._template.render(**variables)
+        except SecurityError as exc:  # the static check missed a computed name; the sandbox still stops it
+            raise PromptError(f"{self.path}: not allowed in a template: {exc}") from exc
         parts = text.split(USER_MARKER)  # data cannot contain it: _finalize neutralises it
         if len(parts) != 2:
             raise PromptError(f"{self.path}: rendered text must contain {USER_MARKER!r} exactly once")
@@ -286,7 +292,7 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
             raise
         return [str(exc)]
     steps = registered_steps()
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=_Loader(sources),
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
@@ -296,12 +302,16 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
         autoescape=False,
     )
     env.filters["quote"] = quote
+    env.globals.clear()  # no lipsum, cycler, range...: a step's variables are all a template sees
     asts: dict[str, nodes.Template] = {}
     for name, src in sources.items():
         try:
             asts[name] = env.parse(src.body, name=f"{name}.j2", filename=str(src.path))
         except jinja2.TemplateSyntaxError as exc:
             fail(f"{src.path}:{exc.lineno}: syntax error: {exc.message}")
+            continue
+        for line, what in unsafe_uses(asts[name]):
+            fail(f"{src.path}:{line}: not allowed in a template: {what}")
 
     def includes(name: str, seen: set[str]) -> list[str]:
         """Names of partials included (transitively) by ``name``."""

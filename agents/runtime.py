@@ -29,6 +29,20 @@ def _namespace(run_dir: Path) -> str:
     return f"{slug}-{digest}"
 
 
+def _register_secrets(llm_settings: Any) -> None:
+    """The configured API key and URL passwords are masked verbatim in everything logged or stored from now on."""
+    from urllib.parse import urlsplit
+
+    from agents.llm.redact import register_secret
+
+    register_secret(llm_settings.api_key)
+    for url in llm_settings.base_urls:
+        try:
+            register_secret(urlsplit(url).password)
+        except ValueError:  # an unparsable URL is the LLM gateway's to report; redact() still masks userinfo
+            pass
+
+
 class MindRuntime:
     """Owns the LLM, the memory store, the prompt library and a plan cache shared by all minds."""
 
@@ -74,10 +88,24 @@ class MindRuntime:
             from agents.settings import agent_settings
 
             llm_settings = agent_settings()
+            _register_secrets(llm_settings)
             if llm_settings.cache_path is None:  # each run keeps its answers: same seed + same cache = same run
                 llm_settings = llm_settings.model_copy(update={"cache_path": run_dir / "llm_cache.sqlite"})
             llm = await open_llm(llm_settings, seed=seed)
         return cls(llm=llm, store=store, prompts=prompts, settings=settings, seed=seed, owns_llm=owns)
+
+    @staticmethod
+    def check_inputs(prompts_dir: Path | None = None) -> None:
+        """Load the prompts and the LLM and mind settings without opening anything; register configured secrets.
+
+        Raises PromptError or SettingsError (one line naming the file or key): a run calls this before it
+        writes anything, so a bad input leaves nothing on disk.
+        """
+        from agents.settings import agent_settings, cognition_settings
+
+        _register_secrets(agent_settings())
+        cognition_settings()
+        PromptLibrary.load(prompts_dir)
 
     def factory(self) -> MindFactory:
         """``(persona, world) -> AgentMind``; a new agent's stream gets its persona's seed memories."""

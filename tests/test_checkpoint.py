@@ -66,12 +66,14 @@ def test_bad_line_in_the_middle_raises_with_file_and_line(tmp_path):
 
 
 def test_inbox_is_ordered_and_consumed_once(tmp_path):
-    ckpt.post_to_inbox(tmp_path, {"type": "whisper", "agent": "A", "text": "one"})
-    ckpt.post_to_inbox(tmp_path, {"type": "inject", "description": "fire", "address": "X"})
-    ckpt.post_to_inbox(tmp_path, {"type": "whisper", "agent": "B", "text": "three"})
-    got = ckpt.take_inbox(tmp_path)
+    from town import inbox
+
+    inbox.post(tmp_path, {"type": "whisper", "agent": "A", "text": "one"})
+    inbox.post(tmp_path, {"type": "inject", "description": "fire", "address": "X"})
+    inbox.post(tmp_path, {"type": "whisper", "agent": "B", "text": "three"})
+    got = [m for _, m in inbox.take(tmp_path)]
     assert [m.get("text") or m.get("description") for m in got] == ["one", "fire", "three"]
-    assert ckpt.take_inbox(tmp_path) == []
+    assert inbox.take(tmp_path) == []
     assert len(list((tmp_path / "inbox" / "done").glob("*.json"))) == 3
 
 
@@ -99,3 +101,74 @@ def test_fork_refuses_server_memory(tmp_path):
     ckpt.atomic_write_json(src / ckpt.CHECKPOINT, {"tick": 3})
     with pytest.raises(ckpt.RunFolderError, match="Chroma server"):
         ckpt.fork_run(src, tmp_path / "fork")
+
+
+# -- the previous checkpoint: a damaged latest one falls back to it ------------------------------
+def _scripted_run(run_dir, ticks):
+    import asyncio
+
+    import agents
+    from town.app import RunConfig, Session, run_session
+
+    async def go():
+        cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
+        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.ScriptedLLM(agents.schema_example_script()))
+        return await run_session(session, ticks)
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # torn JSON
+        lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "world"}),  # was a KeyError
+        lambda text: json.dumps({**json.loads(text), "world": {"agents": 3}}),  # a world that does not load
+    ],
+)
+def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage, caplog):
+    import asyncio
+
+    import agents
+    from town.app import Session
+
+    run_dir = tmp_path / "run"
+    _scripted_run(run_dir, 3)
+    prev_tick = json.loads((run_dir / ckpt.PREVIOUS).read_text())["tick"]
+    assert prev_tick == 2 and json.loads((run_dir / ckpt.CHECKPOINT).read_text())["tick"] == 3
+    latest = run_dir / ckpt.CHECKPOINT
+    latest.write_text(damage(latest.read_text()))
+
+    async def reopen():
+        session = await Session.open(run_dir, resume=True, llm=agents.ScriptedLLM(agents.schema_example_script()))
+        try:
+            return session.world.clock.tick
+        finally:
+            await session.runtime.aclose()
+
+    with caplog.at_level("WARNING", logger="town.checkpoint"):
+        assert asyncio.run(reopen()) == prev_tick
+    assert any("previous checkpoint" in r.getMessage() for r in caplog.records)
+
+
+def test_no_usable_checkpoint_is_one_line_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from town.cli import app as cli
+
+    run_dir = tmp_path / "run"
+    _scripted_run(run_dir, 2)
+    (run_dir / ckpt.CHECKPOINT).write_text("{")
+    (run_dir / ckpt.PREVIOUS).write_text(json.dumps({"version": 1}))
+    res = CliRunner().invoke(cli, ["resume", str(run_dir), "--headless"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert "no usable checkpoint" in lines[0] and "missing keys" in lines[0]
+
+
+def test_crash_between_the_renames_resumes_from_the_previous(tmp_path):
+    run_dir = tmp_path / "run"
+    _scripted_run(run_dir, 2)
+    (run_dir / ckpt.CHECKPOINT).unlink()  # what a kill between the two renames leaves
+    assert ckpt.has_checkpoint(run_dir)
+    assert ckpt.load_checkpoint(run_dir)["tick"] == 1

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from town import checkpoint as ckpt
+from town import inbox
 from town.config import EngineSettings
 from town.engine import Simulation
 from town.events import EventLog
 from town.maps import MapError
 from town.scenario import Scenario, ScenarioError, load_scenario
-from town.world import World
+from town.world import World, WorldError
 
 log = logging.getLogger("town.app")
 
@@ -100,12 +101,9 @@ class Session:
 
         settings = EngineSettings()
         if resume:
-            meta = ckpt.read_json(run_dir / ckpt.RUN_FILE)
-            state = ckpt.read_json(run_dir / ckpt.CHECKPOINT)
+            meta = _read_meta(run_dir, prompts_dir)
             if seed is not None:
                 meta["seed"] = seed
-            if prompts_dir is not None:
-                meta["prompts_dir"] = str(prompts_dir)
         else:
             assert cfg is not None
             meta = {
@@ -115,12 +113,14 @@ class Session:
                 "memory_url": cfg.memory_url,
                 "created": datetime.now().isoformat(timespec="seconds"),
             }
-            state = None
         scenario = _run_scenario(run_dir, meta) if resume else _load_scenario(meta["scenario"])
         try:
             town_map = scenario.load_map()
         except MapError as exc:
             raise UserError(str(exc)) from exc
+        state = _load_state(run_dir, town_map) if resume else None
+        if state is None and (run_dir / "events.jsonl").exists():
+            raise UserError(f"{run_dir / 'events.jsonl'} exists: a fresh run never appends to an old event log")
         try:
             runtime = await agents.MindRuntime.open(
                 run_dir,
@@ -130,23 +130,23 @@ class Session:
                 memory_url=meta.get("memory_url"),
                 settings=mind_settings,
             )
-        except agents.SettingsError as exc:
+        except (agents.SettingsError, agents.PromptError) as exc:
             raise UserError(str(exc)) from exc
         if state is None:
             run_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
             meta["scenario_dir"] = str(scenario.path.parent)  # the copy's map path is relative to the original
             meta["agents"] = [p.name for p in scenario.personas]
-            ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, meta)
+            ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, scrub_secrets(meta))
             world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
-            event_log = EventLog(run_dir / "events.jsonl")
+            event_log = EventLog(run_dir / "events.jsonl", scrub=_scrub_event)
         elif read_only:
             world = World.from_state(town_map, state["world"])
-            event_log = EventLog(None, start_seq=state["seq"])
+            event_log = EventLog(None, start_seq=state["seq"], scrub=_scrub_event)
         else:
             kept = ckpt.truncate_events(run_dir / "events.jsonl", state["seq"])
             world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
-            event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0)
+            event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0, scrub=_scrub_event)
             runtime.forget_after(world.now())
         factory = runtime.factory()
         minds = {p.name: factory(p, world) for p in scenario.personas}
@@ -170,23 +170,18 @@ class Session:
         self.save_checkpoint()
 
     def _apply_inbox(self) -> None:
-        for msg in ckpt.take_inbox(self.run_dir):
-            kind = msg.get("type")
-            if kind == "whisper":
-                if msg.get("agent") not in self.minds:
-                    log.error("inbox: whisper for unknown agent %r ignored", msg.get("agent"))
-                    continue
-                self.world.whisper(msg["agent"], msg["text"])
-                self.sim.emit("whisper", agent=msg["agent"], text=msg["text"])
-            elif kind == "inject":
-                address = msg.get("address", "")
-                if address and self.world.map.kind_of(address) is None:
-                    log.error("inbox: injected event at unknown address %r ignored", address)
-                    continue
-                self.world.inject_event(msg["description"], address, minutes=int(msg.get("minutes", 60)))
-                self.sim.emit("world_event", description=msg["description"], address=msg.get("address", ""))
-            else:
-                log.error("inbox: unknown message type %r ignored", kind)
+        """Apply waiting messages in posting order; a bad one (written by hand) is moved aside and logged."""
+        for path, raw in inbox.take(self.run_dir):
+            try:
+                msg = inbox.check_message(raw, set(self.minds), lambda a: self.world.map.kind_of(a) is not None)
+                if msg["type"] == "whisper":
+                    self.world.whisper(msg["agent"], msg["text"])
+                    self.sim.emit("whisper", agent=msg["agent"], text=msg["text"])
+                else:
+                    self.world.inject_event(msg["description"], msg["address"], minutes=msg["minutes"])
+                    self.sim.emit("world_event", description=msg["description"], address=msg["address"])
+            except (inbox.InboxError, WorldError) as exc:
+                inbox.reject(path, str(exc))
 
     def save_checkpoint(self) -> None:
         state = {
@@ -198,10 +193,10 @@ class Session:
             "minds": {name: m.checkpoint() for name, m in sorted(self.minds.items())},
         }
         self.log.flush()
-        ckpt.atomic_write_json(self.run_dir / ckpt.CHECKPOINT, state)
+        ckpt.save_checkpoint(self.run_dir, state)
 
     async def close(self) -> dict[str, Any]:
-        summary = self.summary()
+        summary = scrub_secrets(self.summary())
         self.sim.emit("run_end", summary=summary)
         self.log.close()
         ckpt.atomic_write_json(self.run_dir / "summary.json", summary)
@@ -223,6 +218,55 @@ class Session:
             "tick_s_p95": round(tt[int(0.95 * (len(tt) - 1))], 4) if tt else None,
             "minds": self.runtime.summary(),
         }
+
+
+#: an event string is scrubbed only if it has one of these: agents' own words ("my secret: ...") stay as said
+_CREDENTIAL_HINTS = ("://", "sk-", "api", "token", "auth", "bearer", "basic ")
+
+
+def scrub_secrets(value: Any, *, hinted_only: bool = False) -> Any:
+    """``value`` (dicts, lists, strings) with every credential masked: for what we store, log or print."""
+    from agents.llm.redact import redact
+
+    if isinstance(value, str):
+        if hinted_only and not any(h in value.lower() for h in _CREDENTIAL_HINTS):
+            return value
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: scrub_secrets(v, hinted_only=hinted_only) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_secrets(v, hinted_only=hinted_only) for v in value]
+    return value
+
+
+def _scrub_event(data: dict[str, Any]) -> dict[str, Any]:
+    return scrub_secrets(data, hinted_only=True)
+
+
+def _read_meta(run_dir: Path, prompts_dir: Path | None) -> dict[str, Any]:
+    """run.json, with the templates the user named now: a recorded prompts folder is never followed silently."""
+    try:
+        meta = ckpt.read_json(run_dir / ckpt.RUN_FILE)
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("seed"), int):
+        raise UserError(f"{run_dir / ckpt.RUN_FILE}: damaged (needs a whole-number 'seed')")
+    recorded = meta.get("prompts_dir")
+    if prompts_dir is None and recorded:
+        log.warning("%s was run with templates from %s; using the default templates (pass --prompts %s to use them)",
+                    run_dir, recorded, recorded)
+    meta["prompts_dir"] = str(prompts_dir) if prompts_dir is not None else None
+    if "***" in str(meta.get("memory_url") or ""):
+        raise UserError(f"{run_dir / ckpt.RUN_FILE}: the memory server URL held a credential, which is not stored")
+    return meta
+
+
+def _load_state(run_dir: Path, town_map: Any) -> dict[str, Any]:
+    """The latest usable checkpoint (falling back to the previous one with a warning), or a one-line UserError."""
+    try:
+        return ckpt.load_checkpoint(run_dir, check=lambda st: World.from_state(town_map, st["world"]))
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _load_scenario(ref: str | Path, base_dir: str | None = None) -> Scenario:
@@ -300,7 +344,7 @@ def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | N
             step=s.step,
             ticks=ticks_for_hours(hours, s.world.clock.seconds_per_tick),
             close=close,
-            post=lambda m: ckpt.post_to_inbox(s.run_dir, m),
+            post=lambda m: _post_from_viewer(s, m),
         )
 
     run_live_from(open_sim, screenshot=screenshot)
@@ -308,8 +352,19 @@ def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | N
         print_summary(summaries[0], verbose=verbose)
 
 
+def _post_from_viewer(s: Session, message: dict[str, Any]) -> Path | None:
+    """The window's whisper/inject: the same checks as ``town whisper``; a bad one is logged, not queued."""
+    try:
+        msg = inbox.check_message(message, set(s.minds), lambda a: s.world.map.kind_of(a) is not None)
+    except inbox.InboxError as exc:
+        log.error("not sent: %s", exc)
+        return None
+    return inbox.post(s.run_dir, msg)
+
+
 def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None, verbose: bool = False) -> None:
-    if (cfg.run_dir / ckpt.CHECKPOINT).exists():
+    """A fresh run; check its inputs first with :func:`town.preflight.check_run` (before logging makes the folder)."""
+    if ckpt.has_checkpoint(cfg.run_dir):
         raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
     factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731
     with _llm_problems_as_messages(cfg.run_dir):
@@ -321,7 +376,7 @@ def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None, verbo
 
 def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None,
            verbose: bool = False) -> None:
-    if not (run_dir / ckpt.CHECKPOINT).exists():
+    if not ckpt.has_checkpoint(run_dir):
         raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
     factory = lambda: Session.open(run_dir, resume=True, seed=seed, prompts_dir=prompts_dir)  # noqa: E731
     try:
@@ -346,28 +401,32 @@ def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
     meta_path = run_dir / ckpt.RUN_FILE
     if not meta_path.exists():
         raise UserError(f"{meta_path} not found: start the run first (`town run --out {run_dir}`)")
-    agents_ = ckpt.read_json(meta_path).get("agents", [])
-    if message["type"] == "whisper" and message["agent"] not in agents_:
-        raise UserError(f"no agent {message['agent']!r} in {run_dir}; agents: {', '.join(agents_)}")
-    if message["type"] == "inject" and message.get("address"):
+    try:
+        agents_ = ckpt.read_json(meta_path).get("agents", [])
         town_map = _run_scenario(run_dir, ckpt.read_json(meta_path)).load_map()
-        if town_map.kind_of(message["address"]) is None:
-            places = ", ".join(sorted(town_map.arenas)[:12])
-            raise UserError(f"no place {message['address']!r} on {town_map.path.name}; e.g. {places}")
-    return ckpt.post_to_inbox(run_dir, message)
+    except (ckpt.RunFolderError, MapError, AttributeError) as exc:
+        raise UserError(f"{run_dir} is not a readable run folder: {exc}") from exc
+    try:
+        msg = inbox.check_message(message, agents_, lambda a: town_map.kind_of(a) is not None)
+    except inbox.InboxError as exc:
+        if message.get("type") == "inject" and "no place" in str(exc):
+            exc = inbox.InboxError(f"{exc} {town_map.path.name}; e.g. {', '.join(sorted(town_map.arenas)[:12])}")
+        raise UserError(str(exc)) from exc
+    return inbox.post(run_dir, msg)
 
 
-async def _open_minds_for_questions(run_dir: Path) -> Session:
-    if not (run_dir / ckpt.CHECKPOINT).exists():
+async def _open_minds_for_questions(run_dir: Path, prompts_dir: Path | None = None) -> Session:
+    if not ckpt.has_checkpoint(run_dir):
         raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: is {run_dir} a run folder?")
-    return await Session.open(run_dir, resume=True, read_only=True)
+    return await Session.open(run_dir, resume=True, read_only=True, prompts_dir=prompts_dir)
 
 
-def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[[], str], say: Callable[[str], None]) -> None:
+def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[[], str], say: Callable[[str], None],
+              prompts_dir: Path | None = None) -> None:
     """Ask ``agent`` questions in character; nothing is stored and the run is not advanced."""
 
     async def main() -> None:
-        session = await _open_minds_for_questions(run_dir)
+        session = await _open_minds_for_questions(run_dir, prompts_dir)
         try:
             if agent not in session.minds:
                 raise UserError(f"no agent {agent!r} in {run_dir}; agents: {', '.join(sorted(session.minds))}")
@@ -391,11 +450,12 @@ def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[
         asyncio.run(main())
 
 
-def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None) -> Path:
+def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None,
+                          prompts_dir: Path | None = None) -> Path:
     from town.interviews import default_questions_path, run_interviews
 
     async def main() -> Path:
-        session = await _open_minds_for_questions(run_dir)
+        session = await _open_minds_for_questions(run_dir, prompts_dir)
         try:
             path = out or run_dir / "interviews.jsonl"
             await run_interviews(session.minds, questions or default_questions_path(), path)

@@ -6,6 +6,7 @@ A run folder holds::
     scenario.yaml     a copy of the scenario (reports read its facts)
     events.jsonl      the event stream
     checkpoint.json   world + minds after the last complete tick (written atomically each tick)
+    checkpoint.prev.json  the one before, used with a warning when the latest is damaged
     memory/           the agents' memory (embedded chromadb), unless a Chroma server is used
     llm_cache.sqlite  the LLM response cache (same seed + same cache = same run)
     inbox/            whispers and injected events waiting for the next tick
@@ -18,17 +19,22 @@ the log and memories created after it are deleted, so at most the tick in flight
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from town.events import Event, read_events
 
 CHECKPOINT = "checkpoint.json"
+PREVIOUS = "checkpoint.prev.json"
+CHECKPOINT_KEYS = frozenset({"version", "tick", "seq", "world", "minds"})
 RUN_FILE = "run.json"
-INBOX = "inbox"
+
+log = logging.getLogger("town.checkpoint")
 
 
 class RunFolderError(Exception):
@@ -76,35 +82,67 @@ def truncate_events(path: Path, last_seq: int) -> list[Event]:
     return kept
 
 
-def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
-    """Queue a whisper / injected event; the running (or next) session applies it at its next tick."""
-    inbox = run_dir / INBOX
-    inbox.mkdir(parents=True, exist_ok=True)
-    existing = sorted(p.name for p in inbox.glob("*.json"))
-    n = int(existing[-1].split("-")[0]) + 1 if existing else 1
-    path = inbox / f"{n:06d}-{message['type']}.json"
-    atomic_write_json(path, message)
-    return path
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run to resume (its latest checkpoint, or the previous one)."""
+    return (run_dir / CHECKPOINT).exists() or (run_dir / PREVIOUS).exists()
 
 
-def take_inbox(run_dir: Path) -> list[dict[str, Any]]:
-    """Messages waiting in the inbox, oldest first; each is moved to inbox/done once read."""
-    inbox = run_dir / INBOX
-    if not inbox.is_dir():
-        return []
-    done = inbox / "done"
-    out = []
-    for path in sorted(inbox.glob("*.json")):
-        msg = read_json(path)
-        done.mkdir(exist_ok=True)
-        os.replace(path, done / path.name)
-        out.append(msg)
-    return out
+def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` as the latest checkpoint and keep the one before it as ``checkpoint.prev.json``.
+
+    The new file is complete on disk before the old one is renamed, so a crash between the two renames leaves
+    no ``checkpoint.json`` but a good ``checkpoint.prev.json``, which :func:`load_checkpoint` falls back to.
+    """
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=CHECKPOINT, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if (run_dir / CHECKPOINT).exists():
+            os.replace(run_dir / CHECKPOINT, run_dir / PREVIOUS)
+        os.replace(tmp, run_dir / CHECKPOINT)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(run_dir: Path, check: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+    """The latest usable checkpoint: ``checkpoint.json``, else (with a warning) ``checkpoint.prev.json``.
+
+    ``check(state)`` may raise KeyError/TypeError/ValueError/RunFolderError to mark a state unusable (e.g. a
+    world state that does not load). Raises RunFolderError, one line naming both files, when neither is usable.
+    """
+    problems: list[str] = []
+    for name in (CHECKPOINT, PREVIOUS):
+        path = run_dir / name
+        try:
+            state = read_json(path)
+            if not isinstance(state, dict):
+                raise RunFolderError(f"{path}: not a JSON object")
+            missing = sorted(CHECKPOINT_KEYS - set(state))
+            if missing:
+                raise RunFolderError(f"{path}: missing keys {missing}")
+            if not isinstance(state["seq"], int) or not isinstance(state["minds"], dict):
+                raise RunFolderError(f"{path}: 'seq' must be a number and 'minds' an object")
+            if check is not None:
+                check(state)
+        except RunFolderError as exc:
+            problems.append(str(exc))
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            problems.append(f"{path}: does not load ({type(exc).__name__}: {exc})")
+            continue
+        if problems:
+            log.warning("%s; resuming from the previous checkpoint %s (tick %s)", problems[0], path, state["tick"])
+        return state
+    raise RunFolderError("no usable checkpoint: " + "; ".join(problems))
 
 
 def fork_run(src: Path, dst: Path) -> None:
     """Copy a run folder at its last checkpoint (the copy resumes independently)."""
-    if not (src / CHECKPOINT).exists():
+    if not has_checkpoint(src):
         raise RunFolderError(f"{src / CHECKPOINT} not found: nothing to fork")
     if dst.exists():
         raise RunFolderError(f"{dst} already exists")

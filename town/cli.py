@@ -12,7 +12,8 @@ import typer
 
 from town.console import err_console as console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# no locals in crash tracebacks: they would print settings, API keys included
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 prompts_app = typer.Typer(no_args_is_help=True, help="List, show and check prompt templates.")
 app.add_typer(prompts_app, name="prompts")
 
@@ -54,7 +55,12 @@ def _main(
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[bold red]error:[/] {msg}", soft_wrap=True)  # one line, however narrow the terminal
+    from rich.markup import escape
+
+    from agents.llm.redact import redact
+
+    msg = " ".join(part.strip() for part in redact(str(msg)).splitlines() if part.strip())  # one line, always
+    console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -65,15 +71,22 @@ def _stopped(msg: str) -> None:
 
 
 def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
+    """Console (rich) and ``RUN/town.log`` handlers; both mask credentials, tracebacks included."""
+    from agents.llm.redact import RedactingFilter, RedactingFormatter
+
     handlers: list[logging.Handler] = []
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         fh = logging.FileHandler(run_dir / "town.log", encoding="utf-8")
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        fh.setFormatter(RedactingFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")))
         handlers.append(fh)
     from town.console import console_log_handler
 
-    handlers.append(console_log_handler(verbose))
+    handler = console_log_handler(verbose)
+    handler.setFormatter(RedactingFormatter(logging.Formatter("%(message)s")))  # no second level prefix
+    handlers.append(handler)
+    for h in handlers:
+        h.addFilter(RedactingFilter())
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
     for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -88,7 +101,7 @@ def _has_display() -> bool:
 @app.command()
 def run(
     scenario: Annotated[str, typer.Option(help="scenario name in maps/scenarios or a YAML path")] = "valentines",
-    hours: Annotated[float, typer.Option(min=0.01, help="game hours to simulate")] = 1.0,
+    hours: Annotated[float, typer.Option(help="game hours to simulate")] = 1.0,
     seed: Annotated[int, typer.Option(help="same seed + same cached LLM answers = same run")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<scenario>-<seed>-<time>)")] = None,
     headless: HeadlessOpt = False,
@@ -103,6 +116,7 @@ def run(
 ) -> None:
     """Run the town: live in a pygame window, or --headless with a progress bar and logs."""
     from town import app as town_app
+    from town import preflight
 
     if not headless and screenshot is None and not _has_display():
         console.print("[yellow]No display found: running headless (pass --headless to silence this).[/]")
@@ -111,13 +125,12 @@ def run(
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     _apply_llm_options(model, base_url)
     run_dir = out or town_app.default_run_dir(scenario, seed)
-    if (run_dir / "checkpoint.json").exists():
-        _fail(f"{run_dir} already holds a run: use `town resume {run_dir}` or pick another --out")
-    _setup_logging(verbose, run_dir)
+    cfg = town_app.RunConfig(
+        scenario=scenario, hours=hours, seed=seed, run_dir=run_dir, prompts_dir=prompts, memory_url=memory_url
+    )
     try:
-        cfg = town_app.RunConfig(
-            scenario=scenario, hours=hours, seed=seed, run_dir=run_dir, prompts_dir=prompts, memory_url=memory_url
-        )
+        preflight.check_run(cfg)  # every input checked before logging creates the run folder
+        _setup_logging(verbose, run_dir)
         _prepare_embedded_model()
         town_app.run(cfg, headless=headless, screenshot=screenshot, verbose=verbose)
     except town_app.UserError as exc:
@@ -129,7 +142,7 @@ def run(
 @app.command()
 def resume(
     run_dir: RunDir,
-    hours: Annotated[float, typer.Option(min=0.01, help="further game hours to simulate")] = 1.0,
+    hours: Annotated[float, typer.Option(help="further game hours to simulate")] = 1.0,
     headless: HeadlessOpt = False,
     fork: Annotated[Optional[Path], typer.Option(help="continue in a copy of the run at this path")] = None,
     seed: Annotated[Optional[int], typer.Option(help="new seed for a fork (default: the run's)")] = None,
@@ -140,12 +153,14 @@ def resume(
 ) -> None:
     """Resume a run (also one killed with SIGKILL: at most one tick is lost), or --fork it first."""
     from town import app as town_app
+    from town import preflight
 
     if not headless and not _has_display():
         console.print("[yellow]No display found: running headless.[/]")
         headless = True
     _apply_llm_options(model, base_url)
     try:
+        preflight.check_resume(run_dir, hours, prompts)
         if fork is not None:
             town_app.fork_run(run_dir, fork)
             run_dir = fork
@@ -194,12 +209,15 @@ def interview(
     run_dir: RunDir,
     agent: Annotated[str, typer.Argument(help="e.g. 'Isabella Rodriguez'")],
     question: Annotated[Optional[str], typer.Argument(help="ask once; omit for an interactive session")] = None,
+    prompts: PromptsOpt = None,
 ) -> None:
     """Ask an agent questions in character, answered from her memories (nothing is stored)."""
     from town import app as town_app
 
     try:
-        town_app.interview(run_dir, agent, question, ask=lambda: console.input("[bold]you> [/]"), say=print)
+        town_app.interview(
+            run_dir, agent, question, ask=lambda: console.input("[bold]you> [/]"), say=print, prompts_dir=prompts
+        )
     except town_app.UserError as exc:
         _fail(str(exc))
 
@@ -209,12 +227,13 @@ def interviews(
     run_dir: RunDir,
     questions: Annotated[Optional[Path], typer.Option(help="YAML of questions per category")] = None,
     out: Annotated[Optional[Path], typer.Option(help="answers file (default RUN/interviews.jsonl)")] = None,
+    prompts: PromptsOpt = None,
 ) -> None:
     """Run the interview harness (Smallville's five categories) over every agent; answers saved for rating."""
     from town import app as town_app
 
     try:
-        path = town_app.run_interview_harness(run_dir, questions, out)
+        path = town_app.run_interview_harness(run_dir, questions, out, prompts_dir=prompts)
     except town_app.UserError as exc:
         _fail(str(exc))
     console.print(f"answers saved to {path}")
@@ -388,9 +407,9 @@ def prompts_check(prompts: PromptsOpt = None) -> None:
 
     problems = check_prompts(prompts)
     for p in problems:
-        console.print(f"[red]{p}[/]")
+        console.print(p, style="red", markup=False, highlight=False, soft_wrap=True)
     if problems:
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     console.print("all templates OK")
 
 

@@ -54,8 +54,11 @@ Subscriber = Callable[[Event], None]
 class EventLog:
     """Append-only JSONL event log with in-process subscribers (the live viewer)."""
 
-    def __init__(self, path: Path | None, *, fsync: bool = False, start_seq: int = 0) -> None:
+    def __init__(self, path: Path | None, *, fsync: bool = False, start_seq: int = 0,
+                 scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        """``scrub`` rewrites each event's data before it is stored or shown (the app masks credentials)."""
         self.path = path
+        self._scrub = scrub
         self._fsync = fsync
         self._seq = start_seq
         self._subscribers: list[Subscriber] = []
@@ -69,6 +72,8 @@ class EventLog:
 
     def emit(self, tick: int, time: datetime, type: str, agent: str | None = None, **data: Any) -> Event:
         self._seq += 1
+        if self._scrub is not None:
+            data = self._scrub(data)
         ev = Event(seq=self._seq, tick=tick, time=time, type=type, agent=agent, data=data)
         if self._fh is not None:
             self._fh.write(ev.model_dump_json() + "\n")
