@@ -12,3 +12,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests never read the developer's endpoint settings: each test that wants one sets it.
 for _var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "TOWN_BASE_URLS", "TOWN_CONFIG"):
     os.environ.pop(_var, None)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """CLI commands run in-process write settings into os.environ (``--base-url``, ``--model``): undo that after
+    every test, so no test sees another's endpoint, whatever the order."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -38,7 +38,7 @@ def _assert_one_line_refusal(res, *needles: str) -> None:
 def _scenario_with_map(tmp_path: Path, map_path: Path) -> Path:
     text = (data_dir("maps") / "scenarios" / "valentines.yaml").read_text(encoding="utf-8")
     out = tmp_path / "scen.yaml"
-    out.write_text(text.replace("map: the_ville.json", f"map: {map_path}"), encoding="utf-8")
+    out.write_text(text.replace("map: ../the_ville.json", f"map: {map_path}"), encoding="utf-8")
     return out
 
 

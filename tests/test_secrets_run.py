@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agents.llm.testserver import FakeOpenAIServer
+from agents.testing import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "SECRETKEY4711pw"

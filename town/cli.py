@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -325,9 +324,9 @@ def eval_cmd(
     questions: Annotated[Optional[Path], typer.Option(help="interview question file (default: Smallville's)")] = None,
     judge_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint of the judge")] = None,
     judge_model: Annotated[Optional[str], typer.Option(help="judge model name at --judge-base-url")] = None,
-    model: Annotated[Optional[str], typer.Option(help="embedded model: 1.5b or 0.5b")] = None,
-    base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="the agents' endpoint(s)")] = None,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Seeds x hours per arm, metrics with 95% CIs, A/B verdicts, believability ablations; eval.json + reports."""
     from town import app as town_app
