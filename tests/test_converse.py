@@ -104,9 +104,9 @@ async def test_bad_turn_answer_falls_back_to_a_polite_exit():
 
 
 async def test_not_my_turn_is_a_bug():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not this agent's turn"):
         await next_turn(make_ctx(ScriptedLLM({})), observation(conv((ME, "hi"), turn_of=HER)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not this agent's turn"):
         await next_turn(make_ctx(ScriptedLLM({})), observation(None))
 
 
