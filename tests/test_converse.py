@@ -119,10 +119,10 @@ async def test_summary_keeps_the_invitation_and_is_stored():
     c = conv((ME, "Hi Isabella!"), (HER, PARTY), (ME, "I'll be there."))
     await summarize_and_store(ctx, c)
     assert f"{HER}: <<<{PARTY}>>>" in user_prompt(llm)
-    kinds = [(r.kind, r.text) for r in ctx.memory.records]
-    chat = ctx.memory.records[0]
+    kinds = [(r.kind, r.text) for r in ctx.memory.records.values()]
+    chat = list(ctx.memory.records.values())[0]
     assert chat.kind == "chat" and PARTY in chat.text and chat.created == c.lines[-1].time and chat.keywords == (HER,)
-    thoughts = [r for r in ctx.memory.records if r.kind == "thought"]
+    thoughts = [r for r in ctx.memory.records.values() if r.kind == "thought"]
     assert any("Valentine's Day party" in t.text and "5pm" in t.text for t in thoughts), kinds
     assert f"{HER} told me: Valentine's Day party at Hobbs Cafe, February 14, 5pm" in [t.text for t in thoughts]
     assert all(t.evidence == (chat.id,) for t in thoughts)
@@ -137,7 +137,7 @@ async def test_summary_fallback_still_carries_what_the_partner_said():
     llm = ScriptedLLM({"converse_summary": ["x", "y", "z"]})
     ctx = make_ctx(llm)
     await summarize_and_store(ctx, conv((HER, PARTY), (ME, "Sounds fun.")))
-    summary = [r for r in ctx.memory.records if r.kind == "thought"][0]
+    summary = [r for r in ctx.memory.records.values() if r.kind == "thought"][0]
     assert "Valentine's Day party at Hobbs Cafe" in summary.text and "Sounds fun" not in summary.text
     assert llm.accounting.total.fallbacks == 1
 
@@ -145,7 +145,7 @@ async def test_summary_fallback_still_carries_what_the_partner_said():
 async def test_empty_conversation_stores_nothing():
     ctx = make_ctx(ScriptedLLM({}))
     await summarize_and_store(ctx, conv())
-    assert ctx.memory.records == [] and ctx.counters["conversation_empty"] == 1
+    assert ctx.memory.records == {} and ctx.counters["conversation_empty"] == 1
 
 
 def test_clean_utterance():
