@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +24,16 @@ MARK = "PROMPT-OVERRIDE-MARK"
 
 
 def invoke(*args: str):
+    """Run one command in-process; what it does to the environment (--base-url, --model) and to logging is
+    undone afterwards, so no later test (in any order) sees it."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    env = dict(os.environ)
     try:
         return CliRunner().invoke(cli, [str(a) for a in args])
-    finally:  # the command set up logging into its run folder: do not leak that into other tests
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
         for h in root.handlers:
             if h not in saved[0]:
                 h.close()
