@@ -1,38 +1,20 @@
-"""Test doubles for the cognition tests: a small town view, an in-memory memory stream, a context factory,
-and a ScriptedLLM script that answers every step of the cognitive loop with valid JSON."""
+"""Data for the cognition tests (places, addresses) over the shared fakes of ``tests/_fakes.py`` (re-exported
+here under their old names), and a ScriptedLLM script that answers every step of the cognitive loop."""
 
 from __future__ import annotations
 
 import json
-import random
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from agents.context import CognitionSettings, MindContext
 from agents.llm.fake import ScriptedLLM
-from agents.prompts import PromptLibrary
-from town.protocol import PerceivedEvent, Persona, PlaceInfo
+from tests import _fakes
+from tests._fakes import HOME, T0, FakeMemory, Rec, Scored, library, persona  # noqa: F401 (re-exported)
+from town.protocol import Persona, PlaceInfo
 
-T0 = datetime(2023, 2, 13, 8, 0)  # a Monday morning
-HOME = "Dorm:Klaus's room"
 CAFE = "Hobbs Cafe:cafe"
 LIBRARY = "Oak Hill College:library"
-
-
-def persona(name: str = "Klaus Mueller", seed_memories: list[str] | None = None) -> Persona:
-    return Persona(
-        name=name,
-        age=20,
-        innate="kind, curious, hardworking",
-        learned=f"{name} is a student at Oak Hill College studying sociology.",
-        currently="writing a research paper on gentrification",
-        lifestyle="goes to bed around 11pm, wakes up around 7am",
-        living_area=HOME,
-        daily_plan_hint="library in the morning, cafe in the afternoon",
-        seed_memories=seed_memories or [],
-    )
 
 
 PLACES = [
@@ -45,136 +27,17 @@ PLACES = [
 ]
 
 
-@dataclass
-class FakeWorld:
-    """town.protocol.WorldView over fixed places; ``time`` is set by the test."""
-
-    time: datetime = T0
-    names: list[str] = field(default_factory=lambda: ["Klaus Mueller", "Isabella Rodriguez"])
-
-    def now(self) -> datetime:
-        return self.time
-
-    def places(self) -> list[PlaceInfo]:
-        return list(PLACES)
-
-    def place(self, address: str) -> PlaceInfo | None:
-        return next((p for p in PLACES if p.address == address), None)
-
-    def look_around(self, agent: str) -> list[PerceivedEvent]:
-        return []
-
-    def travel_minutes(self, agent: str, address: str) -> float | None:
-        return 5.0 if self.place(address) else None
-
-    def agent_names(self) -> list[str]:
-        return list(self.names)
-
-    def news(self) -> list[str]:
-        return []
+def FakeWorld(**kw: Any) -> _fakes.FakeWorld:  # noqa: N802 (kept: the old class name)
+    """The shared FakeWorld over these places and two people, at T0 unless told."""
+    kw.setdefault("places_", list(PLACES))
+    return _fakes.FakeWorld(**kw)
 
 
-@dataclass(frozen=True)
-class Rec:
-    id: str
-    agent: str
-    kind: str
-    text: str
-    created: datetime
-    last_accessed: datetime
-    importance: int
-    evidence: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-
-
-@dataclass
-class Scored:
-    record: Rec
-    score: float
-
-
-class FakeMemory:
-    """The agents.memory.MemoryStream API over a list, with word-overlap retrieval."""
-
-    def __init__(self, agent: str = "Klaus Mueller") -> None:
-        self.agent = agent
-        self.records: dict[str, Rec] = {}
-        self.touched: list[str] = []
-
-    def add(self, kind: str, text: str, *, created: datetime, importance: int, evidence=(), keywords=()) -> Rec:
-        return self.add_many([{"kind": kind, "text": text, "created": created, "importance": importance,
-                               "evidence": evidence, "keywords": keywords}])[0]
-
-    def add_many(self, items: list[dict[str, Any]]) -> list[Rec]:
-        out = []
-        for item in items:
-            for e in item.get("evidence", ()):
-                if e not in self.records:
-                    raise ValueError(f"unknown evidence id {e}")
-            if not 1 <= item["importance"] <= 10:
-                raise ValueError(f"importance {item['importance']} out of range")
-            rec = Rec(f"m{len(self.records):03d}", self.agent, item["kind"], item["text"], item["created"],
-                      item["created"], item["importance"], tuple(item.get("evidence", ())),
-                      tuple(item.get("keywords", ())))
-            self.records[rec.id] = rec
-            out.append(rec)
-        return out
-
-    def get(self, ids: list[str]) -> list[Rec]:
-        return [self.records[i] for i in ids]
-
-    def set_importance(self, scores: dict[str, int]) -> None:
-        for id, importance in scores.items():
-            r = self.records[id]
-            self.records[id] = Rec(r.id, r.agent, r.kind, r.text, r.created, r.last_accessed, importance, r.evidence,
-                                   r.keywords)
-
-    def count(self, kinds: set[str] | None = None) -> int:
-        return sum(1 for r in self.records.values() if kinds is None or r.kind in kinds)
-
-    def _ordered(self, kinds: set[str] | None) -> list[Rec]:
-        return sorted((r for r in self.records.values() if kinds is None or r.kind in kinds),
-                      key=lambda r: (r.created, r.id))
-
-    def recent(self, n: int, kinds: set[str] | None = None) -> list[Rec]:
-        return list(reversed(self._ordered(kinds)))[:n]
-
-    def since(self, t: datetime, kinds: set[str] | None = None) -> list[Rec]:
-        return [r for r in self._ordered(kinds) if r.created >= t]
-
-    def retrieve(self, query: str, *, now: datetime, k: int = 8, kinds=None, weights=None, touch: bool = True):
-        words = set(re.findall(r"\w+", query.lower()))
-        scored = [Scored(r, len(words & set(re.findall(r"\w+", r.text.lower())))) for r in self._ordered(kinds)]
-        scored = [s for s in scored if s.score > 0] or [Scored(r, 0.0) for r in self._ordered(kinds)]
-        scored.sort(key=lambda s: -s.score)
-        if touch:
-            self.touched.extend(s.record.id for s in scored[:k])
-        return scored[:k]
-
-
-_LIBRARY: PromptLibrary | None = None
-
-
-def library() -> PromptLibrary:
-    global _LIBRARY
-    if _LIBRARY is None:
-        _LIBRARY = PromptLibrary.load()
-    return _LIBRARY
-
-
-def make_ctx(llm: ScriptedLLM, *, memory: FakeMemory | None = None, world: FakeWorld | None = None,
+def make_ctx(llm: ScriptedLLM, *, memory: FakeMemory | None = None, world: _fakes.FakeWorld | None = None,
              settings: CognitionSettings | None = None, who: Persona | None = None,
              plan_cache: dict[str, Any] | None = None) -> MindContext:
-    return MindContext(
-        persona=who or persona(),
-        llm=llm,
-        memory=memory if memory is not None else FakeMemory(),  # type: ignore[arg-type]
-        prompts=library(),
-        world=world or FakeWorld(),
-        settings=settings or CognitionSettings(),
-        rng=random.Random(0),
-        plan_cache=plan_cache if plan_cache is not None else {},
-    )
+    return _fakes.make_ctx(llm, memory=memory, world=world or FakeWorld(), settings=settings, who=who,
+                           plan_cache=plan_cache)
 
 
 def user_text(messages: list[dict[str, str]]) -> str:

@@ -194,5 +194,5 @@ async def test_a_bug_in_a_tool_raises(monkeypatch):
 
     monkeypatch.setitem(TOOLS, "check_time", dataclasses.replace(TOOLS["check_time"], fn=broken))
     ctx = make_ctx(ScriptedLLM({STEP: [step("check_time")]}))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="NoneType"):
         await choose_action(ctx, task(), obs_at("Hobbs Cafe:cafe"))
