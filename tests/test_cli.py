@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agents.llm.testserver import FakeOpenAIServer
+from agents.testing import FakeOpenAIServer
 from agents.prompts import default_dir
 from town.cli import app as cli
 from town.events import read_events

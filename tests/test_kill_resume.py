@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from agents.llm.testserver import FakeOpenAIServer, default_handler
+from agents.testing import FakeOpenAIServer, default_handler
 from agents.memory import MemoryStore
 from tests._run_helpers import comparable_events, scrub
 from town.events import read_events
