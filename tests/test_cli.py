@@ -88,7 +88,7 @@ def test_run_with_base_urls_uses_the_pool(base_run: Path, servers) -> None:
 
 def test_run_refuses_an_unknown_model_size(tmp_path: Path) -> None:
     res = invoke("run", "--headless", "--model", "7b", "--out", tmp_path / "r")
-    assert res.exit_code == 2 and "--model must be 1.5b or 0.5b" in flat(res)
+    assert res.exit_code == 2 and "'7b' is not one of '1.5b', '0.5b'" in flat(res)
     assert not (tmp_path / "r").exists()
 
 
