@@ -1,7 +1,7 @@
 """The minds of the town. Public API (the only part ``town`` uses)::
 
     runtime = await MindRuntime.open(run_dir, seed=7, prompts_dir=None, llm=None, memory_url=None)
-    factory = runtime.factory()            # (persona, world) -> AgentMind (a town.protocol.Mind)
+    factory = runtime.factory()            # (persona, world) -> AgentMind (a town.world.protocol.Mind)
     runtime.summary(); await runtime.aclose()
 
 Also exported for benchmarks and tests: the LLM backends (``OpenAIChatLLM``, ``ScriptedLLM``,
@@ -13,10 +13,10 @@ from typing import Any
 
 from agents.context import CognitionSettings
 from agents.llm import LLMEndpointError, LLMOutage, OpenAIChatLLM, ScriptedLLM
-from agents.memory import MemoryStore, start_chroma_server
+from agents.memory.stream import MemoryStore, start_chroma_server
 from agents.mind import AgentMind
 from agents.prompts import PromptError, PromptLibrary
-from agents.retrieve import bench_retrieval
+from agents.memory.retrieve import bench_retrieval
 from agents.runtime import MindRuntime
 from agents.settings import SettingsError
 from agents.testing.openai_server import example_for_schema

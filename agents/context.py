@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.retrieve import RetrievalWeights
-from town.protocol import Note, Persona, WorldView
+from agents.memory.retrieve import RetrievalWeights
+from town.world.protocol import Note, Persona, WorldView
 
 if TYPE_CHECKING:  # concrete types live in their own modules
     from agents.llm.base import BaseLLM
-    from agents.memory import MemoryStream
+    from agents.memory.stream import MemoryStream
     from agents.prompts import PromptLibrary
 
 

@@ -26,14 +26,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents import act, converse, react
+from agents.steps import act, converse, react
 from agents.context import MindContext
-from agents.perceive import PerceptionState, perceive, score_pending
-from agents.plan import PlanState, next_task, plan_day, replan
+from agents.steps.perceive import PerceptionState, perceive, score_pending
+from agents.steps.plan import PlanState, next_task, plan_day, replan
 from agents.prompts import ask, register_step
-from agents.reflect import ReflectionState, maybe_reflect
+from agents.steps.reflect import ReflectionState, maybe_reflect
 from agents.schemas import InterviewAnswer
-from town.protocol import Action, Note, Observation, PerceivedEvent
+from town.world.protocol import Action, Note, Observation, PerceivedEvent
 
 INTERVIEW = "interview"
 register_step(INTERVIEW, {"memories", "question"})
@@ -60,7 +60,7 @@ class MindState(BaseModel):
 
 
 class AgentMind:
-    """Implements :class:`town.protocol.Mind` for one agent."""
+    """Implements :class:`town.world.protocol.Mind` for one agent."""
 
     def __init__(self, ctx: MindContext) -> None:
         self.ctx = ctx

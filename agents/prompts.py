@@ -46,7 +46,7 @@ from pydantic import BaseModel
 
 from agents.schemas import SCHEMAS
 from agents.template_safety import unsafe_uses
-from town.resources import data_dir
+from town.world.resources import data_dir
 
 if TYPE_CHECKING:
     from agents.context import MindContext
@@ -57,14 +57,14 @@ QUOTE_OPEN, QUOTE_CLOSE = "<<<", ">>>"
 COMMON_VARIABLES: frozenset[str] = frozenset({"persona", "now"})
 #: modules whose import registers the steps (B's modules included)
 STEP_MODULES: tuple[str, ...] = (
-    "agents.perceive",
-    "agents.plan",
-    "agents.reflect",
+    "agents.steps.perceive",
+    "agents.steps.plan",
+    "agents.steps.reflect",
     "agents.mind",
-    "agents.react",
-    "agents.converse",
-    "agents.act",
-    "agents.judge",
+    "agents.steps.react",
+    "agents.steps.converse",
+    "agents.steps.act",
+    "agents.steps.judge",
 )
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from agents.context import CognitionSettings, MindContext
 from agents.llm.base import BaseLLM
-from agents.memory import MemoryStore
+from agents.memory.stream import MemoryStore
 from agents.mind import AgentMind
-from agents.perceive import PROVISIONAL_IMPORTANCE
+from agents.steps.perceive import PROVISIONAL_IMPORTANCE
 from agents.prompts import PromptLibrary
-from town.protocol import MindFactory, Persona, WorldView
+from town.world.protocol import MindFactory, Persona, WorldView
 
 log = logging.getLogger("agents.runtime")
 

@@ -8,7 +8,7 @@ validated with a pydantic model built from the signature before the tool runs.
 Two families:
 
 - **terminal** tools (``move_to``, ``use_object``, ``talk_to``, ``wait``) return an
-  :class:`~town.protocol.Action` and end the ReAct loop;
+  :class:`~town.world.protocol.Action` and end the ReAct loop;
 - **observation** tools (``look_around``, ``recall``, ``town_directory``, ``check_time``)
   return a short string fed back to the model as the next Observation.
 
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from rank_bm25 import BM25Plus
 
 from agents.context import MindContext
-from town.protocol import Action, PlaceInfo
+from town.world.protocol import Action, PlaceInfo
 
 MAX_OBSERVATION_CHARS = 600
 RECALL_K = 5

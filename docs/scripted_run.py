@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import agents
-from town.app import RunConfig, Session, run_session, ticks_for_hours
-from town.maps import load_map
-from town.scenario import load_scenario
-from town.world import World
+from town.app.session import RunConfig, Session, run_session, ticks_for_hours
+from town.world.maps import load_map
+from town.world.scenario import load_scenario
+from town.world.state import World
 
 
 EVERYDAY = [

@@ -11,7 +11,7 @@ from agents.context import CognitionSettings, MindContext
 from agents.llm.fake import ScriptedLLM
 from tests import _fakes
 from tests._fakes import HOME, T0, FakeMemory, Rec, Scored, library, persona  # noqa: F401 (re-exported)
-from town.protocol import Persona, PlaceInfo
+from town.world.protocol import Persona, PlaceInfo
 
 CAFE = "Hobbs Cafe:cafe"
 LIBRARY = "Oak Hill College:library"

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 import agents
-from town.scenario import scenarios_dir
+from town.world.scenario import scenarios_dir
 
 FORBID = "Never mention parties, plans or events."
 PARTY_LINE = "Did you hear? Isabella is hosting a Valentine's Day party at Hobbs Cafe tomorrow at 5pm."

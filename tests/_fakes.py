@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from agents.context import CognitionSettings, MindContext
-from agents.memory import MEMORY_KINDS
+from agents.memory.stream import MEMORY_KINDS
 from agents.prompts import PromptLibrary
-from town.protocol import PerceivedEvent, Persona, PlaceInfo
+from town.world.protocol import PerceivedEvent, Persona, PlaceInfo
 
 T0 = datetime(2023, 2, 13, 8, 0)  # a Monday morning
 HOME = "Dorm:Klaus's room"
@@ -35,7 +35,7 @@ def persona(name: str = "Klaus Mueller", seed_memories: list[str] | None = None)
 
 @dataclass
 class FakeWorld:
-    """town.protocol.WorldView over a fixed list of places; ``time`` is set by the test; records every question."""
+    """town.world.protocol.WorldView over a fixed list of places; ``time`` is set by the test; records every question."""
 
     time: datetime = T0
     places_: list[PlaceInfo] = field(default_factory=list)
@@ -94,7 +94,7 @@ def _check_kinds(kinds: Any) -> None:
 
 
 class FakeMemory:
-    """The agents.memory.MemoryStream API over a dict, with word-overlap retrieval (every query is recorded)."""
+    """The agents.memory.stream.MemoryStream API over a dict, with word-overlap retrieval (every query is recorded)."""
 
     def __init__(self, agent: str = "Klaus Mueller") -> None:
         self.agent = agent

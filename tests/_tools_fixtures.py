@@ -10,7 +10,7 @@ from agents.context import MindContext
 from agents.prompts import PromptLibrary
 from tests import _fakes
 from tests._fakes import FakeMemory, Rec, Scored, library, persona  # noqa: F401 (re-exported)
-from town.protocol import PlaceInfo
+from town.world.protocol import PlaceInfo
 
 T0 = datetime(2023, 2, 13, 9, 30)  # a Monday
 

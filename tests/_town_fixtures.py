@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from town.clock import SimClock
-from town.config import EngineSettings
-from town.maps import TownMap, load_map
-from town.protocol import Action, Observation
-from town.world import World
+from town.world.clock import SimClock
+from town.world.config import EngineSettings
+from town.world.maps import TownMap, load_map
+from town.world.protocol import Action, Observation
+from town.world.state import World
 
 TS = 32
 W, H = 16, 10

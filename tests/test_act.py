@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
-from agents.act import at_address, choose_action, normalise_task
+from agents.steps.act import at_address, choose_action, normalise_task
 from agents.llm.fake import ScriptedLLM
 from agents.schemas import PlannedTask
 from agents.tools import TOOLS
 from tests._tools_fixtures import T0, make_ctx
-from town.protocol import Observation
+from town.world.protocol import Observation
 
 STEP = "act_react"
 
@@ -133,7 +133,7 @@ async def test_an_unknown_tool_is_a_retry_and_bad_args_an_observation():
 
 
 def test_the_answer_schema_names_the_tools_and_their_argument_shapes():
-    from agents.act import ActStep
+    from agents.steps.act import ActStep
     from agents.llm.base import response_format_for
 
     schema = response_format_for(ActStep)["json_schema"]["schema"]

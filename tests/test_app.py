@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 import agents
 from agents.testing import FakeOpenAIServer
-from town.app import RunConfig, Session, UserError, post_to_inbox, run_session
-from town.cli import app as cli
-from town.events import read_events
+from town.app.session import RunConfig, Session, UserError, post_to_inbox, run_session
+from town.app.cli import app as cli
+from town.world.events import read_events
 from tests._run_helpers import comparable_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ def test_cli_headless_run_over_http_then_sigkill_and_resume(tmp_path):
 
 
 def test_interview_reads_a_run_without_changing_it(tmp_path, monkeypatch):
-    from town.app import interview
+    from town.app.session import interview
 
     run_dir = tmp_path / "run"
     asyncio.run(_fresh(run_dir, 3))
@@ -178,7 +178,7 @@ def test_interview_reads_a_run_without_changing_it(tmp_path, monkeypatch):
 def test_console_log_lines_carry_the_level_once(tmp_path, capsys):
     import logging
 
-    from town.cli import _setup_logging
+    from town.app.cli import _setup_logging
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)

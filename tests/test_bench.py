@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from town import bench
-from town.events import EventLog
+from town.app import bench
+from town.world.events import EventLog
 
 
 def test_engine_bench_rows(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from town.cli import app as cli
+from town.app.cli import app as cli
 
 DATA = Path(__file__).resolve().parent / "data" / "tinytown"
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from town import checkpoint as ckpt
-from town.events import EventLog, read_events
+from town.app import checkpoint as ckpt
+from town.world.events import EventLog, read_events
 
 T0 = datetime(2023, 2, 13, 7, 0)
 
@@ -66,7 +66,7 @@ def test_bad_line_in_the_middle_raises_with_file_and_line(tmp_path):
 
 
 def test_inbox_is_ordered_and_consumed_once(tmp_path):
-    from town import inbox
+    from town.app import inbox
 
     inbox.post(tmp_path, {"type": "whisper", "agent": "A", "text": "one"})
     inbox.post(tmp_path, {"type": "inject", "description": "fire", "address": "X"})
@@ -108,7 +108,7 @@ def _scripted_run(run_dir, ticks):
     import asyncio
 
     import agents
-    from town.app import RunConfig, Session, run_session
+    from town.app.session import RunConfig, Session, run_session
 
     async def go():
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
@@ -130,7 +130,7 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage, cap
     import asyncio
 
     import agents
-    from town.app import Session
+    from town.app.session import Session
 
     run_dir = tmp_path / "run"
     _scripted_run(run_dir, 3)
@@ -146,7 +146,7 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage, cap
         finally:
             await session.runtime.aclose()
 
-    with caplog.at_level("WARNING", logger="town.checkpoint"):
+    with caplog.at_level("WARNING", logger="town.app.checkpoint"):
         assert asyncio.run(reopen()) == prev_tick
     assert any("previous checkpoint" in r.getMessage() for r in caplog.records)
 
@@ -154,7 +154,7 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage, cap
 def test_no_usable_checkpoint_is_one_line_exit_2(tmp_path):
     from typer.testing import CliRunner
 
-    from town.cli import app as cli
+    from town.app.cli import app as cli
 
     run_dir = tmp_path / "run"
     _scripted_run(run_dir, 2)

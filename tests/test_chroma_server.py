@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.memory import ChromaServer, MemoryStore, start_chroma_server
+from agents.memory.stream import ChromaServer, MemoryStore, start_chroma_server
 from tests._chroma_fixtures import T0, chroma_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.chroma_server

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from agents.testing import FakeOpenAIServer
 from agents.prompts import default_dir
-from town.cli import app as cli
-from town.events import read_events
+from town.app.cli import app as cli
+from town.world.events import read_events
 
 AGENTS = {"Isabella Rodriguez", "Klaus Mueller", "Maria Lopez"}
 MARK = "PROMPT-OVERRIDE-MARK"
@@ -165,7 +165,7 @@ def test_report_html_and_md(base_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r.md").read_text().lstrip().startswith("#")
     bad = invoke("report", base_run, "--format", "pdf")
-    assert bad.exit_code == 2 and "--format must be html or md" in flat(bad)
+    assert bad.exit_code == 2 and "'pdf' is not one of 'html', 'md'" in flat(bad)
 
 
 def test_bench_calls_on_a_finished_run(base_run: Path, tmp_path: Path) -> None:

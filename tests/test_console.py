@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from agents.llm.base import Accounting, LLMCallRecord
 from agents.testing import FakeOpenAIServer
-from town.cli import app as cli
-from town.console import ModelWork, console_log_handler, tick_progress, town_story
-from town.events import EventLog
+from town.app.cli import app as cli
+from town.app.console import ModelWork, console_log_handler, tick_progress, town_story
+from town.world.events import EventLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,7 +203,7 @@ def test_the_model_choices_are_the_models_there_are():
     from typing import get_args
 
     from agents.llm.model_files import MODEL_SPECS
-    from town.cli import ModelSize
+    from town.app.cli import ModelSize
 
     assert set(get_args(ModelSize)) == set(MODEL_SPECS)
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from agents.converse import clean_utterance, next_turn, start_conversation, summarize_and_store
+from agents.steps.converse import clean_utterance, next_turn, start_conversation, summarize_and_store
 from agents.llm.fake import ScriptedLLM
-from agents.react import last_chat
+from agents.steps.react import last_chat
 from tests._tools_fixtures import T0, make_ctx
-from town.protocol import ChatLine, ConversationView, NearbyAgent, Observation
+from town.world.protocol import ChatLine, ConversationView, NearbyAgent, Observation
 
 ME, HER = "Klaus Mueller", "Isabella Rodriguez"
 PARTY = "I'm throwing a Valentine's Day party at Hobbs Cafe on February 14th at 5pm, will you come?"

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from agents.llm import model_files as mf
 from agents.testing import FakeOpenAIServer
 from agents.settings import agent_settings
-from town.cli import app as cli
-from town.doctor import check_model
+from town.app.cli import app as cli
+from town.app.doctor import check_model
 
 
 @pytest.fixture(autouse=True)

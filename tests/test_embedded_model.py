@@ -76,7 +76,7 @@ async def test_open_llm_starts_the_embedded_model_and_answers_structured(small_m
 async def test_the_server_decodes_only_well_formed_react_calls(small_model_env):
     """Told to answer with a tool that does not exist and an address-keyed args dict, the real model still
     returns a registered tool with one tool's argument object: the schema constrains decoding."""
-    from agents.act import ActStep
+    from agents.steps.act import ActStep
     from agents.tools import TOOLS
 
     msgs = [

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from chromadb.utils.embedding_functions import config_to_embedding_function, known_embedding_functions
 
-from agents.embeddings import DIM, EmbeddingModelError, MiniLMEmbedding, _verify_model, default_embedder
+from agents.memory.embeddings import DIM, EmbeddingModelError, MiniLMEmbedding, _verify_model, default_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def test_model_checksum_is_enforced(tmp_path: Path) -> None:
 def test_works_offline_in_a_fresh_process(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HOME": str(tmp_path)}
     code = (
-        "from agents.embeddings import default_embedder; "
+        "from agents.memory.embeddings import default_embedder; "
         "v = default_embedder().embed_array(['offline works']); print(v.shape)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

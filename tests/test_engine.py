@@ -7,14 +7,14 @@ import asyncio
 
 import pytest
 
-from town.clock import SimClock
-from town.config import EngineSettings
-from town.engine import Simulation
-from town.events import Event, EventLog
-from town.maps import load_map
-from town.protocol import Action, Note, Observation
-from town.scenario import load_scenario
-from town.world import World
+from town.world.clock import SimClock
+from town.world.config import EngineSettings
+from town.world.engine import Simulation
+from town.world.events import Event, EventLog
+from town.world.maps import load_map
+from town.world.protocol import Action, Note, Observation
+from town.world.scenario import load_scenario
+from town.world.state import World
 from tests._town_fixtures import START, ScriptedMind
 
 CAFE = "Hobbs Cafe:cafe"

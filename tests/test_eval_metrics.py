@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from town.eval.metrics import (cost, diffusion_curve, fact_conversation_share, held, hallucination_rate,
+from town.app.eval.metrics import (cost, diffusion_curve, fact_conversation_share, held, hallucination_rate,
                                metric_info, network_density, odd_sleep_minutes, on_schedule_share,
                                repeated_line_share, run_metrics, spread, trespass_minutes, unstarted_plan_share)
-from town.events import Event
+from town.world.events import Event
 
 T0 = datetime(2023, 2, 13, 7, 0)
 CAFE, LIBRARY = "Hobbs Cafe:cafe", "Oak Hill College:library"

@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from town.eval import evaluate
-from town.eval.runner import Arm, EvalSpec
-from town.scenario import scenarios_dir
+from town.app.eval import evaluate
+from town.app.eval.runner import Arm, EvalSpec
+from town.world.scenario import scenarios_dir
 
 pytestmark = pytest.mark.real_model
 
 
 def _two_agents(tmp: Path) -> Path:
     doc = yaml.safe_load((scenarios_dir() / "valentines.yaml").read_text())
+    doc["map"] = str((scenarios_dir() / doc["map"]).resolve())  # the copy lives elsewhere: name the packaged map
     doc["personas"] = [p for p in doc["personas"] if p["name"] in ("Isabella Rodriguez", "Klaus Mueller")]
     for p in doc["personas"]:
         p["spawn"] = "Hobbs Cafe:cafe"

@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 import agents
 from tests._cognition_fixtures import FakeMemory, make_ctx
 from tests._eval_fixtures import PARTY_LINE, cafe_scenario, eval_script, forbidding_templates, scripted
-from town.app import UserError
-from town.cli import app as cli
-from town.eval import evaluate
-from town.eval import runner
-from town.eval.runner import Arm, EvalSpec
-from town.events import read_events
+from town.app.session import UserError
+from town.app.cli import app as cli
+from town.app.eval import evaluate
+from town.app.eval import runner
+from town.app.eval.runner import Arm, EvalSpec
+from town.world.events import read_events
 
 HOURS = 0.1  # six one-minute ticks: the cafe trio meets and talks at once
 
@@ -121,7 +121,7 @@ def test_an_eval_folder_refuses_a_different_spec(tmp_path):
 
 
 def test_compare_settings_reads_the_mind_table_and_names_a_bad_key(tmp_path):
-    from town.eval.runner import arm_settings
+    from town.app.eval.runner import arm_settings
 
     good = tmp_path / "b.toml"
     good.write_text("[mind]\nretrieve_k = 3\n")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from town.eval.stats import Estimate, bootstrap_ci, bradley_terry, paired_difference, rate_conditions, verdict
+from town.app.eval.stats import Estimate, bootstrap_ci, bradley_terry, paired_difference, rate_conditions, verdict
 
 
 def test_bootstrap_interval_brackets_the_mean_and_is_reproducible():

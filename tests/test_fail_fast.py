@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from town.cli import app as cli
-from town.resources import data_dir
+from town.app.cli import app as cli
+from town.world.resources import data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """The shared fakes keep the real classes' contract: the same checks run against ``tests._fakes.FakeMemory`` and
-the real ``agents.memory.MemoryStream`` (embedded chromadb), and the fakes' methods keep the real signatures."""
+the real ``agents.memory.stream.MemoryStream`` (embedded chromadb), and the fakes' methods keep the real signatures."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from agents.memory import MemoryStore, MemoryStream
+from agents.memory.stream import MemoryStore, MemoryStream
 from tests._fakes import T0, FakeMemory, FakeWorld
-from town.protocol import WorldView
-from town.world import World
+from town.world.protocol import WorldView
+from town.world.state import World
 
 
 _agents = itertools.count()

@@ -19,10 +19,10 @@ import pytest
 from typer.testing import CliRunner
 
 import agents
-from town import inbox
-from town.app import RunConfig, Session, run_session
-from town.cli import app as cli
-from town.events import read_events
+from town.app import inbox
+from town.app.session import RunConfig, Session, run_session
+from town.app.cli import app as cli
+from town.world.events import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITERS, PER_WRITER = 16, 5
@@ -30,7 +30,7 @@ WRITERS, PER_WRITER = 16, 5
 _WRITER = """
 import sys, time
 from pathlib import Path
-from town import inbox
+from town.app import inbox
 run_dir, me, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.005)
@@ -136,7 +136,7 @@ def test_a_bad_message_reaching_a_running_town_is_moved_aside_not_fatal(tmp_path
 
 
 def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
-    from town.app import _post_from_viewer
+    from town.app.session import _post_from_viewer
 
     run_dir = tmp_path / "run"
 
@@ -144,7 +144,7 @@ def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg, llm=_scripted())
         try:
-            with caplog.at_level("ERROR", logger="town.app"):
+            with caplog.at_level("ERROR", logger="town.app.session"):
                 assert _post_from_viewer(session, {"type": "whisper", "agent": "Klaus Mueller", "text": "  "}) is None
                 assert _post_from_viewer(session, {"type": "inject", "description": "fire", "minutes": 0}) is None
             assert not list((run_dir / "inbox").glob("*.json"))
@@ -153,5 +153,5 @@ def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
             await session.close()
 
     asyncio.run(go())
-    assert [r.getMessage().split(":")[0] for r in caplog.records if r.name == "town.app"] == ["not sent"] * 2
+    assert [r.getMessage().split(":")[0] for r in caplog.records if r.name == "town.app.session"] == ["not sent"] * 2
     assert [m["text"] for _, m in inbox.take(run_dir)] == ["hi"]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from town.app import RunConfig, Session, run_session
+from town.app.session import RunConfig, Session, run_session
 from tests._run_helpers import comparable_events
-from town.events import read_events
+from town.world.events import read_events
 
 # ~21 min wall (7.6 min CPU) on a loaded 2-core machine: left out of the default run; the default run's short
 # check of the same property is tests/test_real_model_plan.py. Run with `pytest -m slow tests/test_integration_real.py`.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from town.interviews import (
+from town.app.interviews import (
     CATEGORIES,
     QuestionFileError,
     default_questions_path,
@@ -17,7 +17,7 @@ from town.interviews import (
     load_questions,
     run_interviews,
 )
-from town.protocol import Action, Observation
+from town.world.protocol import Action, Observation
 
 
 class FakeMind:

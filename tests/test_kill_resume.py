@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from agents.testing import FakeOpenAIServer, default_handler
-from agents.memory import MemoryStore
+from agents.memory.stream import MemoryStore
 from tests._run_helpers import comparable_events, scrub
-from town.events import read_events
+from town.world.events import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = 30  # half a game hour at 60 s a tick

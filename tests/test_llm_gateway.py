@@ -119,14 +119,16 @@ async def test_backoff_grows_between_retries_on_a_single_endpoint(monkeypatch):
     with FakeOpenAIServer(plan_handler, script=["500", "500"]) as srv:
         llm = make_llm(srv, backoff_s=0.2, park_after=10)
         backoffs: list[float] = []
-        real_failed = llm._failed
-        monkeypatch.setattr(llm, "_failed", lambda ep, reason: backoffs.append(real_failed(ep, reason)) or backoffs[-1])
+        real_failed = llm.pool._failed
+        monkeypatch.setattr(llm.pool, "_failed", lambda ep, reason, server_wait_s=None: backoffs.append(
+            real_failed(ep, reason, server_wait_s)) or backoffs[-1])
         t0 = time.perf_counter()
         await llm.structured(MSGS, Plan, step="plan")
         elapsed = time.perf_counter() - t0
         await llm.aclose()
     assert srv.requests == 3
-    assert backoffs == [0.2, 0.4]  # doubled after the second failure in a row
+    assert len(backoffs) == 2  # doubled after the second failure in a row, plus at most 20 % jitter each
+    assert 0.2 <= backoffs[0] <= 0.24 and 0.4 <= backoffs[1] <= 0.48
     assert elapsed >= sum(backoffs)  # and really slept (a lower bound: a loaded machine only adds to it)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from town.maps import MapError, load_map
-from town.pathfinding import Pathfinder
+from town.world.maps import MapError, load_map
+from town.world.pathfinding import Pathfinder
 from tests._town_fixtures import WALLS, tiny_map, tiny_map_dict, write_map
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import pytest
 from chromadb.api.client import SharedSystemClient
 from pydantic import ValidationError
 
-from agents.memory import MemoryStore, MemoryStream
+from agents.memory.stream import MemoryStore, MemoryStream
 from tests._chroma_fixtures import BACKENDS, T0, chroma_server, make_store, store  # noqa: F401 (fixtures)
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from agents import act, converse, react
+from agents.steps import act, converse, react
 from agents.context import CognitionSettings
 from agents.llm.fake import ScriptedLLM
 from agents.mind import AgentMind
 from agents.schemas import PlannedTask, Reaction
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, FakeWorld, make_ctx, persona, town_script
-from town.protocol import Action, ChatLine, ConversationView, Observation, PerceivedEvent
+from town.world.protocol import Action, ChatLine, ConversationView, Observation, PerceivedEvent
 
 
 class Town:
@@ -293,7 +293,7 @@ async def test_runtime_forget_after_drops_memories_of_the_lost_tick(tmp_path: Pa
 
 
 async def test_with_the_real_reaction_and_act_steps() -> None:
-    """No monkeypatching: the mind drives agents.react / agents.act with scripted answers."""
+    """No monkeypatching: the mind drives agents.steps.react / agents.steps.act with scripted answers."""
     llm = ScriptedLLM(town_script)
     world = FakeWorld(time=T0)
     mind = AgentMind(make_ctx(llm, world=world))

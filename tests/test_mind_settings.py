@@ -9,7 +9,7 @@ import pytest
 
 import agents
 from agents.settings import SettingsError, agent_settings, cognition_settings
-from town.app import RunConfig, Session, UserError
+from town.app.session import RunConfig, Session, UserError
 
 
 def test_defaults_then_file_then_environment(monkeypatch, tmp_path: Path):

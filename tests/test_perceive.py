@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from agents.context import CognitionSettings
 from agents.llm.fake import ScriptedLLM
-from agents.perceive import PROVISIONAL_IMPORTANCE, ROUTINE_IMPORTANCE, PerceptionState, perceive, score_pending
+from agents.steps.perceive import PROVISIONAL_IMPORTANCE, ROUTINE_IMPORTANCE, PerceptionState, perceive, score_pending
 from tests._cognition_fixtures import CAFE, T0, FakeMemory, make_ctx, numbered_count, town_script
-from town.protocol import Observation, PerceivedEvent
+from town.world.protocol import Observation, PerceivedEvent
 
 
 def ev(subject: str, desc: str, distance: float = 1.0, kind: str = "agent", obj: str = "busy") -> PerceivedEvent:

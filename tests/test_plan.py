@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from agents.context import CognitionSettings
 from agents.llm.fake import ScriptedLLM
-from agents.plan import PlanState, build_blocks, decompose, fit_durations, next_task, plan_day, replan
+from agents.steps.plan import PlanState, build_blocks, decompose, fit_durations, next_task, plan_day, replan
 from agents.schemas import HourlySchedule, PlannedTask, ScheduleBlock
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, make_ctx, town_script, user_text
 
@@ -133,7 +133,7 @@ def test_fit_durations_fills_the_chunk_proportionally() -> None:
 
 
 def test_lifestyle_hours_are_read_from_the_persona() -> None:
-    from agents.plan import lifestyle_hours
+    from agents.steps.plan import lifestyle_hours
 
     assert lifestyle_hours("Isabella goes to bed around 11pm, wakes up around 6am, opens the cafe at 8am.") == (6, 23)
     assert lifestyle_hours("Maria goes to bed around 2am, wakes up around 9am") == (9, 2)

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 import agents
 from agents.prompts import PromptError, PromptLibrary, check_prompts, registered_steps
-from town.app import RunConfig, Session, run_session
-from town.cli import app as cli
-from town.resources import data_dir
+from town.app.session import RunConfig, Session, run_session
+from town.app.cli import app as cli
+from town.world.resources import data_dir
 
 FRONT = "---\nschema: DailyPlan\ntemperature: 0.7\nmax_tokens: 220\n---\n"
 
@@ -91,7 +91,7 @@ def test_resume_does_not_follow_a_recorded_prompts_folder_unless_named(tmp_path,
     assert asyncio.run(go(d, False, first)) == d / "_system.j2"  # the run's own owner chose it
     assert any("MARKER-FROM-SHARED-FOLDER" in m for m in first)
     resumed: list[str] = []
-    with caplog.at_level("WARNING", logger="town.app"):
+    with caplog.at_level("WARNING", logger="town.app.session"):
         assert asyncio.run(go(None, True, resumed)) == data_dir("prompt_templates") / "_system.j2"
     assert not any("MARKER-FROM-SHARED-FOLDER" in m for m in resumed)
     assert any(str(d) in r.getMessage() and "default templates" in r.getMessage() for r in caplog.records)

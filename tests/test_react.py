@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 from agents.llm.fake import ScriptedLLM
-from agents.react import chat_log, decide_reaction, is_asleep, last_chat, record_chat
+from agents.steps.react import chat_log, decide_reaction, is_asleep, last_chat, record_chat
 from tests._tools_fixtures import T0, make_ctx
-from town.protocol import ChatLine, ConversationView, NearbyAgent, Observation, PerceivedEvent
+from town.world.protocol import ChatLine, ConversationView, NearbyAgent, Observation, PerceivedEvent
 
 STEP = "react_decide"
 

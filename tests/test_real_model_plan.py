@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from agents.llm import AgentSettings, open_llm
-from agents.plan import PlanState, plan_day
+from agents.steps.plan import PlanState, plan_day
 from tests._cognition_fixtures import T0, FakeMemory, make_ctx
 
 pytestmark = pytest.mark.real_model

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from agents.context import CognitionSettings
 from agents.llm.fake import ScriptedLLM
-from agents.reflect import ReflectionState, importance_since_last, maybe_reflect, reflect
+from agents.steps.reflect import ReflectionState, importance_since_last, maybe_reflect, reflect
 from tests._cognition_fixtures import T0, FakeMemory, make_ctx, numbered_count, user_text
 
 FACTS = ["Klaus read about rent increases", "Klaus interviewed a tenant", "Klaus bought coffee",

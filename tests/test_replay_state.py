@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from town.events import Event, EventLog
+from town.world.events import Event, EventLog
 from town.viewer.state import MAX_MEMORIES, ReplayIndex, TownState, note_lines
 
 T0 = datetime(2023, 2, 13, 8, 0)
@@ -204,8 +204,8 @@ def test_the_notes_real_minds_write_read_as_plain_lines(tmp_path: Path) -> None:
     import asyncio
 
     import agents
-    from town.app import RunConfig, Session, run_session
-    from town.events import read_events
+    from town.app.session import RunConfig, Session, run_session
+    from town.world.events import read_events
 
     run_dir = tmp_path / "run"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from town import report
-from town.events import EventLog, read_events
+from town.app import report
+from town.world.events import EventLog, read_events
 
 T0 = datetime(2023, 2, 13, 8, 0)
 AGENTS = ["Alice", "Bob", "Carol", "Dan"]

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from agents.memory import MemoryRecord, MemoryStore, MemoryStream
-from agents.retrieve import Candidate, RetrievalWeights, bench_retrieval, min_max, recency, score_candidates
+from agents.memory.stream import MemoryRecord, MemoryStore, MemoryStream
+from agents.memory.retrieve import Candidate, RetrievalWeights, bench_retrieval, min_max, recency, score_candidates
 from tests._chroma_fixtures import BACKENDS, T0, chroma_server, make_store, store  # noqa: F401 (fixtures)
 
 NOW = T0 + timedelta(hours=10)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from agents.testing import ServerProcess
-from town.app import RunConfig, UserError, interview, resume, run
-from town.events import read_events
+from town.app.session import RunConfig, UserError, interview, resume, run
+from town.world.events import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sekret-pass-4711"

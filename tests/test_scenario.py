@@ -10,10 +10,10 @@ import shutil
 import pytest
 import yaml
 
-from town.config import EngineSettings
-from town.maps import load_map
-from town.scenario import Scenario, ScenarioError, available_scenarios, load_scenario, maps_dir
-from town.world import World
+from town.world.config import EngineSettings
+from town.world.maps import load_map
+from town.world.scenario import Scenario, ScenarioError, available_scenarios, load_scenario, maps_dir
+from town.world.state import World
 
 REPO = Path(__file__).resolve().parent.parent
 VALENTINES = REPO / "maps" / "scenarios" / "valentines.yaml"

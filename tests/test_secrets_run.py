@@ -63,8 +63,8 @@ def test_event_scrub_masks_credentials_but_keeps_what_agents_say(tmp_path):
     import asyncio
 
     import agents
-    from town.app import RunConfig, Session
-    from town.events import read_events
+    from town.app.session import RunConfig, Session
+    from town.world.events import read_events
 
     async def go():
         run_dir = tmp_path / "run"

@@ -11,10 +11,10 @@ from collections import Counter
 from pathlib import Path
 
 import agents
-from town.app import RunConfig, Session, run_session
-from town.events import read_events
-from town.pathfinding import Pathfinder
-from town.scenario import load_scenario
+from town.app.session import RunConfig, Session, run_session
+from town.world.events import read_events
+from town.world.pathfinding import Pathfinder
+from town.world.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 MAP = REPO / "maps" / "smallville.tmj"

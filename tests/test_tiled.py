@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from town.maps import MapError, load_map
-from town.pathfinding import Pathfinder
+from town.world.maps import MapError, load_map
+from town.world.pathfinding import Pathfinder
 from tests._town_fixtures import tiny_map_dict, write_map
 
 DATA = Path(__file__).resolve().parent / "data" / "tinytown"

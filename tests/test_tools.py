@@ -6,7 +6,7 @@ import pytest
 
 from agents.tools import TOOLS, ToolError, describe_tools, search_directory, tokenize
 from tests._tools_fixtures import T0, FakeWorld, make_ctx
-from town.protocol import Action, PerceivedEvent
+from town.world.protocol import Action, PerceivedEvent
 
 
 def ctx_(**kw):
@@ -53,7 +53,7 @@ def test_tools_refuse_another_persons_home_or_room():
 
 
 def test_planning_offers_only_the_places_the_agent_may_go():
-    from agents.plan import arena_places
+    from agents.steps.plan import arena_places
 
     places = arena_places(ctx_())
     assert {"Dorm:Klaus's room", "Dorm:common room", "Hobbs Cafe:cafe", "Oak Hill College:library"} <= set(places)

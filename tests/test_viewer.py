@@ -14,8 +14,8 @@ from pathlib import Path  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from town.events import Event, EventLog  # noqa: E402
-from town.maps import TownMap, load_map  # noqa: E402
+from town.world.events import Event, EventLog  # noqa: E402
+from town.world.maps import TownMap, load_map  # noqa: E402
 from town.viewer import colors as C  # noqa: E402
 from town.viewer.renderer import BUBBLE_TICKS, Renderer  # noqa: E402
 from town.viewer.state import TownState  # noqa: E402

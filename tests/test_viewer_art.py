@@ -19,8 +19,8 @@ from pathlib import Path  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from town.events import Event  # noqa: E402
-from town.maps import TownMap, load_map  # noqa: E402
+from town.world.events import Event  # noqa: E402
+from town.world.maps import TownMap, load_map  # noqa: E402
 from town.viewer.framebench import frame_times, generated_town  # noqa: E402
 from town.viewer.renderer import Renderer  # noqa: E402
 from town.viewer.sprites import furniture_kind  # noqa: E402

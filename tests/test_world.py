@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from town.clock import SimClock
-from town.pathfinding import Pathfinder
-from town.protocol import Action, WorldView
-from town.world import World, WorldError
+from town.world.clock import SimClock
+from town.world.pathfinding import Pathfinder
+from town.world.protocol import Action, WorldView
+from town.world.state import World, WorldError
 from tests._town_fixtures import START, tiny_world
 
 A, B, C = "Ann", "Bob", "Cy"

@@ -1,3 +1,3 @@
-from town.cli import main
+from town.app.cli import main
 
 main()

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from town.events import Event
-from town.maps import TownMap, load_map
-from town.resources import data_dir
+from town.world.events import Event
+from town.world.maps import TownMap, load_map
+from town.world.resources import data_dir
 
 TILESET = data_dir("maps") / "tilesets" / "town.tsj"
 TILES: list[dict[str, Any]] = json.loads(TILESET.read_text(encoding="utf-8"))["tiles"]

@@ -28,8 +28,8 @@ from typing import Any
 
 import pygame
 
-from town.events import Event, EventLog, read_events
-from town.maps import TownMap
+from town.world.events import Event, EventLog, read_events
+from town.world.maps import TownMap
 from town.viewer import colors as C
 from town.viewer.renderer import Renderer
 from town.viewer.state import TownState

@@ -1,4 +1,4 @@
-"""Draw a :class:`~town.viewer.state.TownState` over a :class:`~town.maps.TownMap` onto an off-screen surface.
+"""Draw a :class:`~town.viewer.state.TownState` over a :class:`~town.world.maps.TownMap` onto an off-screen surface.
 
 The renderer never opens a window: it draws onto ``Renderer.surface`` (a plain ``pygame.Surface``), which the
 live viewer and replay blit to the display and tests read pixels from. The tile layers are drawn once and scaled
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pygame
 
-from town.maps import TownMap
+from town.world.maps import TownMap
 from town.viewer import colors as C
 from town.viewer import overlays
 from town.viewer.minimap import Minimap

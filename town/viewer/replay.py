@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pygame
 
-from town.maps import TownMap, load_map
+from town.world.maps import TownMap, load_map
 from town.viewer.live import FPS, MAX_TPS, MIN_TPS, PAN_PX_PER_S
 from town.viewer.renderer import Renderer
 from town.viewer.state import ReplayIndex

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pygame
 
-from town.resources import data_dir
+from town.world.resources import data_dir
 from town.viewer import colors as C
 
 SHEETS = data_dir("maps") / "tilesets"

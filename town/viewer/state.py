@@ -1,6 +1,6 @@
 """What the viewer shows, rebuilt from the event stream (no pygame here).
 
-:class:`TownState` is a reducer: feed it :class:`~town.events.Event` objects in log order with
+:class:`TownState` is a reducer: feed it :class:`~town.world.events.Event` objects in log order with
 :meth:`TownState.apply` and it holds everything the renderer draws (agent tiles, activities,
 speech lines, object states, world events, the clock, and per-agent panels built from mind
 notes). The live viewer feeds it from ``EventLog.subscribe``; replay feeds it from
@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from town.events import Event, read_events
+from town.world.events import Event, read_events
 
 Tile = tuple[int, int]
 

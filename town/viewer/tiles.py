@@ -15,7 +15,7 @@ from typing import Any
 
 import pygame
 
-from town.maps import TownMap
+from town.world.maps import TownMap
 from town.viewer import colors as C
 
 log = logging.getLogger("town.viewer")

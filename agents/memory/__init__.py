@@ -1,0 +1,1 @@
+"""An agent's memory: the stream in chromadb, retrieval (recency, importance, relevance, BM25), embeddings."""

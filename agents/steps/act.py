@@ -1,0 +1,210 @@
+"""Turning a planned task into one Action: a short ReAct loop (Thought / Action / Observation) over tools.
+
+The real model is small and slow, so the loop runs only where a choice is to be made:
+
+1. **walk** - not yet at the task's (known) address and no other person named in the task: ``move_to``
+   it, no model call; counted ``react_skipped_move``. The mind calls again on arrival.
+2. **settle** - at the task's address and nothing to choose (an object address: ``use_object`` it; an
+   arena without objects: ``wait`` there doing the task); counted ``react_skipped``.
+3. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
+   reused when its target still exists; counted ``react_cache_hits``.
+4. **loop** - in an arena with objects, or for a task naming someone: up to
+   ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``
+   (its schema names the tools and their argument shapes, so schema-constrained servers decode only
+   well-formed calls). An observation tool's result (or the error for bad arguments or a refused
+   request) is fed back into the next prompt; a terminal tool ends the loop; the same call made twice
+   ends it early (its answer is already in the prompt). Every tool call is noted (``tool``). When the
+   cap is hit or the model gives no valid answer, a fallback action is returned, noted (``fallback``)
+   and counted (``react_fallbacks``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, WithJsonSchema
+
+from agents.context import MindContext
+from agents.prompts import ask, register_step
+from agents.schemas import PlannedTask, ReActStep
+from agents.tools import TOOLS, ToolError, describe_tools
+from town.world.protocol import Action, Observation
+
+STEP = "act_react"
+CACHEABLE_KINDS = frozenset({"move_to", "use_object"})
+
+register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step", "objects"})
+
+
+def _args_json_schema() -> dict[str, Any]:
+    """JSON schema of ``args``: one of the registered tools' argument objects (identical shapes once)."""
+    variants: dict[str, dict[str, Any]] = {}
+    for t in TOOLS.values():
+        js = t.args_model.model_json_schema()
+        js.pop("title", None)
+        variants.setdefault(json.dumps(js, sort_keys=True), js)
+    return {"anyOf": list(variants.values())}
+
+
+class ActStep(ReActStep):
+    """One ReAct step: a thought, a tool with its arguments, and an emoji for the viewer."""
+
+    # The docstring above is part of the JSON schema (prompt text in json_object mode): keep it short.
+    # The tool is one of the registered tools (validated). ``args`` is sent to the server as one of the
+    # tools' argument objects, so a server with schema-constrained decoding (llama.cpp, vLLM) cannot emit
+    # a dict keyed by an address or an argument no tool takes; arguments that fit another tool than the
+    # one named are that tool's ToolError, fed back as an observation.
+    tool: Literal[tuple(TOOLS)] = Field(description="one of the tools")  # type: ignore[valid-type]
+    args: Annotated[dict[str, Any], WithJsonSchema(_args_json_schema())] = Field(default_factory=dict, max_length=4)
+    emoji: str = Field(default="", max_length=8)
+
+
+def normalise_task(text: str) -> str:
+    """Lower-case words only, so 'Brewing coffee.' and 'brewing  coffee' share a cache entry."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def at_address(current: str, target: str) -> bool:
+    """Whether an agent at arena address ``current`` is at ``target`` (a sector, arena or object address)."""
+    cur, tgt = current.lower(), target.lower()
+    if not cur or not tgt:
+        return False
+    return cur == tgt or tgt.startswith(cur + ":") or cur.startswith(tgt + ":")
+
+
+def mentions_someone(ctx: MindContext, text: str) -> bool:
+    """Whether ``text`` names another agent (full or first name): such a task may need ``talk_to``."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for name in ctx.world.agent_names():
+        if name == ctx.name:
+            continue
+        if name.lower() in text.lower() or name.split()[0].lower() in words:
+            return True
+    return False
+
+
+def _finish(task: PlannedTask, action: Action, emoji: str = "") -> Action:
+    """Give a terminal action the task's description and duration (a wait keeps its own minutes)."""
+    update: dict[str, Any] = {"description": task.description[:200]}
+    if action.kind != "wait":
+        update["duration_min"] = task.duration_min
+    if emoji:
+        update["emoji"] = emoji[:8]
+    return action.model_copy(update=update)
+
+
+def _objects_here(ctx: MindContext, obs: Observation) -> list[str]:
+    """Object addresses in the arena the agent stands in."""
+    place = ctx.world.place(obs.address) if obs.address else None
+    if place is None or place.kind != "arena":
+        return []
+    return [f"{obs.address}:{o}" if not o.startswith(obs.address) else o for o in place.objects]
+
+
+def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation, *, allow_choice: bool = False) -> Action | None:
+    """The obvious action when the agent is already at the task's (known) address, else None.
+
+    With ``allow_choice`` an arena that has objects gives None too: there is a choice for the model.
+    """
+    if not at_address(obs.address, task.address):
+        return None
+    place = ctx.world.place(task.address)
+    if place is None:
+        return None
+    if place.kind == "object":
+        action = Action(agent=ctx.name, kind="use_object", target=task.address, object_state=task.description[:80])
+    elif allow_choice and _objects_here(ctx, obs):
+        return None
+    else:  # the world's "continue" keeps the old activity; "wait" shows the task for its duration
+        action = Action(agent=ctx.name, kind="wait", duration_min=task.duration_min)
+    return _finish(task, action)
+
+
+def _cache_key(ctx: MindContext, task: PlannedTask) -> str:
+    return f"act:{ctx.name}:{normalise_task(task.description)}@{task.address.lower()}"
+
+
+def _from_cache(ctx: MindContext, task: PlannedTask, key: str) -> Action | None:
+    """The cached terminal action for this task if its target still exists; a stale entry is dropped."""
+    entry = ctx.plan_cache.get(key)
+    if entry is None:
+        return None
+    if ctx.world.place(entry["target"]) is None:
+        del ctx.plan_cache[key]
+        return None
+    return _finish(task, Action(agent=ctx.name, **entry))
+
+
+def _fallback(ctx: MindContext, task: PlannedTask, obs: Observation, reason: str) -> Action:
+    """Go to the task's address if it is a real place, else keep doing what we do; noted and counted."""
+    ctx.note("fallback", step=STEP, agent=ctx.name, reason=reason, task=task.description)
+    ctx.count("react_fallbacks")
+    here = _in_place_action(ctx, task, obs)
+    if here is not None:
+        return here
+    if ctx.world.place(task.address) is not None:
+        return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
+    return _finish(task, Action(agent=ctx.name, kind="continue"))
+
+
+def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
+    """Run the step's tool (its name was validated); the model's mistakes come back as an observation string."""
+    try:
+        return TOOLS[step.tool].run(ctx, step.args)
+    except ToolError as exc:
+        return f"Error: {exc}"
+
+
+async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action:
+    """Decide the Action that carries out ``task`` now (skip, cache, or ReAct loop; see module doc)."""
+    if not mentions_someone(ctx, task.description):
+        if not at_address(obs.address, task.address) and ctx.world.place(task.address) is not None:
+            ctx.count("react_skipped_move")
+            return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
+        here = _in_place_action(ctx, task, obs, allow_choice=True)
+        if here is not None:
+            ctx.count("react_skipped")
+            return here
+    key = _cache_key(ctx, task)
+    if ctx.settings.plan_cache:
+        cached = _from_cache(ctx, task, key)
+        if cached is not None:
+            ctx.count("react_cache_hits")
+            return cached
+
+    scratchpad: list[dict[str, Any]] = []
+    max_steps = ctx.settings.react_max_steps
+    for i in range(max_steps):
+        no_answer = ActStep.model_construct(thought="(no valid answer)", tool="wait", args={})  # a sentinel
+        step = await ask(
+            ctx,
+            STEP,
+            fallback=no_answer,
+            schema=ActStep,
+            task=task,
+            obs=obs,
+            tools=describe_tools(),
+            scratchpad=scratchpad,
+            last_step=i == max_steps - 1,
+            objects=_objects_here(ctx, obs),
+        )
+        if step is no_answer:
+            return _fallback(ctx, task, obs, "the model gave no valid ReAct step")
+        result = _run_tool(ctx, step)
+        if isinstance(result, Action):
+            ctx.note("tool", tool=step.tool, args=step.args, observation=f"-> {result.kind} {result.target or ''}".strip(),
+                     thought=step.thought)
+            action = _finish(task, result, step.emoji)
+            if ctx.settings.plan_cache and action.kind in CACHEABLE_KINDS:
+                ctx.plan_cache[key] = {"kind": action.kind, "target": action.target,
+                                       "object_state": action.object_state, "emoji": action.emoji}
+            return action
+        ctx.note("tool", tool=step.tool, args=step.args, observation=result, thought=step.thought)
+        refused = result.startswith("Error")
+        if any(p["tool"] == step.tool and p["args"] == step.args for p in scratchpad):  # nothing new to learn
+            what = "refused call" if refused else "call"
+            return _fallback(ctx, task, obs, f"the model repeated a {what}: {step.tool} {step.args}")
+        scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result})
+    return _fallback(ctx, task, obs, f"no terminal tool within {max_steps} steps")

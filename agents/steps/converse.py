@@ -1,0 +1,183 @@
+"""Dialogue: open a conversation, speak one turn at a time, and remember what was said.
+
+Each turn is generated for the speaker alone, with memories retrieved for the partner and the
+last lines (as in Park et al. 2023), so what one agent knows can reach another. The partner's
+words are data: templates render them only through the ``quote`` filter.
+
+When a conversation ends, :func:`summarize_and_store` stores the transcript (``chat``), a
+summary (``thought``), one ``thought`` per event / plan / invitation mentioned (that is how a
+party invitation spreads through town) and how I feel about the partner.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field
+
+from agents.context import MindContext
+from agents.prompts import ask, register_step
+from agents.steps.react import record_chat
+from agents.schemas import ConversationSummary, Utterance
+from town.world.protocol import Action, ChatLine, ConversationView, Observation
+
+OPEN_STEP = "converse_open"
+TURN_STEP = "converse_turn"
+SUMMARY_STEP = "converse_summary"
+MEMORIES_K = 5
+CHAT_EMOJI = "\U0001f4ac"
+
+register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories"})
+register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn"})
+register_step(SUMMARY_STEP, {"partner", "lines"})
+
+
+class ChatDigest(ConversationSummary):
+    """A conversation summary that also lists the events mentioned and rates the conversation."""
+
+    events: list[Annotated[str, Field(min_length=1, max_length=160)]] = Field(default_factory=list, max_length=3, description="events, plans or invitations mentioned")
+    importance: int = Field(ge=1, le=10)
+
+
+def _partners(ctx: MindContext, conv: ConversationView) -> list[str]:
+    return [p for p in conv.participants if p != ctx.name]
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def clean_utterance(text: str, speaker: str) -> str:
+    """Drop a leading 'Name:', wrapping quotes and echoed quote delimiters that small models add to a line."""
+    text = " ".join(re.sub(r"<<<|>>>", " ", text).split())
+    for prefix in (speaker, speaker.split()[0]):
+        if text.lower().startswith(prefix.lower() + ":"):
+            text = text[len(prefix) + 1 :].strip()
+            break
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text
+
+
+def _activity_of(obs: Observation, name: str) -> str:
+    agent = next((a for a in obs.nearby if a.name == name), None)
+    return agent.activity if agent else "nearby"
+
+
+async def start_conversation(ctx: MindContext, obs: Observation, target: str, reason: str) -> Action:
+    """Open a conversation with ``target``: a talk Action carrying the opening line."""
+    memories = ctx.memory.retrieve(target, now=obs.time, k=MEMORIES_K)
+    fallback = Utterance(text=f"Hi {target.split()[0]}, how are you?")
+    line = await ask(
+        ctx,
+        OPEN_STEP,
+        fallback=fallback,
+        obs=obs,
+        target=target,
+        target_activity=_activity_of(obs, target),
+        reason=reason,
+        memories=[m.record.text for m in memories],
+    )
+    if line is fallback:
+        ctx.note("fallback", step=OPEN_STEP, agent=ctx.name, reason="no valid opening line", other=target)
+    record_chat(ctx, target, obs.time)
+    return Action(
+        agent=ctx.name,
+        kind="talk",
+        target=target,
+        utterance=clean_utterance(line.text, ctx.name) or line.text,
+        description=f"talking with {target}",
+        emoji=CHAT_EMOJI,
+    )
+
+
+async def next_turn(ctx: MindContext, obs: Observation) -> Action:
+    """My line in ``obs.conversation``; ends it when the model says so or at the turn cap.
+
+    A line that repeats or parrots an earlier one (small models do) is not said: the
+    conversation ends instead, noted and counted (``conversation_repetition``).
+    """
+    conv = obs.conversation
+    if conv is None or conv.turn_of != ctx.name:
+        raise ValueError(f"next_turn for {ctx.name}: not this agent's turn in a conversation")
+    partner = ", ".join(_partners(ctx, conv))
+    cap = min(conv.max_turns, ctx.settings.max_conversation_turns)
+    base = Action(agent=ctx.name, kind="talk", target=partner, description=f"chatting with {partner}", emoji=CHAT_EMOJI)
+    if len(conv.lines) >= cap:
+        ctx.count("conversation_cap")
+        return base.model_copy(update={"end_conversation": True})
+    last_turn = len(conv.lines) + 1 >= cap
+    query = " ".join([partner, *(line.text for line in conv.lines[-2:])])
+    memories = ctx.memory.retrieve(query, now=obs.time, k=MEMORIES_K)
+    fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
+    line = await ask(
+        ctx,
+        TURN_STEP,
+        fallback=fallback,
+        obs=obs,
+        partner=partner,
+        memories=[m.record.text for m in memories],
+        lines=conv.lines,
+        last_turn=last_turn,
+    )
+    if line is fallback:
+        ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
+    text = clean_utterance(line.text, ctx.name) or line.text
+    end = line.end_conversation or last_turn
+    if last_turn:
+        ctx.count("conversation_cap")
+    if repeats(text, conv.lines):
+        ctx.count("conversation_repetition")
+        ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="the line repeats an earlier one; ending",
+                 conversation=conv.id, text=text)
+        return base.model_copy(update={"end_conversation": True})
+    return base.model_copy(update={"utterance": text, "end_conversation": end})
+
+
+def repeats(text: str, lines: list[ChatLine]) -> bool:
+    """Whether ``text`` repeats an earlier line (anyone's) or parrots a longer one inside it."""
+    said = _norm(text)
+    for line in lines:
+        earlier = _norm(line.text)
+        if earlier and (said == earlier or (len(earlier) >= 20 and earlier in said)):
+            return True
+    return False
+
+
+def _transcript(lines: list[ChatLine]) -> str:
+    return "\n".join(f"{line.speaker}: {line.text}" for line in lines)
+
+
+async def summarize_and_store(ctx: MindContext, conv: ConversationView) -> None:
+    """Store the transcript and what I take away from it; note ``conversation_summary``."""
+    if not conv.lines:
+        ctx.count("conversation_empty")
+        return
+    partners = _partners(ctx, conv)
+    partner = ", ".join(partners)
+    when = conv.lines[-1].time
+    heard = " / ".join(line.text for line in conv.lines if line.speaker != ctx.name)
+    fallback = ChatDigest(summary=f"I talked with {partner}. They said: {heard}"[:300], importance=4)
+    digest = await ask(ctx, SUMMARY_STEP, fallback=fallback, schema=ChatDigest, partner=partner, lines=conv.lines)
+    if digest is fallback:
+        ctx.note("fallback", step=SUMMARY_STEP, agent=ctx.name, reason="no valid summary", conversation=conv.id)
+    chat = ctx.memory.add(
+        "chat",
+        f"Conversation with {partner}:\n{_transcript(conv.lines)}",
+        created=when,
+        importance=digest.importance,
+        keywords=partners,
+    )
+    ctx.memory.add("thought", digest.summary, created=when, importance=digest.importance,
+                   evidence=(chat.id,), keywords=partners)
+    for event in digest.events:
+        ctx.memory.add("thought", f"{partner} told me: {event}", created=when,
+                       importance=max(digest.importance, 6), evidence=(chat.id,), keywords=partners)
+    if digest.relationship:
+        ctx.memory.add("thought", f"How I feel about {partner}: {digest.relationship}", created=when,
+                       importance=digest.importance, evidence=(chat.id,), keywords=partners)
+    for other in partners:
+        record_chat(ctx, other, when)
+    ctx.note("conversation_summary", conversation=conv.id, partners=partners, summary=digest.summary,
+             events=digest.events, relationship=digest.relationship)

@@ -1,0 +1,127 @@
+"""Perception: what in this tick's observation is new, stored as memories with batched importance.
+
+- Attention: only the ``attention_limit`` nearest events are attended to (world events first).
+- Novelty: an event (subject, predicate, object, description) seen within the last
+  :data:`SEEN_WINDOW_MIN` game minutes is not new; the seen-set lives in :class:`PerceptionState`.
+- Importance: new memories are stored at once with :data:`PROVISIONAL_IMPORTANCE` and their ids
+  kept as *pending*; when ``importance_batch`` are waiting, or on a quiet tick, one LLM call
+  scores all of them (:func:`score_pending`). Idle objects and sleeping people are routine and get
+  :data:`ROUTINE_IMPORTANCE` by rule, without a call: counted (``importance_rule``) and noted.
+- Whispers (``obs.injected``) are stored as thoughts, scored like observations.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from agents.context import MindContext
+from agents.prompts import ask, register_step
+from agents.schemas import ImportanceScores, importance_schema
+from town.world.protocol import Observation, PerceivedEvent
+
+log = logging.getLogger("agents.steps.perceive")
+
+STEP = "perceive_importance"
+register_step(STEP, {"memories"})
+
+SEEN_WINDOW_MIN = 30
+#: importance a memory holds until its batch is scored (pending ids are checkpointed)
+PROVISIONAL_IMPORTANCE = 3
+#: importance of routine observations (idle objects, sleeping people), given by rule
+ROUTINE_IMPORTANCE = 1
+#: most memories scored in one call
+MAX_BATCH = 20
+
+_ASLEEP = re.compile(r"\b(sleep|sleeping|asleep)\b", re.IGNORECASE)
+
+
+class PerceptionState(BaseModel):
+    """The mind's perception state (JSON-able, checkpointed)."""
+
+    seen: dict[str, datetime] = Field(default_factory=dict)  # event key -> last time seen
+    pending: list[str] = Field(default_factory=list)  # memory ids waiting for an importance score
+
+
+def event_key(e: PerceivedEvent) -> str:
+    return f"{e.subject}|{e.predicate}|{e.object}|{e.description}".lower()
+
+
+def routine_rule(e: PerceivedEvent) -> str | None:
+    """Name of the rule that makes ``e`` routine (cheap importance), or None."""
+    if e.kind == "object" and e.object.strip().lower() == "idle":
+        return "idle_object"
+    if e.kind == "agent" and _ASLEEP.search(e.description):
+        return "agent_sleeping"
+    return None
+
+
+def attend(ctx: MindContext, obs: Observation) -> list[PerceivedEvent]:
+    """The events this agent pays attention to: not its own, world events first, then nearest."""
+    others = [e for e in obs.perceived if e.subject != ctx.name]
+    others.sort(key=lambda e: (e.kind != "world", e.distance))
+    return others[: ctx.settings.attention_limit]
+
+
+async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -> list[PerceivedEvent]:
+    """Store what is new in ``obs`` (and whispers); return the new events."""
+    window = timedelta(minutes=SEEN_WINDOW_MIN)
+    state.seen = {k: t for k, t in state.seen.items() if obs.time - t < window}
+    new: list[PerceivedEvent] = []
+    for e in attend(ctx, obs):
+        key = event_key(e)
+        if key not in state.seen:
+            new.append(e)
+        state.seen[key] = obs.time
+
+    routine: list[tuple[str, str]] = []
+    items: list[dict[str, object]] = []
+    scored_later: list[bool] = []
+    for e in new:
+        rule = routine_rule(e)
+        items.append({"kind": "observation", "text": e.description, "created": obs.time,
+                      "importance": ROUTINE_IMPORTANCE if rule else PROVISIONAL_IMPORTANCE,
+                      "keywords": [k for k in (e.subject, e.address) if k]})
+        scored_later.append(rule is None)
+        if rule:
+            routine.append((rule, e.description))
+    for text in obs.injected:
+        items.append({"kind": "thought", "text": text, "created": obs.time, "importance": PROVISIONAL_IMPORTANCE})
+        scored_later.append(True)
+    records = ctx.memory.add_many(items)
+    state.pending.extend(rec.id for rec, later in zip(records, scored_later, strict=True) if later)
+    if routine:
+        ctx.count("importance_rule", len(routine))
+        ctx.note("importance", rule=True, importance=ROUTINE_IMPORTANCE,
+                 memories=[{"rule": r, "text": t} for r, t in routine])
+        log.debug("%s: %d routine observations scored by rule", ctx.name, len(routine))
+    for text in obs.injected:
+        ctx.note("memory", memory_kind="thought", text=text, source="whisper")
+
+    quiet = not new and not obs.injected
+    if state.pending and (len(state.pending) >= ctx.settings.importance_batch or quiet):
+        await score_pending(ctx, state)
+    return new
+
+
+async def score_pending(ctx: MindContext, state: PerceptionState) -> int:
+    """Score every pending memory (batches of at most :data:`MAX_BATCH`); return the summed importance."""
+    total = 0
+    while state.pending:
+        ids, rest = state.pending[:MAX_BATCH], state.pending[MAX_BATCH:]
+        records = ctx.memory.get(ids)
+        fallback = ImportanceScores(scores=[PROVISIONAL_IMPORTANCE] * len(ids))
+        result = await ask(ctx, STEP, fallback=fallback, schema=importance_schema(len(ids)),
+                           memories=[r.text for r in records])
+        used_fallback = result is fallback
+        if used_fallback:
+            ctx.count("importance_fallback", len(ids))
+        ctx.memory.set_importance({rec.id: score for rec, score in zip(records, result.scores, strict=True)
+                                   if score != rec.importance})
+        total += sum(result.scores)
+        ctx.note("importance", rule=False, fallback=used_fallback, ids=ids, scores=list(result.scores))
+        state.pending = rest
+    return total

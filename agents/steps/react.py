@@ -1,0 +1,156 @@
+"""Should I react to what I see? (Smallville's reaction step.)
+
+Given this tick's perceived events, pick the nearest other agent worth considering and ask the
+model whether to ignore them, start a conversation (``talk``) or change what I am doing
+(``react`` with a ``new_activity``). Most ticks need no model call at all, and each such skip is
+counted (``reaction_skipped`` and ``reaction_skip_<reason>``):
+
+- no other agent is involved in the events;
+- I am in a conversation or asleep;
+- every agent seen is asleep, already in a conversation, we chatted within
+  ``ctx.settings.conversation_cooldown_min``, or I decided to ignore them within
+  ``ctx.settings.ignore_cooldown_min`` (their next small change of activity is no news).
+
+The last-chat time per pair lives in a small JSON-able dict (``{"A|B": iso time}``) kept by
+:func:`chat_log`; :func:`record_chat` is called when a conversation starts and when it ends.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from pydantic import model_validator
+
+from agents.context import MindContext
+from agents.prompts import ask, register_step
+from agents.schemas import Reaction
+from town.world.protocol import NearbyAgent, Observation, PerceivedEvent
+
+STEP = "react_decide"
+LAST_CHAT_KEY = "last_chat"
+LAST_IGNORED_KEY = "last_ignored"
+MEMORIES_K = 5
+_ASLEEP = re.compile(r"\b(asleep|sleep|sleeping|napping)\b", re.IGNORECASE)
+
+register_step(STEP, {"obs", "other", "other_activity", "memories", "last_chat"})
+
+
+class ReactionAnswer(Reaction):
+    """A Reaction whose ``react`` choice must say what to do instead (else the answer is retried)."""
+
+    @model_validator(mode="after")
+    def _react_needs_activity(self) -> ReactionAnswer:
+        if self.kind == "react" and not (self.new_activity or "").strip():
+            raise ValueError("kind 'react' needs a new_activity")
+        return self
+
+
+def is_asleep(activity: str) -> bool:
+    """Whether an activity description says the agent sleeps."""
+    return bool(_ASLEEP.search(activity))
+
+
+def _time_log(ctx: MindContext, key: str) -> dict[str, str]:
+    """A ``pair -> ISO time`` dict kept in the plan cache (JSON-able, checkpointed with the mind's state)."""
+    log: dict[str, str] = ctx.plan_cache.setdefault(key, {})
+    return log
+
+
+def chat_log(ctx: MindContext) -> dict[str, str]:
+    """The pair -> last chat time (ISO) dict."""
+    return _time_log(ctx, LAST_CHAT_KEY)
+
+
+def _pair(a: str, b: str) -> str:
+    return "|".join(sorted((a, b)))
+
+
+def record_chat(ctx: MindContext, other: str, when: datetime) -> None:
+    """Remember that this agent and ``other`` chatted at ``when`` (starts the pair cooldown)."""
+    chat_log(ctx)[_pair(ctx.name, other)] = when.isoformat()
+
+
+def last_chat(ctx: MindContext, other: str) -> datetime | None:
+    """When this agent last chatted with ``other``, if ever."""
+    stamp = chat_log(ctx).get(_pair(ctx.name, other))
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def _ignored_log(ctx: MindContext) -> dict[str, str]:
+    """``"me>them" -> ISO time`` of my last decision to ignore them (directed, unlike the chat log)."""
+    return _time_log(ctx, LAST_IGNORED_KEY)
+
+
+def _skip(ctx: MindContext, reason: str) -> Reaction:
+    ctx.count("reaction_skipped")
+    ctx.count(f"reaction_skip_{reason}")
+    return Reaction(reasoning=f"no model call: {reason.replace('_', ' ')}", kind="ignore")
+
+
+def _why_not(ctx: MindContext, obs: Observation, event: PerceivedEvent, nearby: NearbyAgent | None) -> str | None:
+    """Why this agent cannot be approached now (a skip reason), or None if it can."""
+    activity = nearby.activity if nearby else event.description
+    if is_asleep(activity):
+        return "other_asleep"
+    if nearby and nearby.in_conversation:
+        return "other_in_conversation"
+    last = last_chat(ctx, event.subject)
+    if last is not None and obs.time - last < timedelta(minutes=ctx.settings.conversation_cooldown_min):
+        return "cooldown"
+    ignored = _ignored_log(ctx).get(f"{ctx.name}>{event.subject}")
+    if ignored and obs.time - datetime.fromisoformat(ignored) < timedelta(minutes=ctx.settings.ignore_cooldown_min):
+        return "ignored_recently"
+    return None
+
+
+async def decide_reaction(ctx: MindContext, obs: Observation, events: list[PerceivedEvent]) -> Reaction:
+    """Ignore, talk to, or react to the nearest approachable agent in ``events`` (one model call at most)."""
+    others = ctx.world.agent_names()
+    seen: dict[str, PerceivedEvent] = {}
+    for e in sorted(events, key=lambda e: e.distance):
+        if e.kind == "agent" and e.subject != ctx.name and e.subject in others:
+            seen.setdefault(e.subject, e)
+    if not seen:
+        return _skip(ctx, "no_agent")
+    if obs.conversation is not None and not obs.conversation.ended:
+        return _skip(ctx, "in_conversation")
+    if is_asleep(obs.current_action):
+        return _skip(ctx, "asleep")
+    nearby = {a.name: a for a in obs.nearby}
+    reason = "no_agent"
+    for name, event in seen.items():
+        blocked = _why_not(ctx, obs, event, nearby.get(name))
+        if blocked is not None:
+            reason = blocked
+            continue
+        return await _ask_model(ctx, obs, event, nearby.get(name))
+    return _skip(ctx, reason)
+
+
+async def _ask_model(ctx: MindContext, obs: Observation, event: PerceivedEvent, nearby: NearbyAgent | None) -> Reaction:
+    other = event.subject
+    memories = ctx.memory.retrieve(f"{other} {event.description}", now=obs.time, k=MEMORIES_K)
+    last = last_chat(ctx, other)
+    fallback = Reaction(reasoning="fallback: the model gave no valid reaction", kind="ignore")
+    answer = await ask(
+        ctx,
+        STEP,
+        fallback=fallback,
+        schema=ReactionAnswer,
+        obs=obs,
+        other=other,
+        other_activity=nearby.activity if nearby else event.description,
+        memories=[m.record.text for m in memories],
+        last_chat=last.strftime("%A %H:%M") if last else None,
+    )
+    if answer is fallback:
+        ctx.note("fallback", step=STEP, agent=ctx.name, reason="no valid reaction", other=other)
+        ctx.count("reaction_fallbacks")
+        return answer
+    if answer.kind == "talk":
+        answer = answer.model_copy(update={"target": other})
+    elif answer.kind == "ignore":
+        _ignored_log(ctx)[f"{ctx.name}>{other}"] = obs.time.isoformat()
+    ctx.note("react", other=other, decision=answer.kind, reasoning=answer.reasoning, new_activity=answer.new_activity)
+    return answer

@@ -1,0 +1,197 @@
+"""`town eval` runs: N seeds (per arm for an A/B) as ordinary run folders under one eval folder, stepped with
+the app's own Session machinery, probed and (for the first runs) put through the believability ablations.
+
+Everything is resumable: a finished run is not rerun, a half run is resumed from its checkpoint, a probe or
+ablation already written is kept. All runs share one LLM backend (and its response cache in the eval
+folder), each through its own :class:`RunLLM` so accounting and seeds stay per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from town.app import checkpoint as ckpt
+from town.app.session import RunConfig, Session, UserError, run_session, ticks_for_hours
+from town.app.eval.ablation import ABLATION_FILE, believability
+from town.app.eval.probe import PROBE_FILE, probe_run
+
+log = logging.getLogger("town.app.eval")
+SPEC_FILE = "eval_spec.json"
+WALL_FILE = "eval_wall.json"
+
+
+class Arm(BaseModel):
+    """One side of an A/B: a template folder and/or a settings file (``[mind]`` table)."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompts: str | None = None
+    settings: str | None = None
+
+
+class EvalSpec(BaseModel):
+    """What an eval folder measures; a rerun with a different spec is refused, not mixed in."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str
+    seeds: list[int] = Field(min_length=1)
+    hours: float = Field(gt=0)
+    arms: dict[str, Arm]
+    ablation_questions: int = Field(10, ge=0)
+    ablation_runs: int = Field(1, ge=0)
+    questions: str | None = None
+    judge: dict[str, Any] = Field(default_factory=dict)
+
+
+def run_dir(out: Path, arm: str, seed: int) -> Path:
+    return out / arm / f"seed-{seed}"
+
+
+def check_spec(out: Path, spec: EvalSpec) -> None:
+    """Refuse to continue an eval folder that measured something else."""
+    path = out / SPEC_FILE
+    if path.exists():
+        old = EvalSpec.model_validate(ckpt.read_json(path))
+        if old.model_dump(exclude={"judge"}) != spec.model_dump(exclude={"judge"}):
+            raise UserError(f"{path}: this eval folder measured {old.model_dump(exclude={'judge'})}; "
+                            "use another --out for different seeds, hours, scenario or arms")
+
+
+def arm_settings(arm: Arm) -> Any:
+    """The minds' settings for an arm: the configured ones with the file's ``[mind]`` table on top."""
+    if arm.settings is None:
+        return None
+    from agents import CognitionSettings
+    from agents.settings import cognition_settings
+
+    path = Path(arm.settings)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("mind", {})
+        return CognitionSettings.model_validate({**cognition_settings().model_dump(), **table})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UserError(f"{path}: [mind] {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
+def check_inputs(spec: EvalSpec) -> None:
+    """Scenario, templates, settings and questions are read before anything is written."""
+    from agents import PromptError, PromptLibrary
+    from town.app.session import _load_scenario
+    from town.app.interviews import QuestionFileError, default_questions_path, load_questions
+
+    _load_scenario(spec.scenario)
+    for arm in spec.arms.values():
+        try:
+            PromptLibrary.load(Path(arm.prompts) if arm.prompts else None)
+        except PromptError as exc:
+            raise UserError(str(exc)) from exc
+        arm_settings(arm)
+    try:
+        load_questions(Path(spec.questions) if spec.questions else default_questions_path())
+    except (QuestionFileError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def make_run_llm(backend: Any, seed: int | None) -> Any:
+    """A per-run view of the shared backend: its own seed, retries, records and accounting."""
+    from agents.llm import BaseLLM
+
+    class RunLLM(BaseLLM):
+        model_name = backend.model_name
+
+        async def _complete(self, messages, **kw):  # type: ignore[no-untyped-def]
+            async with backend._sem:  # the backend's limit: no more in flight than the endpoints allow
+                return await backend._complete(messages, **kw)
+
+    return RunLLM(retries=backend.retries, concurrency=64, seed=seed)
+
+
+def _progress(rd: Path) -> tuple[int, int] | None:
+    """``(ticks done, seconds per tick)`` of a run folder from its checkpoint and ``run_start``; None if none."""
+    if not (rd / ckpt.CHECKPOINT).exists():
+        return None
+    from town.world.events import read_events
+
+    start = next(read_events(rd / "events.jsonl"))
+    return int(ckpt.read_json(rd / ckpt.CHECKPOINT)["tick"]), int(start.data["seconds_per_tick"])
+
+
+def _add_wall(rd: Path, seconds: float) -> None:
+    """Wall time summed over every session of the run (a resumed session's ``run_end`` is not kept)."""
+    path = rd / WALL_FILE
+    old = ckpt.read_json(path) if path.exists() else {"wall_s": 0.0, "sessions": 0}
+    ckpt.atomic_write_json(path, {"wall_s": round(old["wall_s"] + seconds, 2), "sessions": old["sessions"] + 1})
+
+
+async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any) -> None:
+    """Step one run to ``spec.hours``: fresh, resumed from its checkpoint, or left alone when finished."""
+    rd = run_dir(out, arm, seed)
+    settings = arm_settings(spec.arms[arm])
+    llm = make_run_llm(backend, seed)
+    progress = _progress(rd)
+    if progress is not None:
+        done, spt = progress
+        target = ticks_for_hours(spec.hours, spt)
+        if done >= target and (rd / WALL_FILE).exists():
+            return
+        log.info("%s: resuming at tick %d of %d", rd, done, target)
+        session = await Session.open(rd, resume=True, llm=llm, mind_settings=settings)
+    else:
+        prompts = Path(spec.arms[arm].prompts) if spec.arms[arm].prompts else None
+        cfg = RunConfig(scenario=spec.scenario, hours=spec.hours, seed=seed, run_dir=rd, prompts_dir=prompts)
+        session = await Session.open(rd, resume=False, cfg=cfg, llm=llm, mind_settings=settings)
+        target = ticks_for_hours(spec.hours, session.world.clock.seconds_per_tick)
+    t0 = time.perf_counter()
+    try:
+        await run_session(session, max(0, target - session.world.clock.tick))
+    finally:
+        _add_wall(rd, time.perf_counter() - t0)
+
+
+async def after_run(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, judge: tuple[Any, Any],
+                    ablate: bool) -> None:
+    """Probe the finished run and, for the first runs, the believability ablations (each once)."""
+    rd = run_dir(out, arm, seed)
+    todo_probe = not (rd / PROBE_FILE).exists()
+    todo_ablation = ablate and spec.ablation_questions > 0 and not (rd / ABLATION_FILE).exists()
+    if not (todo_probe or todo_ablation):
+        return
+    session = await Session.open(rd, resume=True, read_only=True, llm=make_run_llm(backend, seed),
+                                 mind_settings=arm_settings(spec.arms[arm]))
+    try:
+        if todo_probe:
+            ckpt.atomic_write_json(rd / PROBE_FILE, await probe_run(session, judge))
+        if todo_ablation:
+            from town.app.interviews import default_questions_path
+
+            questions = Path(spec.questions) if spec.questions else default_questions_path()
+            result = await believability(session, judge, questions, limit=spec.ablation_questions, seed=seed)
+            ckpt.atomic_write_json(rd / ABLATION_FILE, result)
+    finally:
+        await session.runtime.aclose()
+
+
+async def run_all(out: Path, spec: EvalSpec, backend: Any, judge_backend: Any, *, concurrency: int) -> None:
+    """Every (arm, seed) run, at most ``concurrency`` at once, then its probe."""
+    from agents import PromptLibrary
+
+    judge = (make_run_llm(judge_backend, 0), PromptLibrary.load(None))
+    gate = asyncio.Semaphore(max(1, concurrency))
+    first_arm = next(iter(spec.arms))
+    ablated = set(spec.seeds[: spec.ablation_runs])
+
+    async def one(arm: str, seed: int) -> None:
+        async with gate:
+            await advance(out, spec, arm, seed, backend)
+            await after_run(out, spec, arm, seed, backend, judge, arm == first_arm and seed in ablated)
+            log.info("eval: %s seed %d done", arm, seed)
+
+    await asyncio.gather(*(one(arm, seed) for arm in spec.arms for seed in spec.seeds))

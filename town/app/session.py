@@ -1,0 +1,474 @@
+"""Wiring: scenario + map + world + minds + event log -> a running, checkpointed, resumable session.
+
+This is the one module of ``town`` that touches ``agents``, and only through its public API
+(``agents.MindRuntime``); everything else in ``town`` sees minds through ``town.world.protocol``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from town.app import checkpoint as ckpt
+from town.app import inbox
+from town.world.config import EngineSettings
+from town.world.engine import Simulation
+from town.world.events import EventLog
+from town.world.maps import MapError
+from town.world.scenario import Scenario, ScenarioError, load_scenario
+from town.world.state import World, WorldError
+
+log = logging.getLogger("town.app.session")
+
+
+class UserError(Exception):
+    """Bad input from the user (a path, a name, a damaged run folder): a clear message, nothing lost."""
+
+
+class RunStopped(Exception):
+    """The run stopped early for a reason outside the town (every LLM endpoint down); its last checkpoint resumes it."""
+
+
+@contextmanager
+def _llm_problems_as_messages(run_dir: Path, *, resumable: bool = True) -> Iterator[None]:
+    """A refused key or unknown model: a UserError (one line). A sustained outage: RunStopped, saying how to resume
+    (a UserError where nothing is resumed: interviews)."""
+    import agents
+
+    try:
+        yield
+    except agents.LLMEndpointError as exc:
+        raise UserError(str(exc)) from None
+    except agents.LLMOutage as exc:
+        if not resumable:
+            raise UserError(str(exc)) from None
+        raise RunStopped(f"{exc}. The run stopped at its last checkpoint; when the endpoint is back: "
+                         f"town resume {run_dir}") from None
+
+
+@dataclass
+class RunConfig:
+    scenario: str
+    hours: float
+    seed: int
+    run_dir: Path
+    prompts_dir: Path | None = None
+    memory_url: str | None = None
+
+
+def default_run_dir(scenario: str, seed: int) -> Path:
+    stem = Path(scenario).stem
+    return Path("runs") / f"{stem}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+class Session:
+    """One process's stretch of a run: opened fresh or from a checkpoint, stepped tick by tick."""
+
+    def __init__(self, run_dir: Path, scenario: Scenario, world: World, sim: Simulation, runtime: Any,
+                 log_: EventLog, minds: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.scenario = scenario
+        self.world = world
+        self.sim = sim
+        self.runtime = runtime
+        self.log = log_
+        self.minds = minds
+        self.meta = meta
+        self.started = time.perf_counter()
+        self.ticks_this_session = 0
+        self.tick_times: list[float] = []
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, run_dir: Path, *, resume: bool, seed: int | None = None,
+                   prompts_dir: Path | None = None, llm: Any = None, cfg: RunConfig | None = None,
+                   read_only: bool = False, mind_settings: Any = None) -> "Session":
+        """A fresh run (``cfg``), or the run in ``run_dir`` from its last checkpoint.
+
+        ``read_only`` (interviews) opens the minds at the checkpoint without touching the run folder's
+        log or memories, so it is safe while the run itself goes on in another process.
+        ``mind_settings`` (``agents.CognitionSettings``) replace the configured ``[mind]`` knobs (``town eval``).
+        """
+        import agents  # the public API only
+
+        settings = EngineSettings()
+        if resume:
+            meta = _read_meta(run_dir, prompts_dir)
+            if seed is not None:
+                meta["seed"] = seed
+        else:
+            assert cfg is not None
+            meta = {
+                "scenario": cfg.scenario,
+                "seed": cfg.seed,
+                "prompts_dir": str(cfg.prompts_dir) if cfg.prompts_dir else None,
+                "memory_url": cfg.memory_url,
+                "created": datetime.now().isoformat(timespec="seconds"),
+            }
+        scenario = _run_scenario(run_dir, meta) if resume else _load_scenario(meta["scenario"])
+        try:
+            town_map = scenario.load_map()
+        except MapError as exc:
+            raise UserError(str(exc)) from exc
+        state = _load_state(run_dir, town_map) if resume else None
+        if state is None and (run_dir / "events.jsonl").exists():
+            raise UserError(f"{run_dir / 'events.jsonl'} exists: a fresh run never appends to an old event log")
+        try:
+            runtime = await agents.MindRuntime.open(
+                run_dir,
+                seed=int(meta["seed"]),
+                prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
+                llm=llm,
+                memory_url=meta.get("memory_url"),
+                settings=mind_settings,
+            )
+        except (agents.SettingsError, agents.PromptError) as exc:
+            raise UserError(str(exc)) from exc
+        if state is None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
+            meta["scenario_dir"] = str(scenario.path.parent)  # the copy's map path is relative to the original
+            meta["agents"] = [p.name for p in scenario.personas]
+            ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, scrub_secrets(meta))
+            world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
+            event_log = EventLog(run_dir / "events.jsonl", scrub=_scrub_event)
+        elif read_only:
+            world = World.from_state(town_map, state["world"])
+            event_log = EventLog(None, start_seq=state["seq"], scrub=_scrub_event)
+        else:
+            kept = ckpt.truncate_events(run_dir / "events.jsonl", state["seq"])
+            world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
+            event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0, scrub=_scrub_event)
+            runtime.forget_after(world.now())
+        factory = runtime.factory()
+        minds = {p.name: factory(p, world) for p in scenario.personas}
+        if state is not None:
+            for name, mstate in state["minds"].items():
+                minds[name].restore(mstate)
+        sim = Simulation(world, minds, event_log, concurrency=settings.concurrency)
+        session = cls(run_dir, scenario, world, sim, runtime, event_log, minds, meta)
+        if state is None:
+            sim.emit_run_start(seed=int(meta["seed"]), scenario=scenario.name, map=str(town_map.path))
+            session.save_checkpoint()
+        return session
+
+    # -- stepping --------------------------------------------------------------------------------
+    async def step(self) -> None:
+        self._apply_inbox()
+        t0 = time.perf_counter()
+        await self.sim.step()
+        self.tick_times.append(time.perf_counter() - t0)
+        self.ticks_this_session += 1
+        self.save_checkpoint()
+
+    def _apply_inbox(self) -> None:
+        """Apply waiting messages in posting order; a bad one (written by hand) is moved aside and logged."""
+        for path, raw in inbox.take(self.run_dir):
+            try:
+                msg = inbox.check_message(raw, set(self.minds), lambda a: self.world.map.kind_of(a) is not None)
+                if msg["type"] == "whisper":
+                    self.world.whisper(msg["agent"], msg["text"])
+                    self.sim.emit("whisper", agent=msg["agent"], text=msg["text"])
+                else:
+                    self.world.inject_event(msg["description"], msg["address"], minutes=msg["minutes"])
+                    self.sim.emit("world_event", description=msg["description"], address=msg["address"])
+            except (inbox.InboxError, WorldError) as exc:
+                inbox.reject(path, str(exc))
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "version": 1,
+            "tick": self.world.clock.tick,
+            "time": self.world.now().isoformat(),
+            "seq": self.log.seq,
+            "world": self.world.to_state(),
+            "minds": {name: m.checkpoint() for name, m in sorted(self.minds.items())},
+        }
+        self.log.flush()
+        ckpt.save_checkpoint(self.run_dir, state)
+
+    async def close(self) -> dict[str, Any]:
+        summary = scrub_secrets(self.summary())
+        self.sim.emit("run_end", summary=summary)
+        self.log.close()
+        ckpt.atomic_write_json(self.run_dir / "summary.json", summary)
+        await self.runtime.aclose()
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        wall = time.perf_counter() - self.started
+        tt = sorted(self.tick_times)
+        return {
+            "run_dir": str(self.run_dir),
+            "seed": self.meta["seed"],
+            "scenario": self.scenario.name,
+            "ticks": self.world.clock.tick,
+            "ticks_this_session": self.ticks_this_session,
+            "game_time": self.world.now().isoformat(),
+            "wall_s": round(wall, 2),
+            "tick_s_mean": round(sum(tt) / len(tt), 4) if tt else None,
+            "tick_s_p95": round(tt[int(0.95 * (len(tt) - 1))], 4) if tt else None,
+            "minds": self.runtime.summary(),
+        }
+
+
+#: an event string is scrubbed only if it has one of these: agents' own words ("my secret: ...") stay as said
+_CREDENTIAL_HINTS = ("://", "sk-", "api", "token", "auth", "bearer", "basic ")
+
+
+def scrub_secrets(value: Any, *, hinted_only: bool = False) -> Any:
+    """``value`` (dicts, lists, strings) with every credential masked: for what we store, log or print."""
+    from agents.llm.redact import redact
+
+    if isinstance(value, str):
+        if hinted_only and not any(h in value.lower() for h in _CREDENTIAL_HINTS):
+            return value
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: scrub_secrets(v, hinted_only=hinted_only) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_secrets(v, hinted_only=hinted_only) for v in value]
+    return value
+
+
+def _scrub_event(data: dict[str, Any]) -> dict[str, Any]:
+    return scrub_secrets(data, hinted_only=True)
+
+
+def _read_meta(run_dir: Path, prompts_dir: Path | None) -> dict[str, Any]:
+    """run.json, with the templates the user named now: a recorded prompts folder is never followed silently."""
+    try:
+        meta = ckpt.read_json(run_dir / ckpt.RUN_FILE)
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("seed"), int):
+        raise UserError(f"{run_dir / ckpt.RUN_FILE}: damaged (needs a whole-number 'seed')")
+    recorded = meta.get("prompts_dir")
+    if prompts_dir is None and recorded:
+        log.warning("%s was run with templates from %s; using the default templates (pass --prompts %s to use them)",
+                    run_dir, recorded, recorded)
+    meta["prompts_dir"] = str(prompts_dir) if prompts_dir is not None else None
+    if "***" in str(meta.get("memory_url") or ""):
+        raise UserError(f"{run_dir / ckpt.RUN_FILE}: the memory server URL held a credential, which is not stored")
+    return meta
+
+
+def _load_state(run_dir: Path, town_map: Any) -> dict[str, Any]:
+    """The latest usable checkpoint (falling back to the previous one with a warning), or a one-line UserError."""
+    try:
+        return ckpt.load_checkpoint(run_dir, check=lambda st: World.from_state(town_map, st["world"]))
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _load_scenario(ref: str | Path, base_dir: str | None = None) -> Scenario:
+    try:
+        return load_scenario(ref, base_dir=base_dir)
+    except (ScenarioError, MapError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _run_scenario(run_dir: Path, meta: dict[str, Any]) -> Scenario:
+    """A run folder's copy of its scenario, its map resolved against the original scenario's folder."""
+    base = meta.get("scenario_dir")
+    if base is None:  # a run made before the folder was recorded
+        base = str(_load_scenario(meta["scenario"]).path.parent) if meta.get("scenario") else None
+    return _load_scenario(run_dir / "scenario.yaml", base)
+
+
+def ticks_for_hours(hours: float, seconds_per_tick: int) -> int:
+    return max(1, round(hours * 3600 / seconds_per_tick))
+
+
+async def run_session(session: Session, ticks: int, on_tick: Callable[[Session], None] | None = None) -> dict[str, Any]:
+    try:
+        for _ in range(ticks):
+            await session.step()
+            if on_tick is not None:
+                on_tick(session)
+    finally:
+        summary = await session.close()
+    return summary
+
+
+def _headless(session_factory: Callable[[], Any], hours: float, verbose: bool = False) -> dict[str, Any]:
+    from town.app import console as tc
+
+    async def main() -> dict[str, Any]:
+        with tc.status("opening the town: minds, memories and the model"):
+            session: Session = await session_factory()
+        ticks = ticks_for_hours(hours, session.world.clock.seconds_per_tick)
+        work = tc.ModelWork(session.runtime.llm.accounting)
+        with tc.tick_progress() as progress:
+            task = progress.add_task(session.scenario.name, total=ticks, clock=f"{session.world.now():%a %H:%M}", work="")
+            # the first tick plans the day (a minute or more on a small CPU): show the model work as it goes
+            watcher = asyncio.ensure_future(tc.watch_model_work(progress, task, work))
+
+            def on_tick(s: Session) -> None:
+                work.mark()
+                progress.update(task, advance=1, clock=f"{s.world.now():%a %H:%M}", work="")
+
+            try:
+                return await run_session(session, ticks, on_tick)
+            finally:
+                watcher.cancel()
+
+    summary = asyncio.run(main())
+    print_summary(summary, verbose=verbose)
+    return summary
+
+
+def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | None, verbose: bool = False) -> None:
+    """The window on the main thread; the session opens and steps in the viewer's simulation thread."""
+    from town.viewer.live import LiveSim, run_live_from
+
+    summaries: list[dict[str, Any]] = []
+
+    async def open_sim() -> LiveSim:
+        s: Session = await session_factory()
+
+        async def close() -> None:
+            summaries.append(await s.close())
+
+        return LiveSim(
+            town_map=s.world.map,
+            log=s.log,
+            step=s.step,
+            ticks=ticks_for_hours(hours, s.world.clock.seconds_per_tick),
+            close=close,
+            post=lambda m: _post_from_viewer(s, m),
+        )
+
+    run_live_from(open_sim, screenshot=screenshot)
+    if summaries:
+        print_summary(summaries[0], verbose=verbose)
+
+
+def _post_from_viewer(s: Session, message: dict[str, Any]) -> Path | None:
+    """The window's whisper/inject: the same checks as ``town whisper``; a bad one is logged, not queued."""
+    try:
+        msg = inbox.check_message(message, set(s.minds), lambda a: s.world.map.kind_of(a) is not None)
+    except inbox.InboxError as exc:
+        log.error("not sent: %s", exc)
+        return None
+    return inbox.post(s.run_dir, msg)
+
+
+def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None, verbose: bool = False) -> None:
+    """A fresh run; check its inputs first with :func:`town.app.preflight.check_run` (before logging makes the folder)."""
+    if ckpt.has_checkpoint(cfg.run_dir):
+        raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
+    factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731
+    with _llm_problems_as_messages(cfg.run_dir):
+        if headless:
+            _headless(factory, cfg.hours, verbose)
+        else:
+            _live(factory, cfg.hours, screenshot, verbose)
+
+
+def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None,
+           verbose: bool = False) -> None:
+    if not ckpt.has_checkpoint(run_dir):
+        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
+    factory = lambda: Session.open(run_dir, resume=True, seed=seed, prompts_dir=prompts_dir)  # noqa: E731
+    try:
+        with _llm_problems_as_messages(run_dir):
+            if headless:
+                _headless(factory, hours, verbose)
+            else:
+                _live(factory, hours, None, verbose)
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def fork_run(src: Path, dst: Path) -> None:
+    try:
+        ckpt.fork_run(src, dst)
+    except ckpt.RunFolderError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
+    """Queue a whisper/inject for a run that is running now or will be resumed/started."""
+    meta_path = run_dir / ckpt.RUN_FILE
+    if not meta_path.exists():
+        raise UserError(f"{meta_path} not found: start the run first (`town run --out {run_dir}`)")
+    try:
+        agents_ = ckpt.read_json(meta_path).get("agents", [])
+        town_map = _run_scenario(run_dir, ckpt.read_json(meta_path)).load_map()
+    except (ckpt.RunFolderError, MapError, AttributeError) as exc:
+        raise UserError(f"{run_dir} is not a readable run folder: {exc}") from exc
+    try:
+        msg = inbox.check_message(message, agents_, lambda a: town_map.kind_of(a) is not None)
+    except inbox.InboxError as exc:
+        if message.get("type") == "inject" and "no place" in str(exc):
+            exc = inbox.InboxError(f"{exc} {town_map.path.name}; e.g. {', '.join(sorted(town_map.arenas)[:12])}")
+        raise UserError(str(exc)) from exc
+    return inbox.post(run_dir, msg)
+
+
+async def _open_minds_for_questions(run_dir: Path, prompts_dir: Path | None = None) -> Session:
+    if not ckpt.has_checkpoint(run_dir):
+        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: is {run_dir} a run folder?")
+    return await Session.open(run_dir, resume=True, read_only=True, prompts_dir=prompts_dir)
+
+
+def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[[], str], say: Callable[[str], None],
+              prompts_dir: Path | None = None) -> None:
+    """Ask ``agent`` questions in character; nothing is stored and the run is not advanced."""
+
+    async def main() -> None:
+        session = await _open_minds_for_questions(run_dir, prompts_dir)
+        try:
+            if agent not in session.minds:
+                raise UserError(f"no agent {agent!r} in {run_dir}; agents: {', '.join(sorted(session.minds))}")
+            mind = session.minds[agent]
+            if question is not None:
+                say(await mind.answer(question))
+                return
+            say(f"Interviewing {agent} (empty line or Ctrl-D to stop).")
+            while True:
+                try:
+                    q = ask().strip()
+                except EOFError:
+                    break
+                if not q:
+                    break
+                say(f"{agent}: {await mind.answer(q)}")
+        finally:
+            await session.runtime.aclose()
+
+    with _llm_problems_as_messages(run_dir, resumable=False):
+        asyncio.run(main())
+
+
+def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None,
+                          prompts_dir: Path | None = None) -> Path:
+    from town.app.interviews import default_questions_path, run_interviews
+
+    async def main() -> Path:
+        session = await _open_minds_for_questions(run_dir, prompts_dir)
+        try:
+            path = out or run_dir / "interviews.jsonl"
+            await run_interviews(session.minds, questions or default_questions_path(), path)
+            return path
+        finally:
+            await session.runtime.aclose()
+
+    with _llm_problems_as_messages(run_dir, resumable=False):
+        return asyncio.run(main())
+
+
+def print_summary(summary: dict[str, Any], *, verbose: bool = False) -> None:
+    """The town, then the cost; every counter stays in ``summary.json`` (and on the console with ``verbose``)."""
+    from town.app.console import print_run_summary
+
+    print_run_summary(summary, verbose=verbose)

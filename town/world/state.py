@@ -1,0 +1,738 @@
+"""The world: map, clock, agents' bodies, objects, conversations, world events, news.
+
+:meth:`World.apply` is the only place where an agent changes the world. It validates the action; a bad
+one (unknown address, someone busy or too far, not your turn...) is refused with an ``invalid_action``
+event, the agent keeps its previous action, and the refusal is shown to the agent in its next
+observation. :meth:`World.advance_tick` moves agents along their paths and moves the clock on.
+Everything else is read-only (:class:`town.world.protocol.WorldView`), except the user's
+:meth:`World.inject_event` / :meth:`World.whisper` between ticks.
+
+Events are returned as ``{"type": ..., "agent": name | None, "data": {...}}`` dicts; the engine logs them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from town.world.clock import SimClock
+from town.world.config import EngineSettings
+from town.world.maps import Tile, TownMap
+from town.world.pathfinding import Pathfinder, manhattan
+from town.world.perception import IDLE, WorldEventView, distance, perceive
+from town.world.protocol import (
+    Action,
+    ChatLine,
+    ConversationView,
+    NearbyAgent,
+    Observation,
+    PerceivedEvent,
+    PlaceInfo,
+)
+
+if TYPE_CHECKING:
+    from town.world.scenario import Scenario
+
+EventDict = dict[str, Any]
+DEFAULT_USE_STATE = "in use"  # an object's state when use_object gives none
+
+
+class WorldError(ValueError):
+    """A bad request from outside the minds (unknown agent or address in a whisper/inject/setup)."""
+
+
+class _Refused(Exception):
+    """An agent's action the world does not accept; becomes an ``invalid_action`` event."""
+
+
+def _ev(type_: str, agent: str | None = None, **data: Any) -> EventDict:
+    return {"type": type_, "agent": agent, "data": data}
+
+
+@dataclass
+class AgentState:
+    name: str
+    tile: Tile
+    living_area: str
+    kind: str = "wait"  # kind of the action being carried out
+    activity: str = "idle"
+    emoji: str = ""
+    target: str | None = None
+    action_ends_at: datetime | None = None
+    path: list[Tile] = field(default_factory=list)  # tiles still to walk, next first
+    destination: str | None = None
+    arrived: bool = True
+    conversation: str | None = None
+    using: str | None = None  # object whose state this agent set
+    pending_use: tuple[str, str] | None = None  # (object, state) to set on arrival
+    before_talk: tuple[str, str, str] | None = None  # (kind, activity, emoji) to restore after a conversation
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tile": list(self.tile),
+            "living_area": self.living_area,
+            "kind": self.kind,
+            "activity": self.activity,
+            "emoji": self.emoji,
+            "target": self.target,
+            "action_ends_at": self.action_ends_at.isoformat() if self.action_ends_at else None,
+            "path": [list(t) for t in self.path],
+            "destination": self.destination,
+            "arrived": self.arrived,
+            "conversation": self.conversation,
+            "using": self.using,
+            "pending_use": list(self.pending_use) if self.pending_use else None,
+            "before_talk": list(self.before_talk) if self.before_talk else None,
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> "AgentState":
+        return cls(
+            name=s["name"],
+            tile=(s["tile"][0], s["tile"][1]),
+            living_area=s["living_area"],
+            kind=s["kind"],
+            activity=s["activity"],
+            emoji=s["emoji"],
+            target=s["target"],
+            action_ends_at=datetime.fromisoformat(s["action_ends_at"]) if s["action_ends_at"] else None,
+            path=[(t[0], t[1]) for t in s["path"]],
+            destination=s["destination"],
+            arrived=s["arrived"],
+            conversation=s["conversation"],
+            using=s["using"],
+            pending_use=(s["pending_use"][0], s["pending_use"][1]) if s["pending_use"] else None,
+            before_talk=tuple(s["before_talk"]) if s["before_talk"] else None,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class Conversation:
+    id: str
+    participants: list[str]
+    turn_of: str
+    max_turns: int
+    started_tick: int
+    last_line_tick: int
+    lines: list[ChatLine] = field(default_factory=list)
+    ended: bool = False
+    ended_by: str | None = None
+    end_reason: str | None = None
+    ended_tick: int | None = None
+
+    def partner_of(self, name: str) -> str:
+        return next(p for p in self.participants if p != name)
+
+    def view(self) -> ConversationView:
+        return ConversationView(
+            id=self.id,
+            participants=list(self.participants),
+            lines=list(self.lines),
+            turn_of=self.turn_of,
+            max_turns=self.max_turns,
+            ended=self.ended,
+            ended_by=self.ended_by,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "participants": self.participants,
+            "turn_of": self.turn_of,
+            "max_turns": self.max_turns,
+            "started_tick": self.started_tick,
+            "last_line_tick": self.last_line_tick,
+            "lines": [line.model_dump(mode="json") for line in self.lines],
+            "ended": self.ended,
+            "ended_by": self.ended_by,
+            "end_reason": self.end_reason,
+            "ended_tick": self.ended_tick,
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> "Conversation":
+        return cls(
+            id=s["id"],
+            participants=list(s["participants"]),
+            turn_of=s["turn_of"],
+            max_turns=s["max_turns"],
+            started_tick=s["started_tick"],
+            last_line_tick=s["last_line_tick"],
+            lines=[ChatLine.model_validate(x) for x in s["lines"]],
+            ended=s["ended"],
+            ended_by=s["ended_by"],
+            end_reason=s["end_reason"],
+            ended_tick=s["ended_tick"],
+        )
+
+
+@dataclass
+class WorldEvent:
+    description: str
+    address: str
+    start: datetime
+    end: datetime
+
+
+class World:
+    """The town's state. Implements :class:`town.world.protocol.WorldView` (read-only queries)."""
+
+    def __init__(
+        self,
+        town_map: TownMap,
+        clock: SimClock,
+        *,
+        settings: EngineSettings | None = None,
+        seed: int = 0,
+        news: list[str] | None = None,
+    ) -> None:
+        self.map = town_map
+        self.clock = clock
+        self.settings = settings if settings is not None else EngineSettings()
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.paths = Pathfinder(town_map)
+        self.agents: dict[str, AgentState] = {}
+        self.object_states: dict[str, str] = {a: o.state for a, o in sorted(town_map.objects.items())}
+        self.conversations: dict[str, Conversation] = {}
+        self.world_events: list[WorldEvent] = []
+        self._conversation_count = 0
+        self._last_talk: dict[tuple[str, str], datetime] = {}  # sorted pair -> when their last conversation ended
+        self._whispers: list[tuple[int, str, str]] = []  # (tick to deliver, agent, text)
+        self._refusals: list[tuple[int, str, str]] = []  # (tick refused, agent, reason)
+        self._news: list[str] = list(news or [])
+        # set by the engine while a tick is in flight: a whisper then waits for the next tick's observation
+        self.in_tick = False
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls, town_map: TownMap, scenario: "Scenario", *, settings: EngineSettings | None = None, seed: int = 0
+    ) -> "World":
+        """A fresh world for a scenario: clock at its start, one body per persona at its spawn."""
+        settings = settings if settings is not None else EngineSettings()
+        spt = settings.seconds_per_tick or scenario.seconds_per_tick
+        world = cls(town_map, SimClock(scenario.start, spt), settings=settings, seed=seed, news=list(scenario.news))
+        for p in scenario.personas:
+            world.add_agent(p.name, living_area=p.living_area, spawn=p.spawn)
+        return world
+
+    def add_agent(self, name: str, *, living_area: str, spawn: str | None = None) -> AgentState:
+        """Place a new agent: at spawn point ``spawn`` (or one named after its living area), else in the living area."""
+        if name in self.agents:
+            raise WorldError(f"agent {name!r} already exists")
+        if living_area not in self.map.arenas:
+            raise WorldError(f"{name}: living_area {living_area!r} is not an arena of {self.map.path}")
+        ref = spawn or living_area
+        if ref in self.map.spawns:
+            tile = self.map.spawns[ref]
+        elif self.map.kind_of(ref) is not None:
+            candidates = self.paths.candidate_tiles(ref)
+            if not candidates:
+                raise WorldError(f"{name}: no walkable tile in {ref!r}")
+            taken = {a.tile for a in self.agents.values()}
+            free = [t for t in candidates if t not in taken] or candidates
+            tile = free[self.rng.randrange(len(free))]
+        else:
+            raise WorldError(f"{name}: spawn {ref!r} is neither a spawn point nor an address of {self.map.path}")
+        state = AgentState(name=name, tile=tile, living_area=living_area)
+        self.agents[name] = state
+        return state
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _agent(self, name: str) -> AgentState:
+        try:
+            return self.agents[name]
+        except KeyError:
+            raise WorldError(f"no agent {name!r}; agents: {', '.join(sorted(self.agents))}") from None
+
+    def address_of(self, name: str) -> str:
+        return self.map.address_at(self._agent(name).tile)
+
+    def _minutes(self, minutes: int) -> datetime | None:
+        return self.now() + timedelta(minutes=minutes) if minutes > 0 else None
+
+    def _release_object(self, agent: AgentState, keep: str | None = None) -> list[EventDict]:
+        """The agent stops using its object; it goes back to idle unless someone else still uses it."""
+        obj = agent.using
+        if obj is None or obj == keep:
+            return []
+        agent.using = None
+        if any(a.using == obj for a in self.agents.values()):
+            return []
+        self.object_states[obj] = IDLE
+        return [_ev("object_state", agent.name, address=obj, state=IDLE, by=agent.name)]
+
+    def _begin(self, agent: AgentState, action: Action, activity: str, *, keep_object: str | None = None) -> list[EventDict]:
+        """Switch the agent to a new action (after validation)."""
+        events = self._release_object(agent, keep=keep_object)
+        agent.kind = action.kind
+        agent.activity = action.description or activity
+        agent.emoji = action.emoji
+        agent.target = action.target
+        agent.action_ends_at = self._minutes(action.duration_min)
+        agent.pending_use = None
+        events.append(
+            _ev(
+                "action",
+                agent.name,
+                kind=action.kind,
+                description=agent.activity,
+                emoji=agent.emoji,
+                target=action.target,
+                duration_min=action.duration_min,
+            )
+        )
+        return events
+
+    def _stop_walking(self, agent: AgentState) -> None:
+        if agent.path:
+            agent.arrived = False
+        agent.path = []
+        agent.destination = None
+
+    def _plan_walk(self, agent: AgentState, address: str) -> list[Tile]:
+        """Path (start included) to a tile for ``address``; raises _Refused when unreachable."""
+        occupied = {a.tile for a in self.agents.values() if a.name != agent.name}
+        goal = self.paths.pick_target(address, agent.tile, self.rng, occupied)
+        if goal is None:
+            raise _Refused(f"{address!r} cannot be reached from {agent.tile}")
+        path = self.paths.path(agent.tile, goal)
+        if path is None:  # pick_target only returns reachable tiles
+            raise RuntimeError(f"bug: no path from {agent.tile} to {goal} picked for {address!r}")
+        return path
+
+    def _end_conversation(self, conv: Conversation, ended_by: str | None, reason: str) -> list[EventDict]:
+        conv.ended = True
+        conv.ended_by = ended_by
+        conv.end_reason = reason
+        conv.ended_tick = self.clock.tick
+        for name in conv.participants:
+            a = self.agents[name]
+            a.conversation = None
+            if a.before_talk is not None:
+                a.kind, a.activity, a.emoji = a.before_talk
+                a.before_talk = None
+        self._last_talk[tuple(sorted(conv.participants))] = self.now()  # type: ignore[index]
+        return [
+            _ev(
+                "conversation_end",
+                ended_by,
+                conversation=conv.id,
+                participants=list(conv.participants),
+                ended_by=ended_by,
+                reason=reason,
+                lines=[{"speaker": line.speaker, "text": line.text} for line in conv.lines],
+            )
+        ]
+
+    def _say(self, conv: Conversation, speaker: str, text: str) -> list[EventDict]:
+        conv.lines.append(ChatLine(speaker=speaker, text=text, time=self.now()))
+        conv.last_line_tick = self.clock.tick
+        listener = conv.partner_of(speaker)
+        conv.turn_of = listener
+        events = [_ev("chat", speaker, conversation=conv.id, speaker=speaker, listeners=[listener], text=text)]
+        if len(conv.lines) >= conv.max_turns:
+            events += self._end_conversation(conv, None, "turn cap")
+        return events
+
+    # -- applying actions ----------------------------------------------------------------------
+    def apply(self, action: Action) -> list[EventDict]:
+        """Validate and apply one agent's action; returns the events it caused."""
+        agent = self.agents.get(action.agent)
+        if agent is None:
+            raise WorldError(f"action for unknown agent {action.agent!r}")
+        handler = {
+            "continue": self._continue,
+            "move_to": self._move_to,
+            "use_object": self._use_object,
+            "talk": self._talk,
+            "wait": self._wait,
+            "sleep": self._sleep,
+        }[action.kind]
+        try:
+            return handler(agent, action)
+        except _Refused as refused:
+            reason = str(refused)
+            self._refusals.append((self.clock.tick, agent.name, reason))
+            return [_ev("invalid_action", agent.name, reason=reason, action=action.model_dump(mode="json", exclude={"notes"}))]
+
+    def _leave_conversation(self, agent: AgentState) -> list[EventDict]:
+        if agent.conversation is None:
+            return []
+        return self._end_conversation(self.conversations[agent.conversation], agent.name, "left")
+
+    def _continue(self, agent: AgentState, action: Action) -> list[EventDict]:
+        return []
+
+    def _move_to(self, agent: AgentState, action: Action) -> list[EventDict]:
+        target = action.target
+        if not target or self.map.kind_of(target) is None:
+            raise _Refused(f"unknown address {target!r} for move_to")
+        path = self._plan_walk(agent, target)
+        events = self._leave_conversation(agent)
+        events += self._begin(agent, action, f"going to {target}")
+        agent.path = path[1:]
+        agent.destination = target
+        agent.arrived = not agent.path
+        return events
+
+    def _use_object(self, agent: AgentState, action: Action) -> list[EventDict]:
+        target = action.target
+        if not target or target not in self.map.objects:
+            raise _Refused(f"unknown object {target!r} for use_object")
+        state = action.object_state or DEFAULT_USE_STATE
+        name = self.map.objects[target].name
+        at_object = agent.tile in self.paths.candidate_tiles(target)
+        path = None if at_object else self._plan_walk(agent, target)
+        events = self._leave_conversation(agent)
+        events += self._begin(agent, action, f"using the {name}", keep_object=target)
+        if path is None:
+            agent.path, agent.destination, agent.arrived = [], target, True
+            events += self._set_object(agent, target, state)
+        else:
+            agent.path, agent.destination, agent.arrived = path[1:], target, False
+            agent.pending_use = (target, state)
+        return events
+
+    def _set_object(self, agent: AgentState, address: str, state: str) -> list[EventDict]:
+        agent.using = address
+        if self.object_states[address] == state:
+            return []
+        self.object_states[address] = state
+        return [_ev("object_state", agent.name, address=address, state=state, by=agent.name)]
+
+    def _talk(self, agent: AgentState, action: Action) -> list[EventDict]:
+        target = action.target
+        text = (action.utterance or "").strip()
+        if target == agent.name:
+            raise _Refused("cannot talk to oneself")
+        if target not in self.agents:
+            raise _Refused(f"no agent {target!r} to talk to")
+        if agent.conversation is not None:
+            conv = self.conversations[agent.conversation]
+            partner = conv.partner_of(agent.name)
+            if target != partner:
+                raise _Refused(f"already talking with {partner}; end that conversation first")
+            if action.end_conversation:
+                events = self._say(conv, agent.name, text) if text else []
+                if not conv.ended:
+                    events += self._end_conversation(conv, agent.name, "ended")
+                return events
+            if conv.turn_of != agent.name:
+                raise _Refused(f"it is {partner}'s turn to speak")
+            if not text:
+                raise _Refused("talk needs an utterance")
+            return self._say(conv, agent.name, text)
+        # start a conversation
+        other = self.agents[target]
+        if action.end_conversation:
+            raise _Refused(f"no conversation with {target} to end")
+        if not text:
+            raise _Refused("talk needs an utterance")
+        if other.conversation is not None:
+            busy_with = self.conversations[other.conversation].partner_of(target)
+            raise _Refused(f"{target} is busy talking with {busy_with}")
+        if other.kind == "sleep":
+            raise _Refused(f"{target} is asleep")
+        dist = manhattan(agent.tile, other.tile)
+        if dist > self.settings.talk_radius or self.map.arena_at(agent.tile) != self.map.arena_at(other.tile):
+            raise _Refused(f"{target} is too far away to talk to ({dist} tiles, {self.map.address_at(other.tile) or 'outside'})")
+        last = self._last_talk.get(tuple(sorted((agent.name, target))))  # type: ignore[arg-type]
+        if last is not None:
+            again = last + timedelta(minutes=self.settings.conversation_cooldown_min)
+            if self.now() < again:
+                raise _Refused(f"talked with {target} recently; can talk again at {again:%H:%M}")
+        self._conversation_count += 1
+        conv = Conversation(
+            id=f"c{self._conversation_count}",
+            participants=[agent.name, target],
+            turn_of=agent.name,
+            max_turns=self.settings.max_conversation_turns,
+            started_tick=self.clock.tick,
+            last_line_tick=self.clock.tick,
+        )
+        self.conversations[conv.id] = conv
+        for a in (agent, other):
+            a.before_talk = (a.kind, a.activity, a.emoji)
+            a.conversation = conv.id
+        other.activity, other.kind = f"talking with {agent.name}", "talk"
+        events = self._begin(agent, action, f"talking with {target}", keep_object=agent.using)
+        return events + self._say(conv, agent.name, text)
+
+    def _wait(self, agent: AgentState, action: Action) -> list[EventDict]:
+        self._stop_walking(agent)
+        return self._begin(agent, action, "waiting", keep_object=agent.using)
+
+    def _sleep(self, agent: AgentState, action: Action) -> list[EventDict]:
+        events = self._leave_conversation(agent)
+        self._stop_walking(agent)
+        return events + self._begin(agent, action, "sleeping", keep_object=agent.using)
+
+    # -- time ----------------------------------------------------------------------------------
+    def advance_tick(self) -> list[EventDict]:
+        """Walk everyone along their path, time out silent conversations, expire events; clock +1 tick."""
+        events: list[EventDict] = []
+        step = self.settings.tiles_per_tick
+        for name in sorted(self.agents):
+            a = self.agents[name]
+            if not a.path or a.conversation is not None:
+                continue
+            frm = a.tile
+            a.tile = a.path[step - 1] if len(a.path) >= step else a.path[-1]
+            a.path = a.path[step:]
+            events.append(_ev("move", name, **{"from": list(frm), "to": list(a.tile), "destination": a.destination}))
+            if not a.path:
+                a.arrived = True
+                if a.pending_use is not None:
+                    obj, state = a.pending_use
+                    a.pending_use = None
+                    events += self._set_object(a, obj, state)
+        tick = self.clock.tick
+        for conv in sorted(self.conversations.values(), key=lambda c: c.id):
+            if not conv.ended and tick - conv.last_line_tick >= self.settings.conversation_timeout_ticks:
+                events += self._end_conversation(conv, None, "silence")
+        # what was delivered in this tick's observations is no longer needed
+        self.conversations = {
+            k: c for k, c in self.conversations.items() if c.ended_tick is None or c.ended_tick >= tick
+        }
+        self._whispers = [w for w in self._whispers if w[0] > tick]
+        self._refusals = [r for r in self._refusals if r[0] >= tick]
+        self.clock.advance()
+        now = self.now()
+        self.world_events = [e for e in self.world_events if e.end > now]
+        return events
+
+    # -- user interventions (between ticks) ----------------------------------------------------
+    def inject_event(self, description: str, address: str = "", *, minutes: int = 60) -> None:
+        """A world event perceived by agents at ``address`` ("" = everywhere) for ``minutes`` game minutes."""
+        if not description.strip():
+            raise WorldError("inject: empty event description")
+        if address and self.map.kind_of(address) is None:
+            raise WorldError(f"inject: unknown address {address!r} in {self.map.path}")
+        if minutes <= 0:
+            raise WorldError(f"inject: minutes must be positive, got {minutes}")
+        now = self.now()
+        self.world_events.append(WorldEvent(description.strip(), address, now, now + timedelta(minutes=minutes)))
+
+    def whisper(self, agent: str, text: str) -> None:
+        """An inner voice for ``agent``, delivered in its next observation (``Observation.injected``)."""
+        self._agent(agent)
+        if not text.strip():
+            raise WorldError("whisper: empty text")
+        self._whispers.append((self.clock.tick + (1 if self.in_tick else 0), agent, text.strip()))
+
+    def add_news(self, text: str) -> None:
+        self._news.append(text)
+
+    # -- observation ---------------------------------------------------------------------------
+    def _nearby_view(self, a: AgentState) -> NearbyAgent:
+        return NearbyAgent(
+            name=a.name,
+            tile=a.tile,
+            address=self.map.address_at(a.tile),
+            activity=a.activity,
+            in_conversation=a.conversation is not None,
+        )
+
+    def _crowd(self) -> tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]]:
+        """Every agent's public view, and names bucketed in grid cells of the vision radius (built once per
+        observation round, so perceiving costs O(agents nearby) per agent instead of O(all agents))."""
+        cell = max(1, self.settings.vision_radius)
+        views: dict[str, NearbyAgent] = {}
+        grid: dict[tuple[int, int], list[str]] = {}
+        for n, o in sorted(self.agents.items()):
+            views[n] = self._nearby_view(o)
+            grid.setdefault((o.tile[0] // cell, o.tile[1] // cell), []).append(n)
+        return views, grid
+
+    def _perceive(self, name: str, crowd: tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]] | None = None
+                  ) -> tuple[list[PerceivedEvent], list[NearbyAgent]]:
+        a = self._agent(name)
+        now = self.now()
+        views, grid = crowd if crowd is not None else self._crowd()
+        cell = max(1, self.settings.vision_radius)
+        cx, cy = a.tile[0] // cell, a.tile[1] // cell
+        near = sorted(n for dx in (-1, 0, 1) for dy in (-1, 0, 1) for n in grid.get((cx + dx, cy + dy), ()) if n != name)
+        return perceive(
+            self.map,
+            name,
+            a.tile,
+            [views[n] for n in near],
+            self.object_states,
+            [WorldEventView(e.description, e.address) for e in self.world_events if e.start <= now < e.end],
+            vision_radius=self.settings.vision_radius,
+            attention_limit=self.settings.attention_limit,
+        )
+
+    def observe_all(self, names: list[str]) -> dict[str, Observation]:
+        """Observations for ``names`` at the start of this tick, sharing one crowd snapshot. Changes nothing."""
+        crowd = self._crowd()
+        return {name: self.observe(name, _crowd=crowd) for name in names}
+
+    def observe(self, name: str, *, _crowd: tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]] | None = None
+                ) -> Observation:
+        """What ``name`` is told at the start of this tick. Does not change the world."""
+        a = self._agent(name)
+        tick = self.clock.tick
+        perceived, nearby = self._perceive(name, _crowd)
+        address = self.map.address_at(a.tile)
+        refusals = [
+            PerceivedEvent(
+                subject=name,
+                predicate="could not",
+                object=reason,
+                description=f"{name}'s last action was refused: {reason}",
+                address=address,
+                distance=0.0,
+                kind="world",
+            )
+            for t, who, reason in self._refusals
+            if who == name and t == tick - 1
+        ]
+        conv = self.conversations[a.conversation].view() if a.conversation else None
+        finished = [
+            c.view()
+            for c in sorted(self.conversations.values(), key=lambda c: c.id)
+            if c.ended and c.ended_tick == tick - 1 and name in c.participants
+        ]
+        return Observation(
+            agent=name,
+            tick=tick,
+            time=self.now(),
+            tile=a.tile,
+            address=address,
+            current_action=a.activity,
+            action_ends_at=a.action_ends_at,
+            arrived=a.arrived,
+            perceived=refusals + perceived,
+            nearby=nearby,
+            conversation=conv,
+            finished_conversations=finished,
+            injected=[text for t, who, text in self._whispers if who == name and t == tick],
+        )
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per agent: tile, address, activity, emoji, conversation (the ``agents`` event)."""
+        return {
+            name: {
+                "tile": list(a.tile),
+                "address": self.map.address_at(a.tile),
+                "activity": a.activity,
+                "emoji": a.emoji,
+                "conversation": a.conversation,
+            }
+            for name, a in sorted(self.agents.items())
+        }
+
+    # -- WorldView -----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock.now
+
+    def place(self, address: str) -> PlaceInfo | None:
+        m = self.map
+        if address in m.sectors:
+            s = m.sectors[address]
+            arenas = sorted(a for a, ar in m.arenas.items() if ar.sector == address)
+            return PlaceInfo(address=address, kind="sector", description=s.description,
+                             opening_hours=s.opening_hours, objects=arenas, private=s.private)
+        if address in m.arenas:
+            ar = m.arenas[address]
+            objs = sorted(o for o, ob in m.objects.items() if ob.arena == address)
+            return PlaceInfo(address=address, kind="arena", description=ar.description,
+                             opening_hours=m.sectors[ar.sector].opening_hours, objects=objs, private=ar.private)
+        if address in m.objects:
+            o = m.objects[address]
+            return PlaceInfo(address=address, kind="object", description=o.description, state=self.object_states[address])
+        return None
+
+    def places(self) -> list[PlaceInfo]:
+        """Every sector (``objects`` lists its arenas), arena (its objects) and object (its state)."""
+        addresses = [*sorted(self.map.sectors), *sorted(self.map.arenas), *sorted(self.map.objects)]
+        return [p for p in (self.place(a) for a in addresses) if p is not None]
+
+    def look_around(self, agent: str) -> list[PerceivedEvent]:
+        """What ``agent`` perceives, then the idle objects of its arena (perception leaves those out)."""
+        seen = self._perceive(agent)[0]
+        tile = self._agent(agent).tile
+        arena = self.map.arena_at(tile)
+        listed = {e.subject for e in seen}
+        idle = sorted(
+            (round(distance(tile, o.tile), 2), address, o.name)
+            for address, o in self.map.objects.items()
+            if arena and o.arena == arena and address not in listed and self.object_states.get(address) == IDLE
+        )
+        return seen + [PerceivedEvent(subject=address, predicate="is", object=IDLE, description=f"{name} is {IDLE}",
+                                      address=address, distance=d, kind="object") for d, address, name in idle]
+
+    def travel_minutes(self, agent: str, address: str) -> float | None:
+        if agent not in self.agents or self.map.kind_of(address) is None:
+            return None
+        steps = self.paths.steps_to(self.agents[agent].tile, address)
+        if steps is None:
+            return None
+        return round(steps / self.settings.tiles_per_tick * self.clock.seconds_per_tick / 60, 1)
+
+    def agent_names(self) -> list[str]:
+        return sorted(self.agents)
+
+    def news(self) -> list[str]:
+        return list(self._news)
+
+    # -- checkpoint ----------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to continue this world exactly (JSON-able). The map is not included."""
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "version": 1,
+            "map": str(self.map.path),
+            "seed": self.seed,
+            "settings": self.settings.model_dump(),
+            "clock": self.clock.to_state(),
+            "rng": [version, list(internal), gauss],
+            "agents": [a.to_state() for _, a in sorted(self.agents.items())],
+            "object_states": dict(self.object_states),
+            "conversations": [c.to_state() for _, c in sorted(self.conversations.items())],
+            "conversation_count": self._conversation_count,
+            "last_talk": [[a, b, t.isoformat()] for (a, b), t in sorted(self._last_talk.items())],
+            "world_events": [
+                {"description": e.description, "address": e.address, "start": e.start.isoformat(), "end": e.end.isoformat()}
+                for e in self.world_events
+            ],
+            "whispers": [list(w) for w in self._whispers],
+            "refusals": [list(r) for r in self._refusals],
+            "news": list(self._news),
+        }
+
+    @classmethod
+    def from_state(cls, town_map: TownMap, state: dict[str, Any], *, settings: EngineSettings | None = None) -> "World":
+        """Rebuild a world saved by :meth:`to_state` (``settings`` None: the saved ones)."""
+        if state.get("version") != 1:
+            raise WorldError(f"world state version {state.get('version')!r} is not supported (expected 1)")
+        unknown = set(state["object_states"]) - set(town_map.objects)
+        if unknown:
+            raise WorldError(f"world state has objects not in {town_map.path}: {sorted(unknown)}")
+        world = cls(
+            town_map,
+            SimClock.from_state(state["clock"]),
+            settings=settings if settings is not None else EngineSettings(**state["settings"]),
+            seed=state["seed"],
+            news=state["news"],
+        )
+        version, internal, gauss = state["rng"]
+        world.rng.setstate((version, tuple(internal), gauss))
+        world.agents = {s["name"]: AgentState.from_state(s) for s in state["agents"]}
+        world.object_states.update(state["object_states"])
+        world.conversations = {c["id"]: Conversation.from_state(c) for c in state["conversations"]}
+        world._conversation_count = state["conversation_count"]
+        world._last_talk = {(a, b): datetime.fromisoformat(t) for a, b, t in state["last_talk"]}
+        world.world_events = [
+            WorldEvent(e["description"], e["address"], datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"]))
+            for e in state["world_events"]
+        ]
+        world._whispers = [(t, a, x) for t, a, x in state["whispers"]]
+        world._refusals = [(t, a, x) for t, a, x in state["refusals"]]
+        return world
