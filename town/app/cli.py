@@ -469,7 +469,24 @@ def doctor(
 
 
 def main() -> None:
-    app()
+    """The ``town`` command. A usage error (a misspelt option, ``--hours abc``) is one line too, like every other
+    rejected input: typer's public ``TyperException`` is caught here instead of drawing an 8-line box."""
+    from rich.markup import escape
+    from typer.exceptions import TyperException
+
+    try:
+        rc = app(standalone_mode=False)
+    except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
+            exc.show()  # bare `town` or `town prompts`: the help, as before
+            raise SystemExit(2) from None
+        if not hasattr(exc, "format_message"):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        where = f" (`{ctx.command_path} --help` lists the options)" if ctx is not None else ""
+        console.print(f"[bold red]error:[/] {escape(exc.format_message())}{where}", soft_wrap=True, highlight=False)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    raise SystemExit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
