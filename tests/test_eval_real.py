@@ -15,7 +15,8 @@ from town.app.eval import evaluate
 from town.app.eval.runner import Arm, EvalSpec
 from town.world.scenario import scenarios_dir
 
-pytestmark = pytest.mark.real_model
+# slow: ~45 model calls (interviews, judging, ablation); 5 CPU-minutes on 2 cores, run with `-m slow`
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 
 def _two_agents(tmp: Path) -> Path:
