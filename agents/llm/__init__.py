@@ -3,6 +3,10 @@
     llm = await open_llm(seed=7)          # settings from TOWN_* / OPENAI_* / town.toml
     answer = await llm.structured(messages, MySchema, step="plan", agent="Klaus Mueller")
     await llm.aclose()                    # also stops the embedded server, if one was started
+
+Layers, each behind one small interface and tested alone: pool -> cache -> limit -> retry -> accounting
+(pool.py, cache.py, layers.py); ``llm.share(seed=...)`` is another face over the same pool, cache and limit
+with its own seed and accounting (the eval's runs share one backend so).
 """
 
 from __future__ import annotations

@@ -1,292 +1,140 @@
-"""The LLM behind a tiny interface: structured (pydantic) and text completions.
+"""The minds' face of the LLM gateway: ``structured`` (a pydantic model) and ``text`` completions.
 
-``BaseLLM`` owns what every backend shares: JSON-schema response formats,
-validation into pydantic models, retry on a bad answer, then a logged and
-counted fallback (never a silent default), and per-agent / per-step accounting.
-A backend only implements :meth:`BaseLLM._complete` (one raw chat completion).
-
-Our own bugs (a schema that is not a pydantic model, a template error, a
-TypeError) are not caught: they raise.
+:class:`BaseLLM` turns a call into a :class:`ChatRequest` plus a parser and asks the gateway stacked by
+:func:`build_gateway` (retry -> accounting, in layers.py) over a lower :class:`ChatModel` stack (pool -> cache ->
+concurrency limit). Our own bugs (a schema that is not a pydantic model, a template error) are not caught: they raise.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from .redact import redact
+from .interface import (
+    Accounting,
+    ChatModel,
+    ChatRequest,
+    LLMCallRecord,
+    LLMError,
+    LLMFailure,
+    Messages,
+    RawCompletion,
+    Tally,
+    parse_structured,
+    response_format_for,
+)
+from .layers import AccountingLayer, ConcurrencyLimit, RetryLayer, build_gateway
 
-log = logging.getLogger("agents.llm")
+__all__ = [
+    "Accounting", "BaseLLM", "ChatModel", "ChatRequest", "LLMCallRecord", "LLMError", "LLMFailure", "Messages",
+    "RawCompletion", "Tally", "parse_structured", "response_format_for",
+]
 
 T = TypeVar("T", bound=BaseModel)
-Messages = list[dict[str, str]]
+V = TypeVar("V")
 
 
-class LLMError(Exception):
-    """A backend failure worth a retry (timeout, connection, 5xx, bad output)."""
+class _HookChat:
+    """A :class:`ChatModel` over a subclass's ``_complete`` hook (looked up per call, so tests may patch it)."""
 
+    def __init__(self, llm: BaseLLM) -> None:
+        self.llm = llm
+        self.model_name = llm.model_name
 
-class LLMFailure(Exception):
-    """Retries exhausted and the caller gave no fallback."""
+    async def complete(self, r: ChatRequest) -> RawCompletion:
+        return await self.llm._complete(r.messages, response_format=r.response_format, temperature=r.temperature,
+                                        max_tokens=r.max_tokens, seed=r.seed, step=r.step, agent=r.agent)
 
-
-@dataclass
-class RawCompletion:
-    content: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model: str = ""
-    cached: bool = False  # answered from our response cache
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """One chat completion request, as every gateway layer passes it down."""
-
-    messages: Messages
-    response_format: dict[str, Any] | None
-    temperature: float
-    max_tokens: int
-    seed: int | None
-
-
-class ChatModel(Protocol):
-    """The gateway's tiny interface, implemented by each layer (the endpoint pool, the cache)."""
-
-    model_name: str
-
-    async def complete(self, request: ChatRequest) -> RawCompletion:
-        """One raw answer; :class:`LLMError` for anything worth a retry."""
-        ...
-
-    def stats(self) -> dict[str, Any]: ...
-
-    async def aclose(self) -> None: ...
-
-
-class LLMCallRecord(BaseModel):
-    step: str
-    agent: str | None
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    cached: bool
-    latency_s: float
-    attempts: int
-    fallback: bool = False
-    error: str | None = None
-
-
-@dataclass
-class Tally:
-    calls: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    retries: int = 0
-    fallbacks: int = 0
-    latency_s: float = 0.0
-
-    def add(self, rec: LLMCallRecord) -> None:
-        self.calls += 1
-        self.cache_hits += int(rec.cached)
-        self.prompt_tokens += rec.prompt_tokens
-        self.completion_tokens += rec.completion_tokens
-        self.retries += max(0, rec.attempts - 1)
-        self.fallbacks += int(rec.fallback)
-        self.latency_s += rec.latency_s
-
-
-@dataclass
-class Accounting:
-    by_agent: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
-    by_step: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
-    total: Tally = field(default_factory=Tally)
-    in_flight: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (step, agent) -> calls under way
-
-    def add(self, rec: LLMCallRecord) -> None:
-        self.by_agent[rec.agent or "-"].add(rec)
-        self.by_step[rec.step].add(rec)
-        self.total.add(rec)
-
-    def summary(self) -> dict[str, Any]:
-        def d(t: Tally) -> dict[str, Any]:
-            return dict(t.__dict__)
-
-        return {
-            "total": d(self.total),
-            "by_agent": {k: d(v) for k, v in sorted(self.by_agent.items())},
-            "by_step": {k: d(v) for k, v in sorted(self.by_step.items())},
-        }
-
-
-def response_format_for(schema: type[BaseModel]) -> dict[str, Any]:
-    """OpenAI ``json_schema`` response format for a pydantic model."""
-    js = schema.model_json_schema()
-    return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js, "strict": True}}
-
-
-def parse_structured(content: str, schema: type[T]) -> T:
-    """Parse model output into ``schema``; tolerate code fences / chatter around one JSON object."""
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.strip("`")
-        if text.lower().startswith("json"):
-            text = text[4:]
-    start, end = text.find("{"), text.rfind("}")
-    if start == -1 or end < start:
-        raise LLMError(f"no JSON object in answer: {content[:200]!r}")
-    try:
-        data = json.loads(text[start : end + 1])
-    except json.JSONDecodeError as exc:
-        raise LLMError(f"invalid JSON: {exc}; answer: {content[:200]!r}") from exc
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        raise LLMError(f"answer does not fit {schema.__name__}: {exc.errors()[:3]}") from exc
-
-
-class BaseLLM:
-    """Retry, fallback and accounting around a backend's ``_complete``."""
-
-    model_name: str = "unknown"
-
-    def __init__(self, *, retries: int = 2, concurrency: int = 8, seed: int | None = None) -> None:
-        self.retries = retries
-        self.seed = seed
-        self.accounting = Accounting()
-        self._records: list[LLMCallRecord] = []
-        self._sem = asyncio.Semaphore(concurrency)
-
-    # -- backend hook -------------------------------------------------------------------------
-    async def _complete(
-        self,
-        messages: Messages,
-        *,
-        response_format: dict[str, Any] | None,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-        step: str,
-        agent: str | None,
-    ) -> RawCompletion:
-        """One raw chat completion. Raise :class:`LLMError` for anything worth a retry."""
-        raise NotImplementedError
+    def stats(self) -> dict[str, Any]:
+        return {}
 
     async def aclose(self) -> None:
         return None
 
-    # -- public API ---------------------------------------------------------------------------
-    async def structured(
-        self,
-        messages: Messages,
-        schema: type[T],
-        *,
-        step: str,
-        agent: str | None = None,
-        temperature: float = 0.7,
-        max_tokens: int = 256,
-        fallback: T | None = None,
-    ) -> T:
+
+class BaseLLM:
+    """``structured``/``text`` over ``chat`` (a backend's lower stack) or the subclass's ``_complete`` hook.
+
+    ``temperature`` (if set) overrides every caller's. :meth:`share` gives another face over the same lower stack
+    (same limit, same cache) with its own seed, retries and accounting.
+    """
+
+    model_name: str = "unknown"
+
+    def __init__(self, *, retries: int = 2, concurrency: int | None = 8, seed: int | None = None,
+                 chat: ChatModel | None = None, temperature: float | None = None) -> None:
+        self.temperature = temperature
+        inner = chat if chat is not None else _HookChat(self)
+        self.model_name = inner.model_name
+        self.chat: ChatModel = inner if concurrency is None else ConcurrencyLimit(inner, concurrency)
+        self.gateway: AccountingLayer = build_gateway(self.chat, retries=retries, seed=seed)
+
+    @property
+    def accounting(self) -> Accounting:
+        return self.gateway.accounting
+
+    @property
+    def _retry(self) -> RetryLayer:
+        return self.gateway.inner  # type: ignore[return-value]  # build_gateway puts the retry layer there
+
+    @property
+    def seed(self) -> int | None:
+        """The first attempt's seed (a retry adds its attempt number); settable, e.g. for a replay."""
+        return self._retry.seed
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        self._retry.seed = value
+
+    @property
+    def retries(self) -> int:
+        return self._retry.retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self._retry.retries = value
+
+    async def _complete(self, messages: Messages, *, response_format: dict[str, Any] | None, temperature: float,
+                        max_tokens: int, seed: int | None, step: str, agent: str | None) -> RawCompletion:
+        """The hook of a backend built without ``chat``: one raw completion; :class:`LLMError` is worth a retry."""
+        raise NotImplementedError
+
+    def share(self, *, seed: int | None) -> BaseLLM:
+        """A face over this one's lower stack (no extra limit) with its own seed and accounting; closing it is a no-op."""
+        face = BaseLLM(retries=self.retries, concurrency=None, seed=seed, chat=self.chat, temperature=self.temperature)
+        face.model_name = self.model_name
+        return face
+
+    async def aclose(self) -> None:
+        return None
+
+    async def structured(self, messages: Messages, schema: type[T], *, step: str, agent: str | None = None,
+                         temperature: float = 0.7, max_tokens: int = 256, fallback: T | None = None) -> T:
         if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
             raise TypeError(f"schema must be a pydantic model class, got {schema!r}")
-        fmt = response_format_for(schema)
-        return await self._run(messages, step, agent, temperature, max_tokens, fmt, lambda c: parse_structured(c, schema), fallback)
+        request = self._request(messages, response_format_for(schema), temperature, max_tokens, step, agent)
+        return await self._ask(request, lambda c: parse_structured(c, schema), fallback)
 
-    async def text(
-        self,
-        messages: Messages,
-        *,
-        step: str,
-        agent: str | None = None,
-        temperature: float = 0.7,
-        max_tokens: int = 256,
-        fallback: str | None = None,
-    ) -> str:
+    async def text(self, messages: Messages, *, step: str, agent: str | None = None, temperature: float = 0.7,
+                   max_tokens: int = 256, fallback: str | None = None) -> str:
         def parse(c: str) -> str:
             if not c.strip():
                 raise LLMError("empty answer")
             return c.strip()
 
-        return await self._run(messages, step, agent, temperature, max_tokens, None, parse, fallback)
+        return await self._ask(self._request(messages, None, temperature, max_tokens, step, agent), parse, fallback)
 
     def drain_records(self, agent: str | None = None) -> list[LLMCallRecord]:
         """Records since the last drain (for ``agent`` only, if given)."""
-        if agent is None:
-            out, self._records = self._records, []
-            return out
-        out = [r for r in self._records if r.agent == agent]
-        self._records = [r for r in self._records if r.agent != agent]
-        return out
+        return self.gateway.drain_records(agent)
 
-    # -- internals ----------------------------------------------------------------------------
-    async def _run(self, messages, step, agent, *rest):
-        """The call counts as in flight (the console's progress line reads it) while its attempts run."""
-        key = (step, agent)
-        self.accounting.in_flight[key] += 1
-        try:
-            return await self._attempts(messages, step, agent, *rest)
-        finally:
-            self.accounting.in_flight[key] -= 1
+    def _request(self, messages: Messages, fmt: dict[str, Any] | None, temperature: float, max_tokens: int,
+                 step: str, agent: str | None) -> ChatRequest:
+        if self.temperature is not None:
+            temperature = self.temperature
+        return ChatRequest(messages, fmt, temperature, max_tokens, None, step=step, agent=agent)
 
-    async def _attempts(self, messages, step, agent, temperature, max_tokens, fmt, parse, fallback):
-        attempts = 0
-        last_error = ""
-        t0 = time.perf_counter()
-        ptok = ctok = 0
-        cached = False
-        model = self.model_name
-        while attempts <= self.retries:
-            attempts += 1
-            # vary the seed per attempt so a retry is not the same (cached) bad answer
-            seed = None if self.seed is None else self.seed + attempts - 1
-            try:
-                async with self._sem:
-                    raw = await self._complete(
-                        messages,
-                        response_format=fmt,
-                        temperature=temperature,
-                        max_tokens=max_tokens,
-                        seed=seed,
-                        step=step,
-                        agent=agent,
-                    )
-                ptok += raw.prompt_tokens
-                ctok += raw.completion_tokens
-                cached = raw.cached
-                model = raw.model or model
-                value = parse(raw.content)
-            except LLMError as exc:
-                last_error = redact(str(exc))  # kept in records, events and reports
-                log.warning("llm %s/%s attempt %d failed: %s", step, agent, attempts, last_error)
-                continue
-            self._record(step, agent, model, ptok, ctok, cached, time.perf_counter() - t0, attempts, False, None)
-            return value
-        self._record(step, agent, model, ptok, ctok, cached, time.perf_counter() - t0, attempts, fallback is not None, last_error)
-        if fallback is None:
-            raise LLMFailure(f"{step} for {agent}: {attempts} attempts failed; last error: {last_error}")
-        log.warning("llm %s/%s: using fallback after %d attempts: %s", step, agent, attempts, last_error)
-        return fallback
-
-    def _record(self, step, agent, model, ptok, ctok, cached, latency, attempts, fallback, error) -> None:
-        rec = LLMCallRecord(
-            step=step,
-            agent=agent,
-            model=model,
-            prompt_tokens=ptok,
-            completion_tokens=ctok,
-            cached=cached,
-            latency_s=round(latency, 4),
-            attempts=attempts,
-            fallback=fallback,
-            error=error,
-        )
-        self.accounting.add(rec)
-        self._records.append(rec)
+    async def _ask(self, request: ChatRequest, parse: Any, fallback: V | None) -> V:
+        answer = await self.gateway.ask(request, parse, fallback)
+        return answer.value  # type: ignore[return-value]

@@ -1,10 +1,11 @@
 """The LLM gateway over OpenAI-compatible endpoints, as layers behind one tiny interface (:class:`ChatModel`).
 
-    OpenAIChatLLM  = BaseLLM (retry on a bad answer, counted fallback, accounting: base.py)
-                     over CachedChat (same seeded request, same answer: cache.py)
+    OpenAIChatLLM  = BaseLLM (structured / text: base.py)
+                     over AccountingLayer over RetryLayer (bad answer re-asked, counted fallback: layers.py)
+                     over ConcurrencyLimit (layers.py) over CachedChat (same seeded request, same answer: cache.py)
                      over EndpointPool (routing, parking, backoff, Retry-After, outage: pool.py)
 
-Each layer takes a :class:`ChatRequest` and returns a :class:`RawCompletion`, so each is tested alone.
+Each lower layer takes a :class:`ChatRequest` and returns a :class:`RawCompletion`, so each is tested alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from .base import BaseLLM, ChatModel, ChatRequest, Messages, RawCompletion
+from .base import BaseLLM, ChatModel
 from .cache import CachedChat, ResponseCache
 from .endpoint import LLMEndpointError, LLMOutage
 from .pool import EndpointPool, discover_model
@@ -47,9 +48,6 @@ class OpenAIChatLLM(BaseLLM):
             raise ValueError("OpenAIChatLLM needs at least one base URL")
         if not model:
             raise ValueError("OpenAIChatLLM needs a model name")
-        super().__init__(retries=retries, concurrency=concurrency, seed=seed)
-        self.model_name = model
-        self.temperature = temperature
         self.cache = cache
         self._on_close = on_close
         self.pool = EndpointPool(
@@ -57,26 +55,12 @@ class OpenAIChatLLM(BaseLLM):
             max_backoff_s=max_backoff_s, park_after=park_after, park_s=park_s,
             max_retry_after_s=max_retry_after_s, outage_after=outage_after,
         )
-        self.chat: ChatModel = CachedChat(self.pool, cache) if cache is not None else self.pool
+        chat: ChatModel = CachedChat(self.pool, cache) if cache is not None else self.pool
+        super().__init__(retries=retries, concurrency=concurrency, seed=seed, chat=chat, temperature=temperature)
 
     @property
     def endpoints(self) -> list[Any]:
         return self.pool.endpoints
-
-    async def _complete(
-        self,
-        messages: Messages,
-        *,
-        response_format: dict[str, Any] | None,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-        step: str,
-        agent: str | None,
-    ) -> RawCompletion:
-        if self.temperature is not None:
-            temperature = self.temperature
-        return await self.chat.complete(ChatRequest(messages, response_format, temperature, max_tokens, seed))
 
     def stats(self) -> dict[str, Any]:
         """Per-endpoint counters and cache hits/misses."""

@@ -3,7 +3,7 @@ the app's own Session machinery, probed and (for the first runs) put through the
 
 Everything is resumable: a finished run is not rerun, a half run is resumed from its checkpoint, a probe or
 ablation already written is kept. All runs share one LLM backend (and its response cache in the eval
-folder), each through its own :class:`RunLLM` so accounting and seeds stay per run.
+folder), each through its own ``backend.share(seed=...)`` so accounting and seeds stay per run.
 """
 
 from __future__ import annotations
@@ -101,17 +101,8 @@ def check_inputs(spec: EvalSpec) -> None:
 
 
 def make_run_llm(backend: Any, seed: int | None) -> Any:
-    """A per-run view of the shared backend: its own seed, retries, records and accounting."""
-    from agents.llm import BaseLLM
-
-    class RunLLM(BaseLLM):
-        model_name = backend.model_name
-
-        async def _complete(self, messages, **kw):  # type: ignore[no-untyped-def]
-            async with backend._sem:  # the backend's limit: no more in flight than the endpoints allow
-                return await backend._complete(messages, **kw)
-
-    return RunLLM(retries=backend.retries, concurrency=64, seed=seed)
+    """A per-run face of the shared backend (same limit and cache): its own seed, retries, records and accounting."""
+    return backend.share(seed=seed)
 
 
 def _progress(rd: Path) -> tuple[int, int] | None:
