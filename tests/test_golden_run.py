@@ -54,7 +54,7 @@ def golden_stream(run_dir: Path) -> list[dict]:
         if ev["type"] == "run_end":
             ev["data"] = {}  # its summary is wall times and counters of the cache
         elif ev["type"] == "run_start":
-            ev["data"].pop("schema", None)  # the log's schema version is not behaviour
+            ev["data"].pop("schema_version", None)  # the log's schema version is not behaviour
             ev["data"]["map"] = Path(ev["data"]["map"]).name  # the checkout's path is not behaviour
         out.append(_scrub(ev))
     return out
