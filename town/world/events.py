@@ -5,28 +5,13 @@ Every line of ``events.jsonl`` in a run folder is one :class:`Event`; its ``data
 payload model of its ``type`` (:mod:`town.world.event_types`). The engine
 writes ``tick`` and ``agents`` events each tick (so a reader can seek to any
 tick without replaying from the start), plus one event per thing that happened.
-Minds' notes (plans, reflections, tool calls, LLM calls, fallbacks) are logged
-with ``type`` = the note's kind.
 
-Event types written by the engine (``data`` fields):
-
-- ``run_start``: seed, map, scenario, agents (list of names), seconds_per_tick, start (iso), schema_version
-- ``tick``: (none; ``tick`` and ``time`` carry it)
-- ``agents``: states: {name: {tile: [x, y], address, activity, emoji, conversation: id|None}}
-- ``move``: agent, from: [x, y], to: [x, y], destination: address
-- ``action``: agent, kind, description, emoji, target, duration_min
-- ``chat``: conversation, speaker, listeners: [names], text
-- ``conversation_end``: conversation, participants, ended_by, lines: [{speaker, text}]
-- ``object_state``: address, state, by (agent or None)
-- ``world_event``: description, address (from ``inject``)
-- ``whisper``: agent, text
-- ``invalid_action``: agent, reason, action (the world refused it; the agent keeps its old action)
-- ``run_end``: summary dict
-
-Mind notes (``type`` = kind): ``plan``, ``schedule``, ``decompose``, ``reflection``,
-``importance``, ``react``, ``tool``, ``llm_call`` (step, agent, prompt_tokens,
-completion_tokens, cached, latency_s, model), ``fallback`` (step, agent, reason),
-``plan_cache_hit``, ``memory``, ``conversation_summary``.
+Event types and their fields: :mod:`town.world.event_types` (``PAYLOADS`` maps each type to its model).
+World events (``run_start``, ``tick``, ``agents``, ``move``, ``action``, ``chat``, ``conversation_end``,
+``object_state``, ``world_event``, ``whisper``, ``invalid_action``, ``run_end``) come from the engine and
+the world; minds' notes are logged with ``type`` = the note's kind (``plan``, ``schedule``, ``decompose``,
+``reflection``, ``importance``, ``react``, ``tool``, ``llm_call``, ``fallback``, ``plan_cache_hit``,
+``memory``, ``conversation_summary``); a note of a kind with no model is a bug and raises when logged.
 
 Schema: v0.1 logs carry no version; later ones name theirs in ``run_start``. A log of an unknown version
 or with an unknown event type fails with one line naming the file and line.
