@@ -37,14 +37,18 @@ def golden_stream(run_dir: Path) -> list[dict]:
     """
     import agents
     try:
-        from town.app.session import RunConfig, Session, run_session
+        from town.app.session import RunConfig, Session, post_to_inbox, run_session
     except ImportError:  # the layout before town/app/
-        from town.app import RunConfig, Session, run_session  # type: ignore[no-redef]
+        from town.app import RunConfig, Session, post_to_inbox, run_session  # type: ignore[no-redef]
 
     async def go() -> None:
         cfg = RunConfig(scenario="valentines", hours=1, seed=SEED, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg,
                                      llm=agents.ScriptedLLM(agents.schema_example_script(), seed=SEED))
+        # the user's two interventions, read from the inbox between ticks
+        post_to_inbox(run_dir, {"type": "whisper", "agent": "Klaus Mueller", "text": "You should visit the cafe."})
+        post_to_inbox(run_dir, {"type": "inject", "description": "the cafe's stove is on fire",
+                                "address": "Hobbs Cafe:cafe", "minutes": 30})
         await run_session(session, TICKS)
 
     asyncio.run(go())
@@ -71,7 +75,8 @@ def write_golden(path: Path = GOLDEN) -> int:
 def test_the_scripted_run_logs_the_golden_event_stream(tmp_path: Path) -> None:
     want = [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines()]
     got = golden_stream(tmp_path / "run")
-    assert len(want) > 100 and {e["type"] for e in want} >= {"run_start", "move", "action", "plan", "tool", "fallback"}
+    assert len(want) > 100 and {e["type"] for e in want} >= {"run_start", "move", "action", "plan", "tool", "fallback",
+                                                           "whisper", "world_event", "memory"}
     for i, (w, g) in enumerate(zip(want, got)):
         assert g == w, f"event {i + 1} differs"
     assert len(got) == len(want)
