@@ -118,3 +118,17 @@ def test_an_unknown_event_type_is_one_clear_line(tmp_path: Path) -> None:
         list(read_events(path))
     msg = str(err.value)
     assert msg.startswith(f"{path}:6: ") and "unknown event type 'teleport'" in msg and "\n" not in msg
+
+
+def test_replay_of_a_newer_log_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from town.app.cli import app
+
+    _log_with(tmp_path, {"schema_version": "9.0"})
+    shot = tmp_path / "shot.png"
+    result = CliRunner().invoke(app, ["replay", str(tmp_path), "--screenshot", str(shot)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "events.jsonl:1:" in lines[0] and "'9.0'" in lines[0]
+    assert not shot.exists()

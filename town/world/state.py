@@ -1,4 +1,4 @@
-"""The world: map, clock, agents' bodies, objects, conversations, world events, news.
+"""The world: map, clock, agents' bodies, objects, world events, news; conversations in :mod:`town.world.conversation`.
 
 :meth:`World.apply` is the only place where an agent changes the world. It validates the action; a bad
 one (unknown address, someone busy or too far, not your turn...) is refused with an ``invalid_action``
