@@ -226,7 +226,8 @@ def unstarted_plan_share(events: Sequence[Event]) -> float | None:
     started: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for ev in events:
         if ev.type in ("decompose", "plan_cache_hit") and ev.agent:
-            started[ev.agent].append((ev.time, _norm(cast("et.DecomposeNote | et.PlanCacheHit", ev.data).activity or "")))
+            activity = cast("et.DecomposeNote | et.PlanCacheHit", ev.data).activity
+            started[ev.agent].append((ev.time, _norm(activity or "")))
     ended = unstarted = 0
     for ev in events:
         if ev.type != "schedule" or not ev.agent:
