@@ -31,7 +31,8 @@ def test_concurrency_bench_reaches_the_limit_at_the_server():
 def test_calls_per_agent_hour_from_a_log(tmp_path):
     t0 = datetime(2023, 2, 13, 7, 0)
     log = EventLog(tmp_path / "events.jsonl")
-    log.emit(0, t0, "run_start")
+    log.emit(0, t0, "run_start", seed=1, map="m.json", scenario="s", agents=["A", "B"], seconds_per_tick=60,
+             start=t0.isoformat())
     for i, agent in enumerate(["A", "B", "A", "B"]):
         log.emit(i, t0 + timedelta(minutes=15 * i), "llm_call", agent=agent, step="plan", prompt_tokens=100,
                  completion_tokens=10, cached=i == 3, model="m")

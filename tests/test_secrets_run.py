@@ -70,10 +70,10 @@ def test_event_scrub_masks_credentials_but_keeps_what_agents_say(tmp_path):
         run_dir = tmp_path / "run"
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.ScriptedLLM(agents.schema_example_script()))
-        session.sim.emit("note", text="my secret: the party is at 5pm")
-        session.sim.emit("note", text=f"endpoint http://user:{PASSWORD}@127.0.0.1:1/v1 failed; api_key={API_KEY}")
+        session.sim.emit("whisper", agent="Klaus Mueller", text="my secret: the party is at 5pm")
+        session.sim.emit("whisper", agent="Klaus Mueller", text=f"endpoint http://user:{PASSWORD}@127.0.0.1:1/v1 failed; api_key={API_KEY}")
         await session.close()
-        return [e.data["text"] for e in read_events(run_dir / "events.jsonl") if e.type == "note"]
+        return [e.data["text"] for e in read_events(run_dir / "events.jsonl") if e.type == "whisper"]
 
     said, failed = asyncio.run(go())
     assert said == "my secret: the party is at 5pm"

@@ -27,12 +27,13 @@ import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
+from town.world.event_types import LLMCall
 from town.world.events import EventLog, read_events
 from town.world.maps import load_map
 from town.world.protocol import Action, Observation, Persona
@@ -187,19 +188,18 @@ def calls_per_agent_hour(run_dir: Path) -> dict[str, Any]:
     agents_ = {e.agent for e in events if e.agent} or {"-"}
     span_h = (events[-1].time - events[0].time).total_seconds() / 3600 or 1 / 60
     by_step: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for e in events:
-        if e.type != "llm_call":
-            continue
-        s = by_step[e.data.get("step", "?")]
+    calls = [cast(LLMCall, e.data) for e in events if e.type == "llm_call"]
+    for c in calls:
+        s = by_step[c.step or "?"]
         s["calls"] += 1
-        s["cached"] += int(bool(e.data.get("cached")))
-        s["prompt_tokens"] += e.data.get("prompt_tokens", 0)
-        s["completion_tokens"] += e.data.get("completion_tokens", 0)
+        s["cached"] += int(c.cached)
+        s["prompt_tokens"] += c.prompt_tokens
+        s["completion_tokens"] += c.completion_tokens
     n = len(agents_)
     per = {
         step: {k: round(v / n / span_h, 2) for k, v in vals.items()} for step, vals in sorted(by_step.items())
     }
-    model = next((e.data.get("model") for e in events if e.type == "llm_call"), None)
+    model = next((c.model for c in calls), None)
     return {"run": str(run_dir), "agents": n, "game_hours": round(span_h, 2), "model": model, "per_agent_hour": per}
 
 

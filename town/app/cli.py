@@ -199,8 +199,12 @@ def replay(
     elif not _has_display():
         _fail("replay needs a display; use --screenshot PATH for a headless picture")
     from town.viewer.replay import run_replay
+    from town.world.events import EventLogError
 
-    run_replay(run_dir, screenshot=screenshot, at_tick=at)
+    try:
+        run_replay(run_dir, screenshot=screenshot, at_tick=at)
+    except EventLogError as exc:  # a log of another schema or a damaged line
+        _fail(str(exc))
 
 
 @app.command()

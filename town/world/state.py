@@ -1,4 +1,4 @@
-"""The world: map, clock, agents' bodies, objects, conversations, world events, news.
+"""The world: map, clock, agents' bodies, objects, world events, news; conversations in :mod:`town.world.conversation`.
 
 :meth:`World.apply` is the only place where an agent changes the world. It validates the action; a bad
 one (unknown address, someone busy or too far, not your turn...) is refused with an ``invalid_action``
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from town.world.clock import SimClock
 from town.world.config import EngineSettings
+from town.world.conversation import Conversation, Conversations, EventDict
+from town.world.conversation import event_dict as _ev
 from town.world.maps import Tile, TownMap
 from town.world.pathfinding import Pathfinder, manhattan
 from town.world.perception import IDLE, WorldEventView, distance, perceive
 from town.world.protocol import (
     Action,
-    ChatLine,
-    ConversationView,
     NearbyAgent,
     Observation,
     PerceivedEvent,
@@ -35,7 +35,6 @@ from town.world.protocol import (
 if TYPE_CHECKING:
     from town.world.scenario import Scenario
 
-EventDict = dict[str, Any]
 DEFAULT_USE_STATE = "in use"  # an object's state when use_object gives none
 
 
@@ -45,10 +44,6 @@ class WorldError(ValueError):
 
 class _Refused(Exception):
     """An agent's action the world does not accept; becomes an ``invalid_action`` event."""
-
-
-def _ev(type_: str, agent: str | None = None, **data: Any) -> EventDict:
-    return {"type": type_, "agent": agent, "data": data}
 
 
 @dataclass
@@ -110,66 +105,6 @@ class AgentState:
 
 
 @dataclass
-class Conversation:
-    id: str
-    participants: list[str]
-    turn_of: str
-    max_turns: int
-    started_tick: int
-    last_line_tick: int
-    lines: list[ChatLine] = field(default_factory=list)
-    ended: bool = False
-    ended_by: str | None = None
-    end_reason: str | None = None
-    ended_tick: int | None = None
-
-    def partner_of(self, name: str) -> str:
-        return next(p for p in self.participants if p != name)
-
-    def view(self) -> ConversationView:
-        return ConversationView(
-            id=self.id,
-            participants=list(self.participants),
-            lines=list(self.lines),
-            turn_of=self.turn_of,
-            max_turns=self.max_turns,
-            ended=self.ended,
-            ended_by=self.ended_by,
-        )
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "participants": self.participants,
-            "turn_of": self.turn_of,
-            "max_turns": self.max_turns,
-            "started_tick": self.started_tick,
-            "last_line_tick": self.last_line_tick,
-            "lines": [line.model_dump(mode="json") for line in self.lines],
-            "ended": self.ended,
-            "ended_by": self.ended_by,
-            "end_reason": self.end_reason,
-            "ended_tick": self.ended_tick,
-        }
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> "Conversation":
-        return cls(
-            id=s["id"],
-            participants=list(s["participants"]),
-            turn_of=s["turn_of"],
-            max_turns=s["max_turns"],
-            started_tick=s["started_tick"],
-            last_line_tick=s["last_line_tick"],
-            lines=[ChatLine.model_validate(x) for x in s["lines"]],
-            ended=s["ended"],
-            ended_by=s["ended_by"],
-            end_reason=s["end_reason"],
-            ended_tick=s["ended_tick"],
-        )
-
-
-@dataclass
 class WorldEvent:
     description: str
     address: str
@@ -197,10 +132,8 @@ class World:
         self.paths = Pathfinder(town_map)
         self.agents: dict[str, AgentState] = {}
         self.object_states: dict[str, str] = {a: o.state for a, o in sorted(town_map.objects.items())}
-        self.conversations: dict[str, Conversation] = {}
+        self.conversations = Conversations()
         self.world_events: list[WorldEvent] = []
-        self._conversation_count = 0
-        self._last_talk: dict[tuple[str, str], datetime] = {}  # sorted pair -> when their last conversation ended
         self._whispers: list[tuple[int, str, str]] = []  # (tick to deliver, agent, text)
         self._refusals: list[tuple[int, str, str]] = []  # (tick refused, agent, reason)
         self._news: list[str] = list(news or [])
@@ -306,35 +239,16 @@ class World:
         return path
 
     def _end_conversation(self, conv: Conversation, ended_by: str | None, reason: str) -> list[EventDict]:
-        conv.ended = True
-        conv.ended_by = ended_by
-        conv.end_reason = reason
-        conv.ended_tick = self.clock.tick
         for name in conv.participants:
             a = self.agents[name]
             a.conversation = None
             if a.before_talk is not None:
                 a.kind, a.activity, a.emoji = a.before_talk
                 a.before_talk = None
-        self._last_talk[tuple(sorted(conv.participants))] = self.now()  # type: ignore[index]
-        return [
-            _ev(
-                "conversation_end",
-                ended_by,
-                conversation=conv.id,
-                participants=list(conv.participants),
-                ended_by=ended_by,
-                reason=reason,
-                lines=[{"speaker": line.speaker, "text": line.text} for line in conv.lines],
-            )
-        ]
+        return [self.conversations.end(conv, ended_by, reason, now=self.now(), tick=self.clock.tick)]
 
     def _say(self, conv: Conversation, speaker: str, text: str) -> list[EventDict]:
-        conv.lines.append(ChatLine(speaker=speaker, text=text, time=self.now()))
-        conv.last_line_tick = self.clock.tick
-        listener = conv.partner_of(speaker)
-        conv.turn_of = listener
-        events = [_ev("chat", speaker, conversation=conv.id, speaker=speaker, listeners=[listener], text=text)]
+        events = [self.conversations.say(conv, speaker, text, now=self.now(), tick=self.clock.tick)]
         if len(conv.lines) >= conv.max_turns:
             events += self._end_conversation(conv, None, "turn cap")
         return events
@@ -441,21 +355,11 @@ class World:
         dist = manhattan(agent.tile, other.tile)
         if dist > self.settings.talk_radius or self.map.arena_at(agent.tile) != self.map.arena_at(other.tile):
             raise _Refused(f"{target} is too far away to talk to ({dist} tiles, {self.map.address_at(other.tile) or 'outside'})")
-        last = self._last_talk.get(tuple(sorted((agent.name, target))))  # type: ignore[arg-type]
-        if last is not None:
-            again = last + timedelta(minutes=self.settings.conversation_cooldown_min)
-            if self.now() < again:
-                raise _Refused(f"talked with {target} recently; can talk again at {again:%H:%M}")
-        self._conversation_count += 1
-        conv = Conversation(
-            id=f"c{self._conversation_count}",
-            participants=[agent.name, target],
-            turn_of=agent.name,
-            max_turns=self.settings.max_conversation_turns,
-            started_tick=self.clock.tick,
-            last_line_tick=self.clock.tick,
-        )
-        self.conversations[conv.id] = conv
+        again = self.conversations.talk_again_at(agent.name, target, self.settings.conversation_cooldown_min)
+        if again is not None and self.now() < again:
+            raise _Refused(f"talked with {target} recently; can talk again at {again:%H:%M}")
+        conv = self.conversations.start(agent.name, target, tick=self.clock.tick,
+                                        max_turns=self.settings.max_conversation_turns)
         for a in (agent, other):
             a.before_talk = (a.kind, a.activity, a.emoji)
             a.conversation = conv.id
@@ -492,13 +396,10 @@ class World:
                     a.pending_use = None
                     events += self._set_object(a, obj, state)
         tick = self.clock.tick
-        for conv in sorted(self.conversations.values(), key=lambda c: c.id):
-            if not conv.ended and tick - conv.last_line_tick >= self.settings.conversation_timeout_ticks:
-                events += self._end_conversation(conv, None, "silence")
+        for conv in self.conversations.silent(tick, self.settings.conversation_timeout_ticks):
+            events += self._end_conversation(conv, None, "silence")
         # what was delivered in this tick's observations is no longer needed
-        self.conversations = {
-            k: c for k, c in self.conversations.items() if c.ended_tick is None or c.ended_tick >= tick
-        }
+        self.conversations.forget_ended_before(tick)
         self._whispers = [w for w in self._whispers if w[0] > tick]
         self._refusals = [r for r in self._refusals if r[0] >= tick]
         self.clock.advance()
@@ -594,11 +495,7 @@ class World:
             if who == name and t == tick - 1
         ]
         conv = self.conversations[a.conversation].view() if a.conversation else None
-        finished = [
-            c.view()
-            for c in sorted(self.conversations.values(), key=lambda c: c.id)
-            if c.ended and c.ended_tick == tick - 1 and name in c.participants
-        ]
+        finished = self.conversations.finished(name, tick - 1)
         return Observation(
             agent=name,
             tick=tick,
@@ -695,9 +592,7 @@ class World:
             "rng": [version, list(internal), gauss],
             "agents": [a.to_state() for _, a in sorted(self.agents.items())],
             "object_states": dict(self.object_states),
-            "conversations": [c.to_state() for _, c in sorted(self.conversations.items())],
-            "conversation_count": self._conversation_count,
-            "last_talk": [[a, b, t.isoformat()] for (a, b), t in sorted(self._last_talk.items())],
+            **self.conversations.to_state(),  # conversations, conversation_count, last_talk
             "world_events": [
                 {"description": e.description, "address": e.address, "start": e.start.isoformat(), "end": e.end.isoformat()}
                 for e in self.world_events
@@ -726,9 +621,7 @@ class World:
         world.rng.setstate((version, tuple(internal), gauss))
         world.agents = {s["name"]: AgentState.from_state(s) for s in state["agents"]}
         world.object_states.update(state["object_states"])
-        world.conversations = {c["id"]: Conversation.from_state(c) for c in state["conversations"]}
-        world._conversation_count = state["conversation_count"]
-        world._last_talk = {(a, b): datetime.fromisoformat(t) for a, b, t in state["last_talk"]}
+        world.conversations = Conversations.from_state(state)
         world.world_events = [
             WorldEvent(e["description"], e["address"], datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"]))
             for e in state["world_events"]

@@ -13,7 +13,7 @@ import logging
 import time
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -109,10 +109,11 @@ def _progress(rd: Path) -> tuple[int, int] | None:
     """``(ticks done, seconds per tick)`` of a run folder from its checkpoint and ``run_start``; None if none."""
     if not (rd / ckpt.CHECKPOINT).exists():
         return None
+    from town.world.event_types import RunStart
     from town.world.events import read_events
 
     start = next(read_events(rd / "events.jsonl"))
-    return int(ckpt.read_json(rd / ckpt.CHECKPOINT)["tick"]), int(start.data["seconds_per_tick"])
+    return int(ckpt.read_json(rd / ckpt.CHECKPOINT)["tick"]), cast(RunStart, start.data).seconds_per_tick
 
 
 def _add_wall(rd: Path, seconds: float) -> None:
