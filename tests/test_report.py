@@ -230,3 +230,42 @@ def test_bad_facts_name_the_file_and_entry(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", facts=[{"id": "party", "known_by": ["Alice"], "keywords": ["party"]}, {"id": "x"}])
     with pytest.raises(ValueError, match=r"scenario.yaml: facts\[1\] is invalid"):
         report.build_report(run)
+
+
+def test_agent_chat_line_with_markup_is_escaped_in_html(tmp_path: Path) -> None:
+    """Agent text is untrusted: markup in a chat line, an action or an agent name shows as text, never raw."""
+    run = tmp_path / "run"
+    log = EventLog(run / "events.jsonl")
+    log.emit(0, at(0), "run_start", seed=1, map="m", scenario="s", agents=["A", "B"], seconds_per_tick=60, start="")
+    log.emit(1, at(0.2), "action", agent="A", kind="chat", description="<script>alert(1)</script>", emoji="",
+             target="", duration_min=10)
+    log.emit(2, at(0.3), "chat", conversation="c", speaker="A", listeners=["<b>B</b>"], text="<script>alert(1)</script>")
+    log.close()
+    text = report.build_report(run).read_text()
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;b&gt;B&lt;/b&gt;" in text
+
+
+def test_html_and_markdown_carry_every_figure_of_the_sections(run_dir: Path, tmp_path: Path) -> None:
+    """Rendering keeps the facts: every sentence and every table cell the sections hold appears in both formats."""
+    import html as html_lib
+
+    secs = report.sections(report.load_run(run_dir))
+    page = report.build_report(run_dir).read_text()
+    md = report.build_report(run_dir, tmp_path / "r.md", fmt="md").read_text()
+    assert [s.title for s in secs] == ["Run", "Who talked to whom", "Information diffusion", "LLM calls and tokens",
+                                       "Behaviour"]
+    cells = 0
+    for sec in secs:
+        assert f"<h2>{sec.title}</h2>" in page and f"## {sec.title}" in md
+        for t in sec.text:
+            assert f"<p>{html_lib.escape(t)}</p>" in page.replace("&#39;", "&#x27;").replace("&#34;", "&quot;"), t
+            assert t in md
+        for _, table in sec.tables:
+            for row in table.rows:
+                shown = [f"{c:.2f}" if isinstance(c, float) else str(c) for c in row]
+                assert "| " + " | ".join(s.replace("|", "\\|") for s in shown) + " |" in md, row
+                assert "<tr>" + "".join(f"<td>{html_lib.escape(s, quote=False)}</td>" for s in shown) + "</tr>" in \
+                    page.replace("&#39;", "'").replace("&#34;", '"'), row
+                cells += len(row)
+    assert cells > 100  # the scripted run fills every table
