@@ -1,7 +1,7 @@
 """Run metrics: who talked to whom, how seeded facts spread, what the minds cost, what they did.
 
 Every function is pure (a list of :class:`~town.world.events.Event` in, numbers out) and knows
-nothing of plots or HTML; :mod:`town.app.report.sections` lays the figures out for rendering.
+nothing of plots or HTML; :mod:`town.app.report.content` lays the figures out for rendering.
 
 Time is measured in *game hours since the run started*: hour ``h`` covers
 ``[start + h, start + h + 1)``, where ``start`` is the ``run_start`` event's game time (or the

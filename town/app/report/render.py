@@ -15,7 +15,7 @@ import jinja2
 from matplotlib.figure import Figure
 
 from town.app.report.loading import load_run
-from town.app.report.sections import Section, sections
+from town.app.report.content import Section, sections
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,7 +57,7 @@ def _images(sec: Section, fmt: str, out: Path) -> list[tuple[str, str]]:
     return images
 
 
-def render(secs: list[Section], title: str, fmt: Literal["html", "md"], out: Path) -> str:
+def render_text(secs: list[Section], title: str, fmt: Literal["html", "md"], out: Path) -> str:
     """The report's text; for Markdown, also writes the figures as ``OUT-NAME.png`` beside ``out``."""
     ctx = [{"title": s.title, "text": s.text, "tables": s.tables, "images": _images(s, fmt, out)} for s in secs]
     return _environment(fmt).get_template(f"report.{fmt}.j2").render(title=title, sections=ctx)
@@ -70,6 +70,6 @@ def build_report(run_dir: Path, out: Path | None = None, fmt: Literal["html", "m
     run = load_run(Path(run_dir))
     out = Path(out) if out is not None else run.run_dir / f"report.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = render(sections(run), f"Town run report: {run.run_dir.name}", fmt, out)
+    text = render_text(sections(run), f"Town run report: {run.run_dir.name}", fmt, out)
     out.write_text(text, encoding="utf-8")
     return out
