@@ -87,7 +87,7 @@ async def test_scripted_minds_walk_to_the_cafe_and_talk():
         assert not [c for n in others for o in minds[n].seen for c in o.finished_conversations if c.id == end.data["conversation"]]
     # the note was logged as its own event, the agent taken from the event, not repeated in data
     plans = [e for e in events if e.type == "plan"]
-    assert len(plans) == 3 and all(e.agent and e.data == {"goal": "coffee"} for e in plans)
+    assert len(plans) == 3 and all(e.agent and e.data.logged == {"goal": "coffee"} for e in plans)
     # events are in tick order with increasing seq; a move never jumps more than tiles_per_tick steps
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.tick for e in events] == sorted(e.tick for e in events)
