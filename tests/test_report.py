@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from town.app import report
-from town.world.events import EventLog, read_events
+from town.world.events import Event, EventLog, read_events
 
 T0 = datetime(2023, 2, 13, 8, 0)
 AGENTS = ["Alice", "Bob", "Carol", "Dan"]
@@ -185,7 +185,7 @@ def test_markdown_report_writes_pngs_next_to_it(run_dir: Path, tmp_path: Path) -
 def test_wall_time_sums_sessions(events: list) -> None:
     assert report.wall_time(events, {"wall_s": 12.5}) == (12.5, 1)
     assert report.wall_time(events, None) is None
-    ends = [events[-1].model_copy(update={"type": "run_end", "data": {"summary": {"wall_s": w}}}) for w in (3.0, 4.5)]
+    ends = [Event(tick=30, time=at(2.9), type="run_end", data={"summary": {"wall_s": w}}) for w in (3.0, 4.5)]
     assert report.wall_time(events + ends, {"wall_s": 4.5}) == (7.5, 2)
 
 

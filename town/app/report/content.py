@@ -32,6 +32,7 @@ from town.app.report.metrics import (
     fallbacks,
     knowledge_times,
     llm_calls,
+    of_type,
     reflections,
     start_time,
     summary_extras,
@@ -39,6 +40,7 @@ from town.app.report.metrics import (
     tool_counts,
     wall_time,
 )
+from town.world.event_types import LLMCall, RunStart
 from town.world.events import Event
 
 LLM_HEADERS = ["calls", "cache hits", "prompt tokens", "completion tokens", "retries", "latency s"]
@@ -65,18 +67,17 @@ def _hour_label(h: int, start: datetime) -> str:
 
 def _header(run: RunData) -> Section:
     ev = run.events
-    start_ev = next((e for e in ev if e.type == "run_start"), None)
-    meta = start_ev.data if start_ev else {}
-    models = sorted({str(e.data["model"]) for e in llm_calls(ev) if e.data.get("model")})
+    meta = next((run_start for _, run_start in of_type(ev, RunStart)), None)
+    models = sorted({call.model for _, call in of_type(ev, LLMCall) if call.model})
     s = run.summary or {}
     ticks = s.get("ticks", max(e.tick for e in ev))
     first, last = start_time(ev), max(e.time for e in ev)
     wall = wall_time(ev, run.summary)
     rows = [
         ["run folder", str(run.run_dir)],
-        ["scenario", meta.get("scenario", s.get("scenario", "not recorded"))],
-        ["map", meta.get("map", "not recorded")],
-        ["seed", meta.get("seed", s.get("seed", "not recorded"))],
+        ["scenario", meta.scenario if meta else s.get("scenario", "not recorded")],
+        ["map", meta.map if meta else "not recorded"],
+        ["seed", meta.seed if meta else s.get("seed", "not recorded")],
         ["model", ", ".join(models) if models else "no LLM calls logged"],
         ["agents", ", ".join(agent_names(ev))],
         ["ticks", ticks],

@@ -13,15 +13,29 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 
 from town.app.report.loading import Fact
+from town.world.event_types import (
+    ActionTaken,
+    Chat,
+    ConversationEnd,
+    FallbackNote,
+    LLMCall,
+    Payload,
+    ReflectionNote,
+    RunEnd,
+    RunStart,
+    ToolNote,
+)
 from town.world.events import Event
+
+P = TypeVar("P", bound=Payload)
 
 LLM_FIELDS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "retries", "latency_s")
 
@@ -41,6 +55,13 @@ class Utterance:
 # --------------------------------------------------------------------------------------------
 # Time
 # --------------------------------------------------------------------------------------------
+
+
+def of_type(events: Iterable[Event], model: type[P]) -> Iterator[tuple[Event, P]]:
+    """The events whose payload is a ``model`` (one model per event type), with that payload typed."""
+    for ev in events:
+        if isinstance(ev.data, model):
+            yield ev, ev.data
 
 
 def start_time(events: Sequence[Event]) -> datetime:
@@ -68,13 +89,14 @@ def agent_names(events: Sequence[Event]) -> list[str]:
     """The run's agents: the ``run_start`` roster plus anyone seen acting or talking."""
     names: set[str] = set()
     for ev in events:
-        if ev.type == "run_start":
-            names.update(ev.data.get("agents", []))
-        elif ev.type == "chat":
-            names.add(ev.data["speaker"])
-            names.update(ev.data.get("listeners", []))
-        elif ev.type == "conversation_end":
-            names.update(ev.data.get("participants", []))
+        data = ev.data
+        if isinstance(data, RunStart):
+            names.update(data.agents)
+        elif isinstance(data, Chat):
+            names.add(data.speaker)
+            names.update(data.listeners)
+        elif isinstance(data, ConversationEnd):
+            names.update(data.participants)
         if ev.agent is not None:
             names.add(ev.agent)
     return sorted(names)
@@ -95,21 +117,19 @@ def utterances(events: Sequence[Event]) -> list[Utterance]:
     members: dict[str, set[str]] = defaultdict(set)
     out: list[Utterance] = []
     chatted: set[str] = set()
-    for ev in events:
-        if ev.type == "chat":
-            conv = str(ev.data["conversation"])
-            speaker = ev.data["speaker"]
-            members[conv].add(speaker)
-            members[conv].update(ev.data.get("listeners", []))
-            chatted.add(conv)
-            out.append(Utterance(conv, ev.time, speaker, frozenset(members[conv] - {speaker}), ev.data.get("text", "")))
-    for ev in events:
-        if ev.type == "conversation_end" and str(ev.data["conversation"]) not in chatted:
-            conv = str(ev.data["conversation"])
-            people = set(ev.data.get("participants", []))
-            for line in ev.data.get("lines", []):
-                speaker = line["speaker"]
-                out.append(Utterance(conv, ev.time, speaker, frozenset((people | {speaker}) - {speaker}), line.get("text", "")))
+    for ev, chat in of_type(events, Chat):
+        conv, speaker = chat.conversation, chat.speaker
+        members[conv].add(speaker)
+        members[conv].update(chat.listeners)
+        chatted.add(conv)
+        out.append(Utterance(conv, ev.time, speaker, frozenset(members[conv] - {speaker}), chat.text))
+    for ev, end in of_type(events, ConversationEnd):
+        if end.conversation in chatted:
+            continue
+        people = set(end.participants)
+        for line in end.lines:
+            out.append(Utterance(end.conversation, ev.time, line.speaker,
+                                 frozenset((people | {line.speaker}) - {line.speaker}), line.text))
     out.sort(key=lambda u: u.time)
     return out
 
@@ -201,37 +221,38 @@ def _tally() -> dict[str, float]:
     return {k: 0 for k in LLM_FIELDS}
 
 
-def _add_call(t: dict[str, float], data: dict[str, Any]) -> None:
+def _add_call(t: dict[str, float], call: LLMCall) -> None:
     t["calls"] += 1
-    t["cache_hits"] += int(bool(data.get("cached", False)))
-    t["prompt_tokens"] += int(data.get("prompt_tokens", 0))
-    t["completion_tokens"] += int(data.get("completion_tokens", 0))
-    t["retries"] += max(0, int(data.get("attempts", 1)) - 1)
-    t["latency_s"] += float(data.get("latency_s", 0.0))
+    t["cache_hits"] += int(call.cached)
+    t["prompt_tokens"] += call.prompt_tokens
+    t["completion_tokens"] += call.completion_tokens
+    t["retries"] += max(0, (call.attempts or 1) - 1)  # a note without attempts made one
+    t["latency_s"] += call.latency_s or 0.0
 
 
 def llm_calls(events: Sequence[Event]) -> list[Event]:
     """The `llm_call` notes of the log, in order."""
-    return [ev for ev in events if ev.type == "llm_call"]
+    return [ev for ev, _ in of_type(events, LLMCall)]
 
 
-def _call_agent(ev: Event) -> str:
-    return ev.agent or ev.data.get("agent") or "-"
+def _agent(ev: Event, default: str) -> str:
+    """The event's agent: on the envelope, else in the note's data (older notes), else ``default``."""
+    return ev.agent or ev.data.get("agent") or default
 
 
 def calls_by_step(events: Sequence[Event]) -> dict[str, dict[str, float]]:
     """Per cognitive step: calls, cache hits, prompt/completion tokens, retries, latency (from ``llm_call``)."""
     out: dict[str, dict[str, float]] = defaultdict(_tally)
-    for ev in llm_calls(events):
-        _add_call(out[ev.data["step"]], ev.data)
+    for _, call in of_type(events, LLMCall):
+        _add_call(out[call.step or "?"], call)
     return dict(sorted(out.items()))
 
 
 def calls_by_agent(events: Sequence[Event]) -> dict[str, dict[str, float]]:
     """Per agent: the same tallies as :func:`calls_by_step`."""
     out: dict[str, dict[str, float]] = defaultdict(_tally)
-    for ev in llm_calls(events):
-        _add_call(out[_call_agent(ev)], ev.data)
+    for ev, call in of_type(events, LLMCall):
+        _add_call(out[_agent(ev, "-")], call)
     return dict(sorted(out.items()))
 
 
@@ -239,17 +260,16 @@ def calls_by_hour(events: Sequence[Event]) -> list[tuple[int, dict[str, float]]]
     """Per game hour (every hour of the run, empty ones included): the same tallies."""
     start = start_time(events)
     out = [(h, _tally()) for h in range(last_hour(events) + 1)]
-    for ev in llm_calls(events):
-        _add_call(out[hour_of(ev.time, start)][1], ev.data)
+    for ev, call in of_type(events, LLMCall):
+        _add_call(out[hour_of(ev.time, start)][1], call)
     return out
 
 
 def fallbacks(events: Sequence[Event]) -> dict[tuple[str, str], int]:
     """``(step, reason) -> count`` over the ``fallback`` notes."""
     c: Counter[tuple[str, str]] = Counter()
-    for ev in events:
-        if ev.type == "fallback":
-            c[(str(ev.data.get("step", "?")), str(ev.data.get("reason", "?")))] += 1
+    for _, note in of_type(events, FallbackNote):
+        c[(note.step or "?", note.reason or "?")] += 1
     return dict(sorted(c.items()))
 
 
@@ -267,8 +287,7 @@ def summary_llm(summary: dict[str, Any] | None) -> dict[str, Any]:
 def wall_time(events: Sequence[Event], summary: dict[str, Any] | None) -> tuple[float, int] | None:
     """``(seconds, sessions)``: the wall time summed over the ``run_end`` events (one per session of a
     resumed run), else ``summary.json``'s ``wall_s`` (the last session only), else None."""
-    walls = [float(ev.data["summary"]["wall_s"]) for ev in events
-             if ev.type == "run_end" and isinstance(ev.data.get("summary"), dict) and "wall_s" in ev.data["summary"]]
+    walls = [float(end.summary["wall_s"]) for _, end in of_type(events, RunEnd) if "wall_s" in end.summary]
     if walls:
         return sum(walls), len(walls)
     if summary and summary.get("wall_s") is not None:
@@ -311,18 +330,17 @@ def action_timeline(events: Sequence[Event]) -> dict[str, list[Span]]:
     The last action of an agent runs to the end of the log (or its duration if shorter).
     """
     end_of_log = max(ev.time for ev in events)
-    raw: dict[str, list[Event]] = defaultdict(list)
-    for ev in events:
-        if ev.type == "action":
-            raw[ev.agent or ev.data["agent"]].append(ev)
+    raw: dict[str, list[tuple[Event, ActionTaken]]] = defaultdict(list)
+    for ev, act in of_type(events, ActionTaken):
+        raw[_agent(ev, "?")].append((ev, act))
     out: dict[str, list[Span]] = {}
     for agent, acts in sorted(raw.items()):
         spans = []
-        for i, ev in enumerate(acts):
-            nxt = acts[i + 1].time if i + 1 < len(acts) else end_of_log
-            dur = int(ev.data.get("duration_min") or 0)
+        for i, (ev, act) in enumerate(acts):
+            nxt = acts[i + 1][0].time if i + 1 < len(acts) else end_of_log
+            dur = act.duration_min or 0
             end = min(nxt, ev.time + timedelta(minutes=dur)) if dur > 0 else nxt
-            spans.append(Span(ev.time, max(end, ev.time), str(ev.data.get("kind", "?")), str(ev.data.get("description", ""))))
+            spans.append(Span(ev.time, max(end, ev.time), act.kind, act.description))
         out[agent] = spans
     return out
 
@@ -337,22 +355,24 @@ def count_notes(events: Sequence[Event], type_: str, key: str | None = None) -> 
     return dict(sorted(c.items()))
 
 
-def _note_text(data: dict[str, Any]) -> str:
-    for key in ("text", "insight", "description", "content"):
-        if isinstance(data.get(key), str):
-            return data[key]
-    return json.dumps(data, default=str, ensure_ascii=False)
+def _note_text(note: ReflectionNote) -> str:
+    """The reflection's words: its insight, or the text older notes logged, else the note as JSON."""
+    if note.insight:
+        return note.insight
+    for key in ("text", "description", "content"):
+        if isinstance(note.get(key), str):
+            return note.get(key)
+    return json.dumps(note.logged, default=str, ensure_ascii=False)
 
 
 def reflections(events: Sequence[Event]) -> list[tuple[datetime, str, str]]:
     """``(game time, agent, text)`` of every reflection note."""
-    return [(ev.time, ev.agent or str(ev.data.get("agent", "?")), _note_text(ev.data)) for ev in events if ev.type == "reflection"]
+    return [(ev.time, _agent(ev, "?"), _note_text(note)) for ev, note in of_type(events, ReflectionNote)]
 
 
 def tool_counts(events: Sequence[Event]) -> dict[str, int]:
     """ReAct tool calls by tool name (``data.tool``, else ``data.name``)."""
     c: Counter[str] = Counter()
-    for ev in events:
-        if ev.type == "tool":
-            c[str(ev.data.get("tool") or ev.data.get("name") or "?")] += 1
+    for _, note in of_type(events, ToolNote):
+        c[str(note.tool or note.get("name") or "?")] += 1
     return dict(sorted(c.items()))
