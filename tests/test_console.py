@@ -89,7 +89,7 @@ def _story_run(run_dir: Path) -> None:
     log = EventLog(run_dir / "events.jsonl")
     t0 = datetime(2023, 2, 13, 7, 0)
     names = ["Isabella Rodriguez", "Klaus Mueller", "Maria Lopez"]
-    log.emit(0, t0, "run_start", agents=names, seed=1, scenario="valentines")
+    log.emit(0, t0, "run_start", agents=names, seed=1, scenario="valentines", map="the_ville.json", seconds_per_tick=60, start=t0.isoformat())
     t1 = datetime(2023, 2, 13, 8, 53)
     log.emit(113, t1, "chat", "Isabella Rodriguez", conversation="c1", speaker="Isabella Rodriguez",
              listeners=["Klaus Mueller"], text="Come to my Valentine's Day party tomorrow!")

@@ -22,7 +22,7 @@ def ev(minute: float, type_: str, agent: str | None = None, **data) -> Event:
 
 
 def start() -> Event:
-    return ev(0, "run_start", agents=["Isabella", "Klaus", "Maria"], seconds_per_tick=60)
+    return ev(0, "run_start", agents=["Isabella", "Klaus", "Maria"], seconds_per_tick=60, seed=1, map="the_ville.json", scenario="s", start=T0.isoformat())
 
 
 def chat(minute: float, conv: str, speaker: str, listener: str, text: str) -> Event:
@@ -30,7 +30,7 @@ def chat(minute: float, conv: str, speaker: str, listener: str, text: str) -> Ev
 
 
 def states(minute: float, **where: str) -> Event:
-    return ev(minute, "agents", states={a: {"address": addr, "activity": "x"} for a, addr in where.items()})
+    return ev(minute, "agents", states={a: {"tile": [0, 0], "address": addr, "activity": "x"} for a, addr in where.items()})
 
 
 def test_diffusion_curve_counts_who_held_the_fact_by_each_point():

@@ -395,7 +395,7 @@ def write_run_dir(run_dir: Path, map_ref: str, ticks: int = 8) -> None:
     """A run folder whose agent A stands on tile (tick, 7) at each tick; the log ends in a torn line."""
 
     log = EventLog(run_dir / "events.jsonl")
-    log.emit(0, T0, "run_start", seed=1, map=map_ref, scenario="t", agents=["A"], seconds_per_tick=10)
+    log.emit(0, T0, "run_start", seed=1, map=map_ref, scenario="t", agents=["A"], seconds_per_tick=10, start=T0.isoformat())
     for t in range(1, ticks + 1):
         time = T0 + timedelta(seconds=10 * t)
         log.emit(t, time, "tick")
@@ -470,7 +470,7 @@ def test_run_live_from_opens_in_the_sim_thread_and_shows_history(town_map: TownM
         asyncio.get_running_loop()  # opened inside the sim thread's loop
         log = EventLog(tmp_path / "events.jsonl")
         # written before the viewer subscribed (like a resumed run): B stands still on (9, 7)
-        log.emit(0, T0, "run_start", seed=1, map="tiny", agents=["A", "B"], seconds_per_tick=10)
+        log.emit(0, T0, "run_start", seed=1, map="tiny", scenario="t", agents=["A", "B"], seconds_per_tick=10, start=T0.isoformat())
         log.emit(0, T0, "agents", states={
             "B": {"tile": [9, 7], "address": "", "activity": "fishing", "emoji": "", "conversation": None}})
         town = FakeTown(log)

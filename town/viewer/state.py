@@ -7,8 +7,9 @@ notes). The live viewer feeds it from ``EventLog.subscribe``; replay feeds it fr
 ``events.jsonl`` through :class:`ReplayIndex`, which keeps periodic copies of the state
 (keyframes) so seeking to any tick only re-applies a short stretch of events.
 
-Mind-note fields are not fixed by the contract, so notes are read tolerantly: known keys
-first, otherwise every field is shown as ``key: value`` text.
+Events arrive typed (:mod:`town.world.event_types`), so their shape is checked once, on reading. A note
+whose list or text field is missing (an older mind) is shown tolerantly: known keys first, otherwise every
+field as ``key: value`` text.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from town.world import event_types as et
 from town.world.events import Event, read_events
 
 Tile = tuple[int, int]
@@ -75,17 +77,6 @@ class WorldEventEntry:
     address: str
 
 
-def _tile(value: Any, where: str) -> Tile:
-    """A tile from JSON (``[x, y]``); anything else is an engine bug and raises."""
-    if (
-        isinstance(value, (list, tuple))
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        return int(value[0]), int(value[1])
-    raise ValueError(f"{where}: expected a tile [x, y] of ints, got {value!r}")
-
-
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
@@ -128,6 +119,13 @@ def note_lines(data: dict[str, Any]) -> list[str]:
             return [_item_text(v) for v in value][:MAX_PLAN_LINES]
     text = note_text(data)
     return [text] if text else []
+
+
+def _lines(items: list[Any] | None, data: et.Payload) -> list[str]:
+    """A note's list field as lines; without one (an older or odd note), its fields read tolerantly."""
+    if items:
+        return [_item_text(v) for v in items][:MAX_PLAN_LINES]
+    return note_lines(data.logged)
 
 
 def note_text(data: dict[str, Any]) -> str:
@@ -190,7 +188,7 @@ class TownState:
         return view
 
     def _note_agent(self, event: Event) -> AgentView | None:
-        name = event.agent or event.data.get("agent")
+        name = event.agent or event.data.logged.get("agent")
         return self.agent(name) if isinstance(name, str) and name else None
 
     def _set_tile(self, view: AgentView, tile: Tile, tick: int) -> None:
@@ -202,110 +200,103 @@ class TownState:
         view.tile = tile
 
     def _on_run_start(self, event: Event) -> None:
-        d = event.data
-        self.map_path = d.get("map")
-        self.seconds_per_tick = d.get("seconds_per_tick")
-        for name in d.get("agents", []):
+        d = cast(et.RunStart, event.data)
+        self.map_path = d.map
+        self.seconds_per_tick = d.seconds_per_tick
+        for name in d.agents:
             self.agent(name)
 
     def _on_agents(self, event: Event) -> None:
-        states = event.data.get("states")
-        if not isinstance(states, dict):
-            raise ValueError(f"agents event seq {event.seq}: data.states must be a dict, got {states!r}")
-        for name, s in states.items():
+        for name, s in cast(et.Agents, event.data).states.items():
             view = self.agent(name)
-            self._set_tile(view, _tile(s.get("tile"), f"agents event seq {event.seq}: {name}.tile"), event.tick)
-            view.address = s.get("address") or ""
-            view.activity = s.get("activity") or ""
-            view.emoji = s.get("emoji") or ""
-            view.conversation = s.get("conversation")
+            self._set_tile(view, s.tile, event.tick)
+            view.address = s.address or ""
+            view.activity = s.activity
+            view.emoji = s.emoji
+            view.conversation = s.conversation
 
     def _on_move(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is None:
             raise ValueError(f"move event seq {event.seq} names no agent")
-        self._set_tile(view, _tile(event.data.get("to"), f"move event seq {event.seq}: to"), event.tick)
-        view.destination = event.data.get("destination") or ""
+        d = cast(et.Move, event.data)
+        self._set_tile(view, d.to, event.tick)
+        view.destination = d.destination or ""
 
     def _on_action(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is None:
             raise ValueError(f"action event seq {event.seq} names no agent")
-        view.activity = event.data.get("description") or view.activity
-        view.emoji = event.data.get("emoji") or ""
+        d = cast(et.ActionTaken, event.data)
+        view.activity = d.description or view.activity
+        view.emoji = d.emoji
 
     def _on_chat(self, event: Event) -> None:
-        d = event.data
-        conv = d.get("conversation")
-        speaker = d.get("speaker") or event.agent
-        if not conv or not speaker:
-            raise ValueError(f"chat event seq {event.seq} needs conversation and speaker, got {d!r}")
-        lines = self.chats.pop(conv, None) or deque(maxlen=MAX_CHAT_LINES)
-        lines.append(ChatEntry(event.tick, speaker, str(d.get("text", "")), list(d.get("listeners", []))))
-        self.chats[conv] = lines  # most recent last
+        d = cast(et.Chat, event.data)
+        lines = self.chats.pop(d.conversation, None) or deque(maxlen=MAX_CHAT_LINES)
+        lines.append(ChatEntry(event.tick, d.speaker, d.text, list(d.listeners)))
+        self.chats[d.conversation] = lines  # most recent last
         while len(self.chats) > MAX_CONVERSATIONS:
             self.chats.popitem(last=False)
-        view = self.agent(speaker)
-        view.conversation = conv
-        for name in d.get("listeners", []):
-            self.agent(name).conversation = conv
+        for name in (d.speaker, *d.listeners):
+            self.agent(name).conversation = d.conversation
 
     def _on_conversation_end(self, event: Event) -> None:
-        conv = event.data.get("conversation")
-        for name in event.data.get("participants", []):
+        d = cast(et.ConversationEnd, event.data)
+        for name in d.participants:
             view = self.agent(name)
-            if view.conversation == conv:
+            if view.conversation == d.conversation:
                 view.conversation = None
 
     def _on_object_state(self, event: Event) -> None:
-        address = event.data.get("address")
-        if not address:
-            raise ValueError(f"object_state event seq {event.seq} has no address")
-        self.object_states[address] = str(event.data.get("state", ""))
+        d = cast(et.ObjectState, event.data)
+        self.object_states[d.address] = d.state
 
     def _on_world_event(self, event: Event) -> None:
-        d = event.data
-        self.world_events.append(WorldEventEntry(event.tick, str(d.get("description", "")), str(d.get("address", ""))))
+        d = cast(et.WorldEventPayload, event.data)
+        self.world_events.append(WorldEventEntry(event.tick, d.description, d.address or ""))
 
     def _on_whisper(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is not None:
-            view.memories.append(_clip(f"(inner voice) {event.data.get('text', '')}"))
+            view.memories.append(_clip(f"(inner voice) {cast(et.Whisper, event.data).text}"))
 
     def _on_plan(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is None:
             return
-        if event.data.get("replan"):  # the rest of the current block, re-planned after a reaction
-            view.subtasks = note_lines(event.data)
+        d = cast(et.PlanNote, event.data)
+        if d.replan:  # the rest of the current block, re-planned after a reaction
+            view.subtasks = _lines(d.tasks, d)
         else:
-            view.plan = note_lines(event.data)
+            view.plan = _lines(d.items, d)
 
     def _on_schedule(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is not None:
-            view.schedule = note_lines(event.data)
+            view.schedule = _lines(cast(et.ScheduleNote, event.data).blocks, event.data)
 
     def _on_decompose(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is not None:
-            view.subtasks = note_lines(event.data)
+            view.subtasks = _lines(cast(et.DecomposeNote, event.data).tasks, event.data)
 
     def _on_memory(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is not None:
-            view.memories.append(note_text(event.data))
+            view.memories.append(note_text(event.data.logged))
 
     def _on_reflection(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is not None:
-            for line in note_lines(event.data):
+            insight = cast(et.ReflectionNote, event.data).insight
+            for line in [_clip(insight)] if insight else note_lines(event.data.logged):
                 view.reflections.append(line)
 
     def _on_tool(self, event: Event) -> None:
         view = self._note_agent(event)
         if view is not None:
-            view.tools.append(_tool_text(event.data))
+            view.tools.append(_tool_text(event.data.logged))
 
     def _on_llm_call(self, event: Event) -> None:
         view = self._note_agent(event)
@@ -385,7 +376,7 @@ class ReplayIndex:
                 )
         self.first_tick = self._ticks[0] if events else 0
         self.last_tick = self._ticks[-1] if events else 0
-        self.map_path: str | None = next((e.data.get("map") for e in events if e.type == "run_start"), None)
+        self.map_path: str | None = next((cast(et.RunStart, e.data).map for e in events if e.type == "run_start"), None)
         # keyframes: (number of events applied, state after them)
         self._key_at: list[int] = [0]
         self._key_states: list[TownState] = [TownState()]

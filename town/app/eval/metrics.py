@@ -13,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from town.world import event_types as et
 from town.world.events import Event
 from town.app.report import action_timeline, start_time, utterances
 
@@ -149,8 +150,9 @@ def _planned_places(events: Sequence[Event]) -> dict[str, list[tuple[datetime, d
     for ev in events:
         if ev.type not in ("decompose", "plan_cache_hit") or ev.agent is None:
             continue
-        key = (ev.agent, str(ev.data.get("activity")), int(ev.data.get("minutes", 0)))
-        tasks = ev.data.get("tasks") if ev.type == "decompose" else earlier.get(key)
+        d = cast("et.DecomposeNote | et.PlanCacheHit", ev.data)
+        key = (ev.agent, str(d.activity), d.minutes or 0)
+        tasks = d.tasks if isinstance(d, et.DecomposeNote) else earlier.get(key)
         if ev.type == "decompose":
             earlier[key] = tasks or []
         t = ev.time
@@ -170,14 +172,14 @@ def on_schedule_share(events: Sequence[Event]) -> float | None:
     for ev in events:
         if ev.type != "agents":
             continue
-        for agent, state in ev.data.get("states", {}).items():
+        for agent, state in cast(et.Agents, ev.data).states.items():
             if _asleep(sleeps.get(agent, []), ev.time):
                 continue
             task = next((addr for a, b, addr in plans.get(agent, []) if a <= ev.time < b), None)
             if task is None:
                 continue
             total += 1
-            hit += int((state.get("address") or "").split(":")[0] == task.split(":")[0])
+            hit += int((state.address or "").split(":")[0] == task.split(":")[0])
     return hit / total if total else None
 
 
@@ -198,7 +200,8 @@ def trespass_minutes(events: Sequence[Event], places: dict[str, Any], minutes_pe
     n = 0
     for ev in events:
         if ev.type == "agents":
-            n += sum(1 for a, s in ev.data.get("states", {}).items() if not may_enter(a, s.get("address"), places))
+            states = cast(et.Agents, ev.data).states
+            n += sum(1 for a, s in states.items() if not may_enter(a, s.address, places))
     return n * minutes_per_tick
 
 
@@ -223,13 +226,13 @@ def unstarted_plan_share(events: Sequence[Event]) -> float | None:
     started: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for ev in events:
         if ev.type in ("decompose", "plan_cache_hit") and ev.agent:
-            started[ev.agent].append((ev.time, _norm(str(ev.data.get("activity", "")))))
+            started[ev.agent].append((ev.time, _norm(cast("et.DecomposeNote | et.PlanCacheHit", ev.data).activity or "")))
     ended = unstarted = 0
     for ev in events:
         if ev.type != "schedule" or not ev.agent:
             continue
         day = ev.time.replace(hour=0, minute=0, second=0, microsecond=0)
-        for block in ev.data.get("blocks", []):
+        for block in cast(et.ScheduleNote, ev.data).blocks:
             b0 = day + _hhmm(block["start"])
             b1 = day + _hhmm(block["end"]) if _hhmm(block["end"]) > _hhmm(block["start"]) else day + timedelta(days=1)
             if b1 > end:
@@ -254,19 +257,19 @@ def hallucination_rate(rows: Sequence[dict[str, Any]]) -> float | None:
 
 def cost(events: Sequence[Event], n_agents: int, game_days: float) -> dict[str, Any]:
     """LLM calls and tokens per agent per game day, retries and fallbacks (total and by step)."""
-    calls = [ev for ev in events if ev.type == "llm_call"]
+    calls = [cast(et.LLMCall, ev.data) for ev in events if ev.type == "llm_call"]
     per = max(n_agents, 1) * max(game_days, 1e-9)
     retries: dict[str, int] = defaultdict(int)
     falls: dict[str, int] = defaultdict(int)
-    for ev in calls:
-        retries[ev.data["step"]] += max(0, int(ev.data.get("attempts", 1)) - 1)
+    for c in calls:
+        retries[c.step or "?"] += max(0, (1 if c.attempts is None else c.attempts) - 1)
     for ev in events:
         if ev.type == "fallback":
-            falls[str(ev.data.get("step", "?"))] += 1
+            falls[cast(et.FallbackNote, ev.data).step or "?"] += 1
     return {
         "calls_per_agent_day": len(calls) / per,
-        "prompt_tokens_per_agent_day": sum(int(ev.data.get("prompt_tokens", 0)) for ev in calls) / per,
-        "completion_tokens_per_agent_day": sum(int(ev.data.get("completion_tokens", 0)) for ev in calls) / per,
+        "prompt_tokens_per_agent_day": sum(c.prompt_tokens for c in calls) / per,
+        "completion_tokens_per_agent_day": sum(c.completion_tokens for c in calls) / per,
         "retries": sum(retries.values()),
         "fallbacks": sum(falls.values()),
         "retries_by_step": dict(sorted((k, v) for k, v in retries.items() if v)),
@@ -276,15 +279,15 @@ def cost(events: Sequence[Event], n_agents: int, game_days: float) -> dict[str, 
 
 def wall_seconds(events: Sequence[Event]) -> float | None:
     """Wall time summed over the run's sessions (``run_end`` summaries)."""
-    walls = [float(ev.data["summary"]["wall_s"]) for ev in events
-             if ev.type == "run_end" and isinstance(ev.data.get("summary"), dict) and "wall_s" in ev.data["summary"]]
+    summaries = [cast(et.RunEnd, ev.data).summary for ev in events if ev.type == "run_end"]
+    walls = [float(s["wall_s"]) for s in summaries if "wall_s" in s]
     return sum(walls) if walls else None
 
 
 def minutes_per_tick(events: Sequence[Event]) -> float:
     for ev in events:
         if ev.type == "run_start":
-            return float(ev.data.get("seconds_per_tick", 60)) / 60
+            return cast(et.RunStart, ev.data).seconds_per_tick / 60
     return 1.0
 
 
