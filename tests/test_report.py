@@ -269,3 +269,25 @@ def test_html_and_markdown_carry_every_figure_of_the_sections(run_dir: Path, tmp
                     page.replace("&#39;", "'").replace("&#34;", '"'), row
                 cells += len(row)
     assert cells > 100  # the scripted run fills every table
+
+
+def test_report_of_a_recorded_v0_1_run_agrees_with_the_runs_own_accounting(tmp_path: Path) -> None:
+    """A log written before typed events still reports, and its llm_call notes add up to what the run's own
+    accounting wrote in run_end (per step and per agent)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_bytes((Path(__file__).parent / "data" / "events_v0_1.jsonl").read_bytes())
+    events = report.load_run(run).events
+    (end,) = [e for e in events if e.type == "run_end"]
+    accounting = end.data.summary["minds"]["llm"]
+    for ours, theirs in ((report.calls_by_step(events), accounting["by_step"]),
+                         (report.calls_by_agent(events), accounting["by_agent"])):
+        assert set(ours) == set(theirs)
+        for key, tally in ours.items():
+            for f in ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "retries"):
+                assert tally[f] == theirs[key][f], (key, f)
+    text = report.build_report(run, fmt="md").read_text()
+    total = accounting["total"]
+    assert (f"Total: {total['calls']} calls, {total['cache_hits']} answered from the response cache, "
+            f"{total['prompt_tokens']} prompt tokens, {total['completion_tokens']} completion tokens") in text
+    assert "| wall time | 1.04 s over 1 session(s) |" in text and "| seed | 7 |" in text
