@@ -13,7 +13,8 @@ from typing import Any
 
 from agents.context import CognitionSettings
 from agents.llm import LLMEndpointError, LLMOutage, OpenAIChatLLM, ScriptedLLM
-from agents.memory.stream import MemoryStore, start_chroma_server
+from agents.memory.chroma_server import start_chroma_server
+from agents.memory.stream import MemoryStore
 from agents.mind import AgentMind
 from agents.prompts import PromptError, PromptLibrary
 from agents.memory.retrieve import bench_retrieval

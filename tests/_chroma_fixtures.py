@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.memory.stream import ChromaServer, MemoryStore, start_chroma_server
+from agents.memory.chroma_server import ChromaServer, start_chroma_server
+from agents.memory.stream import MemoryStore
 
 T0 = datetime(2023, 2, 13, 8, 0)
 BACKENDS = ["persistent", pytest.param("http", marks=pytest.mark.chroma_server)]

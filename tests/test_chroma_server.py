@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.memory.stream import ChromaServer, MemoryStore, start_chroma_server
+from agents.memory.chroma_server import ChromaServer, start_chroma_server
+from agents.memory.stream import MemoryStore
 from tests._chroma_fixtures import T0, chroma_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.chroma_server

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from town.app import report
-from town.world.events import EventLog, read_events
+from town.world.events import Event, EventLog, read_events
 
 T0 = datetime(2023, 2, 13, 8, 0)
 AGENTS = ["Alice", "Bob", "Carol", "Dan"]
@@ -185,7 +185,7 @@ def test_markdown_report_writes_pngs_next_to_it(run_dir: Path, tmp_path: Path) -
 def test_wall_time_sums_sessions(events: list) -> None:
     assert report.wall_time(events, {"wall_s": 12.5}) == (12.5, 1)
     assert report.wall_time(events, None) is None
-    ends = [events[-1].model_copy(update={"type": "run_end", "data": {"summary": {"wall_s": w}}}) for w in (3.0, 4.5)]
+    ends = [Event(tick=30, time=at(2.9), type="run_end", data={"summary": {"wall_s": w}}) for w in (3.0, 4.5)]
     assert report.wall_time(events + ends, {"wall_s": 4.5}) == (7.5, 2)
 
 
@@ -230,3 +230,64 @@ def test_bad_facts_name_the_file_and_entry(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", facts=[{"id": "party", "known_by": ["Alice"], "keywords": ["party"]}, {"id": "x"}])
     with pytest.raises(ValueError, match=r"scenario.yaml: facts\[1\] is invalid"):
         report.build_report(run)
+
+
+def test_agent_chat_line_with_markup_is_escaped_in_html(tmp_path: Path) -> None:
+    """Agent text is untrusted: markup in a chat line, an action or an agent name shows as text, never raw."""
+    run = tmp_path / "run"
+    log = EventLog(run / "events.jsonl")
+    log.emit(0, at(0), "run_start", seed=1, map="m", scenario="s", agents=["A", "B"], seconds_per_tick=60, start="")
+    log.emit(1, at(0.2), "action", agent="A", kind="chat", description="<script>alert(1)</script>", emoji="",
+             target="", duration_min=10)
+    log.emit(2, at(0.3), "chat", conversation="c", speaker="A", listeners=["<b>B</b>"], text="<script>alert(1)</script>")
+    log.close()
+    text = report.build_report(run).read_text()
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;b&gt;B&lt;/b&gt;" in text
+
+
+def test_html_and_markdown_carry_every_figure_of_the_sections(run_dir: Path, tmp_path: Path) -> None:
+    """Rendering keeps the facts: every sentence and every table cell the sections hold appears in both formats."""
+    import html as html_lib
+
+    secs = report.sections(report.load_run(run_dir))
+    page = report.build_report(run_dir).read_text()
+    md = report.build_report(run_dir, tmp_path / "r.md", fmt="md").read_text()
+    assert [s.title for s in secs] == ["Run", "Who talked to whom", "Information diffusion", "LLM calls and tokens",
+                                       "Behaviour"]
+    cells = 0
+    for sec in secs:
+        assert f"<h2>{sec.title}</h2>" in page and f"## {sec.title}" in md
+        for t in sec.text:
+            assert f"<p>{html_lib.escape(t)}</p>" in page.replace("&#39;", "&#x27;").replace("&#34;", "&quot;"), t
+            assert t in md
+        for _, table in sec.tables:
+            for row in table.rows:
+                shown = [f"{c:.2f}" if isinstance(c, float) else str(c) for c in row]
+                assert "| " + " | ".join(s.replace("|", "\\|") for s in shown) + " |" in md, row
+                assert "<tr>" + "".join(f"<td>{html_lib.escape(s, quote=False)}</td>" for s in shown) + "</tr>" in \
+                    page.replace("&#39;", "'").replace("&#34;", '"'), row
+                cells += len(row)
+    assert cells > 100  # the scripted run fills every table
+
+
+def test_report_of_a_recorded_v0_1_run_agrees_with_the_runs_own_accounting(tmp_path: Path) -> None:
+    """A log written before typed events still reports, and its llm_call notes add up to what the run's own
+    accounting wrote in run_end (per step and per agent)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_bytes((Path(__file__).parent / "data" / "events_v0_1.jsonl").read_bytes())
+    events = report.load_run(run).events
+    (end,) = [e for e in events if e.type == "run_end"]
+    accounting = end.data.summary["minds"]["llm"]
+    for ours, theirs in ((report.calls_by_step(events), accounting["by_step"]),
+                         (report.calls_by_agent(events), accounting["by_agent"])):
+        assert set(ours) == set(theirs)
+        for key, tally in ours.items():
+            for f in ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "retries"):
+                assert tally[f] == theirs[key][f], (key, f)
+    text = report.build_report(run, fmt="md").read_text()
+    total = accounting["total"]
+    assert (f"Total: {total['calls']} calls, {total['cache_hits']} answered from the response cache, "
+            f"{total['prompt_tokens']} prompt tokens, {total['completion_tokens']} completion tokens") in text
+    assert "| wall time | 1.04 s over 1 session(s) |" in text and "| seed | 7 |" in text

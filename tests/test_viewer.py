@@ -609,3 +609,37 @@ def test_replay_player_seeks_plays_and_selects(tmp_path: Path) -> None:
     assert p.quit
     with pytest.raises(ValueError, match="outside"):
         ReplayPlayer(index, r, start=99, tps=4.0)
+
+
+def test_live_window_keys_pause_talk_and_quit(town_map: TownMap) -> None:
+    """The live window's input: space pauses, Enter opens the text box and sends to the town's inbox, q quits."""
+    from town.viewer.live import LiveSim, SimController, _Window
+
+    async def step() -> None:
+        return None
+
+    pygame.display.init()
+    try:
+        ctl = SimController(2.0)
+        win = _Window(ctl, 640, 400)
+        key = lambda k: pygame.event.Event(pygame.KEYDOWN, key=k)  # noqa: E731
+        assert win.handle(key(pygame.K_SPACE)) and ctl.paused
+        assert win.handle(key(pygame.K_RETURN)) and win.typing is None
+        assert win.status_line(False, 0) == "talking to the town needs a run folder"
+        posted: list[dict] = []
+        ctl.sim = LiveSim(town_map, EventLog(None), step, ticks=1, post=posted.append)
+        ctl.ready.set()
+        win.open_renderer()
+        assert win.renderer is not None
+        win.handle(key(pygame.K_RETURN))
+        win.handle(pygame.event.Event(pygame.TEXTINPUT, text="a fire at the cafe"))
+        assert win.handle(key(pygame.K_q))  # while typing, q is no quit (its letter comes as TEXTINPUT)
+        win.handle(pygame.event.Event(pygame.TEXTINPUT, text="!"))
+        assert win.status_line(False, 0) == "world event: a fire at the cafe!_   (Enter send, Esc cancel)"
+        win.handle(key(pygame.K_BACKSPACE))
+        win.handle(key(pygame.K_RETURN))
+        assert posted == [{"type": "inject", "description": "a fire at the cafe"}] and win.typing is None
+        assert win.status_line(True, 9) == "sent: world event: a fire at the cafe"
+        assert not win.handle(key(pygame.K_q)) and not win.handle(pygame.event.Event(pygame.QUIT))
+    finally:
+        pygame.display.quit()

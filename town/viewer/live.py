@@ -259,6 +259,103 @@ def run_live_from(
     return ctl.ticks_done
 
 
+class _Window:
+    """The live window's state between frames: the renderer (once the sim is open), the text box, the status line."""
+
+    def __init__(self, ctl: SimController, width: int, height: int) -> None:
+        self.ctl = ctl
+        self.width, self.height = width, height
+        self.renderer: Renderer | None = None
+        self.typing: _TextInput | None = None
+        self.status, self.status_until = "", 0.0
+
+    def say(self, text: str) -> None:
+        self.status, self.status_until = text, time.monotonic() + STATUS_SECONDS
+
+    def open_renderer(self) -> None:
+        if self.renderer is None and self.ctl.ready.is_set() and self.ctl.sim is not None:
+            self.renderer = Renderer(self.ctl.sim.town_map, self.width, self.height)
+
+    def handle(self, e: pygame.event.Event) -> bool:
+        """Apply one input event; False when the window should close."""
+        if e.type == pygame.QUIT:
+            return False
+        if self.typing is not None:
+            self._type(e, self.typing)
+            return True
+        if e.type == pygame.KEYDOWN:
+            return self._key(e.key)
+        r = self.renderer
+        if r is None:
+            return True
+        if e.type == pygame.MOUSEWHEEL:
+            r.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
+        elif e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
+            r.click(e.pos)
+        elif e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
+            r.pan(-e.rel[0], -e.rel[1])
+        return True
+
+    def _type(self, e: pygame.event.Event, typing: _TextInput) -> None:
+        if e.type == pygame.TEXTINPUT:
+            typing.text += e.text
+        elif e.type == pygame.KEYDOWN and e.key == pygame.K_BACKSPACE:
+            typing.text = typing.text[:-1]
+        elif e.type == pygame.KEYDOWN and e.key == pygame.K_ESCAPE:
+            self.typing = None
+            pygame.key.stop_text_input()
+        elif e.type == pygame.KEYDOWN and e.key in (pygame.K_RETURN, pygame.K_KP_ENTER):
+            sim = self.ctl.sim
+            if typing.text.strip() and sim is not None and sim.post is not None:
+                sim.post(typing.message())
+                self.say(f"sent: {typing.prompt}{typing.text.strip()}")
+            self.typing = None
+            pygame.key.stop_text_input()
+
+    def _key(self, key: int) -> bool:
+        ctl, r = self.ctl, self.renderer
+        if key in (pygame.K_ESCAPE, pygame.K_q):
+            return False
+        if key == pygame.K_SPACE:
+            ctl.toggle_pause()
+        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
+            ctl.change_speed(1.5)
+        elif key in (pygame.K_MINUS, pygame.K_KP_MINUS):
+            ctl.change_speed(1 / 1.5)
+        elif key == pygame.K_f and r is not None:
+            r.follow = not r.follow
+        elif key in (pygame.K_RETURN, pygame.K_KP_ENTER):
+            if ctl.sim is None or ctl.sim.post is None:
+                self.say("talking to the town needs a run folder")
+            else:
+                self.typing = _TextInput(r.selected if r else None)
+                pygame.key.start_text_input()
+        return True
+
+    def pan_with_keys(self, dt: float) -> None:
+        if self.renderer is None or self.typing is not None:
+            return
+        keys = pygame.key.get_pressed()
+        dx = (keys[pygame.K_RIGHT] or keys[pygame.K_d]) - (keys[pygame.K_LEFT] or keys[pygame.K_a])
+        dy = (keys[pygame.K_DOWN] or keys[pygame.K_s]) - (keys[pygame.K_UP] or keys[pygame.K_w])
+        if dx or dy:
+            self.renderer.pan(dx * PAN_PX_PER_S * dt, dy * PAN_PX_PER_S * dt)
+
+    def status_line(self, finished: bool, done: int) -> str:
+        if self.typing is not None:
+            return f"{self.typing.prompt}{self.typing.text}_   (Enter send, Esc cancel)"
+        text = self.status if time.monotonic() < self.status_until else ""
+        return (text or f"done: {done} ticks") if finished else text
+
+
+def _drain(events: queue.Queue[Event], state: TownState) -> None:
+    while True:
+        try:
+            state.apply(events.get_nowait())
+        except queue.Empty:
+            return
+
+
 def _window_loop(
     screen: pygame.Surface,
     ctl: SimController,
@@ -268,82 +365,28 @@ def _window_loop(
     height: int,
     screenshot: Path | None,
 ) -> None:
+    """One frame per pass: input, then the sim's new events, then drawing (or the screenshot, then return)."""
     clock = pygame.time.Clock()
-    renderer: Renderer | None = None
     font = pygame.font.Font(None, 28)
     tick_seen_at = time.monotonic()
-    typing: _TextInput | None = None
-    status, status_until = "", 0.0
-
-    def say(text: str) -> None:
-        nonlocal status, status_until
-        status, status_until = text, time.monotonic() + STATUS_SECONDS
-
+    win = _Window(ctl, width, height)
     while True:
         dt = clock.tick(FPS) / 1000.0
-        if renderer is None and ctl.ready.is_set() and ctl.sim is not None:
-            renderer = Renderer(ctl.sim.town_map, width, height)
-        # input
+        win.open_renderer()
         for e in pygame.event.get():
-            if e.type == pygame.QUIT:
+            if not win.handle(e):
                 return
-            if typing is not None:
-                if e.type == pygame.TEXTINPUT:
-                    typing.text += e.text
-                elif e.type == pygame.KEYDOWN and e.key == pygame.K_BACKSPACE:
-                    typing.text = typing.text[:-1]
-                elif e.type == pygame.KEYDOWN and e.key == pygame.K_ESCAPE:
-                    typing = None
-                    pygame.key.stop_text_input()
-                elif e.type == pygame.KEYDOWN and e.key in (pygame.K_RETURN, pygame.K_KP_ENTER):
-                    if typing.text.strip() and ctl.sim is not None and ctl.sim.post is not None:
-                        ctl.sim.post(typing.message())
-                        say(f"sent: {typing.prompt}{typing.text.strip()}")
-                    typing = None
-                    pygame.key.stop_text_input()
-                continue
-            if e.type == pygame.KEYDOWN:
-                if e.key in (pygame.K_ESCAPE, pygame.K_q):
-                    return
-                if e.key == pygame.K_SPACE:
-                    ctl.toggle_pause()
-                elif e.key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
-                    ctl.change_speed(1.5)
-                elif e.key in (pygame.K_MINUS, pygame.K_KP_MINUS):
-                    ctl.change_speed(1 / 1.5)
-                elif e.key == pygame.K_f and renderer is not None:
-                    renderer.follow = not renderer.follow
-                elif e.key in (pygame.K_RETURN, pygame.K_KP_ENTER):
-                    if ctl.sim is None or ctl.sim.post is None:
-                        say("talking to the town needs a run folder")
-                    else:
-                        typing = _TextInput(renderer.selected if renderer else None)
-                        pygame.key.start_text_input()
-            elif renderer is not None and e.type == pygame.MOUSEWHEEL:
-                renderer.zoom_at(1.25 if e.y > 0 else 0.8, pygame.mouse.get_pos())
-            elif renderer is not None and e.type == pygame.MOUSEBUTTONDOWN and e.button == 1:
-                renderer.click(e.pos)
-            elif renderer is not None and e.type == pygame.MOUSEMOTION and (e.buttons[1] or e.buttons[2]):
-                renderer.pan(-e.rel[0], -e.rel[1])
-        if renderer is not None and typing is None:
-            keys = pygame.key.get_pressed()
-            dx = (keys[pygame.K_RIGHT] or keys[pygame.K_d]) - (keys[pygame.K_LEFT] or keys[pygame.K_a])
-            dy = (keys[pygame.K_DOWN] or keys[pygame.K_s]) - (keys[pygame.K_UP] or keys[pygame.K_w])
-            if dx or dy:
-                renderer.pan(dx * PAN_PX_PER_S * dt, dy * PAN_PX_PER_S * dt)
+        win.pan_with_keys(dt)
         # events from the sim: read the tick count first, so every event of those ticks is queued
         done = ctl.ticks_done
         finished = ctl.finished.is_set()
         before = state.tick
-        while True:
-            try:
-                state.apply(events.get_nowait())
-            except queue.Empty:
-                break
+        _drain(events, state)
         if state.tick != before:
             tick_seen_at = time.monotonic()
         if ctl.error is not None:
             return
+        renderer = win.renderer
         if renderer is None:
             screen.fill(C.BACKGROUND)
             img = font.render("opening the town...", True, C.LABEL_TEXT)
@@ -357,12 +400,8 @@ def _window_loop(
             log.info("screenshot saved to %s at tick %d", screenshot, state.tick)
             return
         alpha = min(1.0, (time.monotonic() - tick_seen_at) * ctl.tps)
-        text = status if time.monotonic() < status_until else ""
-        if finished:
-            text = text or f"done: {done} ticks"
-        if typing is not None:
-            text = f"{typing.prompt}{typing.text}_   (Enter send, Esc cancel)"
-        renderer.render(state, alpha=alpha, paused=ctl.paused, speed=ctl.tps, status=text, keys_help=KEYS_HELP)
+        renderer.render(state, alpha=alpha, paused=ctl.paused, speed=ctl.tps, status=win.status_line(finished, done),
+                        keys_help=KEYS_HELP)
         screen.blit(renderer.surface, (0, 0))
         pygame.display.flip()
 
