@@ -94,6 +94,8 @@ def check_model(settings: Any, rehash: bool = False) -> Check:
 
     if not settings.embedded:
         return Check("embedded model", "note", "not used: an endpoint is configured")
+    if settings.embedded_file is not None:  # a user's own GGUF: `town run` starts it once before the run begins
+        return Check("embedded model", "ok", f"your own file {_short(settings.embedded_file)} (not hashed)")
     size = settings.embedded_model
     spec = mf.model_spec(size)
     path = mf.models_dir() / spec.file_name
