@@ -122,3 +122,36 @@ def test_a_run_with_TOWN_CONCURRENCY_512_runs_past_settings_and_a_bad_engine_val
     flat = " ".join(res.output.split())
     assert res.exit_code == 2 and "TOWN_ENGINE_DECIDE_CONCURRENCY: decide_concurrency=512" in flat, res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_minds_use_the_engines_conversation_knobs(town_toml: Path, tmp_path: Path):
+    import asyncio
+
+    import agents
+    from town.app.session import RunConfig, Session
+
+    town_toml.write_text("[engine]\nconversation_cooldown_min = 17\nmax_conversation_turns = 5\n", encoding="utf-8")
+    llm = agents.ScriptedLLM(agents.schema_example_script(), seed=1)
+
+    async def check() -> None:
+        cfg = RunConfig(scenario="valentines", hours=1, seed=1, run_dir=tmp_path / "run")
+        session = await Session.open(tmp_path / "run", resume=False, cfg=cfg, llm=llm)
+        try:
+            mind = session.minds["Klaus Mueller"].ctx.settings
+            world = session.world.settings
+            assert (mind.conversation_cooldown_min, mind.max_conversation_turns) == (17, 5)
+            assert (world.conversation_cooldown_min, world.max_conversation_turns) == (17, 5)
+        finally:
+            await session.runtime.aclose()
+
+    asyncio.run(check())
+
+
+def test_the_readme_example_loads_as_is(town_toml: Path):
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Settings"):]
+    town_toml.write_text(re.search(r"```toml\n(.*?)```", section, re.S).group(1), encoding="utf-8")
+    assert engine_settings().decide_concurrency == 8
+    assert agent_settings().concurrency == 16 and cognition_settings().retrieval.keyword == 0.5
