@@ -236,12 +236,15 @@ def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str
 
 def run_checks(*, flags: set[str] = frozenset(), rehash: bool = False) -> list[Check]:  # type: ignore[assignment]
     from agents.settings import SettingsError, agent_settings, cognition_settings
+    from town.world.config import SettingsError as EngineSettingsError
+    from town.world.config import engine_settings
 
     checks = [check_python(), check_packages()]
     try:
         settings = agent_settings()
         cognition_settings()
-    except SettingsError as exc:
+        engine_settings()
+    except (SettingsError, EngineSettingsError) as exc:
         checks.append(Check("settings", "fail", str(exc), "fix the key named above (environment or town.toml)"))
         return checks
     checks.append(check_model(settings, rehash))
