@@ -36,8 +36,8 @@ class CognitionSettings(BaseModel):
     retrieve_k: int = 8
     attention_limit: int = 4
     react_max_steps: int = Field(4, description="ReAct Thought/Action/Observation step cap")
-    max_conversation_turns: int = 8
-    conversation_cooldown_min: int = 60
+    max_conversation_turns: int = Field(8, description="the [engine] value, copied in by the session")
+    conversation_cooldown_min: int = Field(60, description="the [engine] value, copied in by the session")
     ignore_cooldown_min: int = Field(10, description="after deciding to ignore someone, minutes before asking again")
     importance_batch: int = 5
     plan_cache: bool = True

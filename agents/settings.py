@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -46,6 +46,7 @@ CONFIG_ENV = "TOWN_CONFIG"
 DEFAULT_CONFIG_FILE = "town.toml"
 TOML_TABLE = "llm"
 MIN_CTX_PER_SLOT = 2048
+EMBEDDED_SIZES = ("1.5b", "0.5b")
 SERVER_TIMEOUT_S = 120.0
 #: a 300-token answer at a few tokens a second, behind other slots, on a busy 2-core machine: a retry after 120 s
 #: only adds work to the same server (seen: a run whose machine was shared timed out, retried and fell back)
@@ -117,7 +118,9 @@ class AgentSettings(_TableSettings):
         description="model name sent to the server; None = the server's first listed model "
         "(the embedded server's is its file name)",
     )
-    embedded_model: Literal["1.5b", "0.5b"] = "1.5b"
+    embedded_model: str = Field(
+        default="1.5b", description="the embedded model: 1.5b, 0.5b, or the path of your own .gguf file"
+    )
     embedded_ctx: int = Field(default=8192, ge=512, description="total context of the embedded server (all slots)")
     embedded_parallel: int = Field(default=4, ge=1, le=64, description="parallel slots of the embedded server")
     embedded_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -154,6 +157,21 @@ class AgentSettings(_TableSettings):
             return [u.rstrip("/") for u in value]
         return value
 
+    @field_validator("embedded_model")
+    @classmethod
+    def _size_or_gguf(cls, value: str) -> str:
+        if value in EMBEDDED_SIZES:
+            return value
+        path = Path(value).expanduser()
+        if path.suffix.lower() != ".gguf" or not path.is_file():
+            raise ValueError(f"must be {' or '.join(EMBEDDED_SIZES)} or the path of an existing .gguf file")
+        return str(path)
+
+    @property
+    def embedded_file(self) -> Path | None:
+        """The user's own GGUF file when ``embedded_model`` is a path, else None (one of ours, by size)."""
+        return None if self.embedded_model in EMBEDDED_SIZES else Path(self.embedded_model)
+
     @model_validator(mode="after")
     def _ctx_per_slot(self) -> AgentSettings:
         per_slot = self.embedded_ctx // self.embedded_parallel
@@ -178,6 +196,8 @@ class AgentSettings(_TableSettings):
 
 
 MIND_TABLE = "mind"
+#: kept in CognitionSettings for the steps, but set once, in [engine]: the session copies the world's values in
+ENGINE_KNOBS = ("conversation_cooldown_min", "max_conversation_turns")
 
 
 def cognition_settings() -> CognitionSettings:
@@ -191,29 +211,64 @@ def cognition_settings() -> CognitionSettings:
         toml_table: ClassVar[str] = MIND_TABLE
 
     try:
+        table = _table(MIND_TABLE)
+        for key in ENGINE_KNOBS:
+            var = f"TOWN_MIND_{key.upper()}"
+            if key in table or var in os.environ:
+                where = var if var in os.environ else f"{config_file()} [{MIND_TABLE}]"
+                raise SettingsError(f"{where}: {key} is an [engine] setting (TOWN_ENGINE_{key.upper()}), one for "
+                                    "the world and the minds")
         return CognitionSettings.model_validate(MindSettings().model_dump())
     except (ValidationError, FileNotFoundError, ValueError) as exc:
-        raise _settings_error("mind", exc, "TOWN_MIND_*") from exc
+        raise _settings_error("mind", exc, "TOWN_MIND_", MIND_TABLE) from exc
 
 
 def agent_settings(**overrides: Any) -> AgentSettings:
     """:class:`AgentSettings` from ``overrides``, the environment and the ``[llm]`` table, or a SettingsError."""
     try:
+        known = set(AgentSettings.model_fields)
+        for key in _table(TOML_TABLE):
+            if key not in known:
+                raise SettingsError(f"{config_file()}: [{TOML_TABLE}] {key}: unknown key (known: "
+                                    f"{', '.join(sorted(known))})")
         return AgentSettings(**overrides)
     except (ValidationError, FileNotFoundError, ValueError) as exc:
-        raise _settings_error("LLM", exc, "TOWN_*, OPENAI_*") from exc
+        raise _settings_error("LLM", exc, "TOWN_", TOML_TABLE, overrides) from exc
 
 
-def _settings_error(what: str, exc: Exception, env: str) -> SettingsError:
-    """A SettingsError saying what was wrong and where it may come from."""
-    if not isinstance(exc, ValidationError):
-        return SettingsError(redact(str(exc)))  # a bad TOWN_CONFIG path or invalid TOML: the message names the file
+def _table(table: str) -> dict[str, Any]:
+    """The config file's ``[table]``, or ``{}``. A copy of town.world.config.read_table's lookup: agents imports
+    only the world's contracts, and the world core never imports agents, so the two keep a small one each."""
+    path = config_file()
+    return tomllib.loads(path.read_text(encoding="utf-8")).get(table, {}) if path else {}
+
+
+def _where(key: str, env_prefix: str, table: str, overrides: dict[str, Any]) -> str:
+    """Where a rejected ``key`` (dotted for nested tables) came from: argument, environment variable or file."""
+    first = key.split(".")[0]
+    if first in overrides:
+        return f"argument {first}"
+    field = AgentSettings.model_fields.get(first) if table == TOML_TABLE else None
+    alias = field.validation_alias if field is not None else None
+    names = [n for n in getattr(alias, "choices", []) if isinstance(n, str) and n.isupper()]
+    names.append(env_prefix + key.upper().replace(".", "__"))
+    for name in names:
+        if name in os.environ:
+            return f"environment variable {name}"
     try:
         path = config_file()
     except (FileNotFoundError, ValueError):
         path = None
-    where = f"the environment ({env})" + (f" or {path}" if path else "")
-    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']} (got {e.get('input')!r})"
-                         for e in exc.errors()[:5])
+    return f"{path} [{table}]" if path else f"{table} settings"
+
+
+def _settings_error(what: str, exc: Exception, env_prefix: str, table: str,
+                    overrides: dict[str, Any] | None = None) -> SettingsError:
+    """One line naming the rejected key, its value and where it came from (argument, environment, file)."""
+    if not isinstance(exc, ValidationError):
+        return SettingsError(redact(str(exc)))  # a bad TOWN_CONFIG path, invalid TOML, an unknown key
+    err = exc.errors()[0]
+    key = ".".join(map(str, err["loc"])) or "value"
+    where = _where(key, env_prefix, table, overrides or {})
     # a rejected value may be a URL with a key in it: the message is shown and logged
-    return SettingsError(redact(f"bad {what} settings from {where}: {problems}"))
+    return SettingsError(redact(f"bad {what} setting from {where}: {key}: {err['msg']} (got {err.get('input')!r})"))

@@ -196,7 +196,7 @@ def test_choices_are_offered_and_checked(tmp_path):
     assert not (tmp_path / "r").exists()
     res = CliRunner().invoke(cli, ["report", str(tmp_path), "--format", "pdf"])
     assert res.exit_code == 2 and "'html'" in res.output and "'md'" in res.output
-    assert "<1.5b|0.5b>" in CliRunner().invoke(cli, ["run", "--help"]).output
+    assert "<1.5b|0.5b|FILE.gguf>" in CliRunner().invoke(cli, ["run", "--help"]).output
 
 
 def test_the_model_choices_are_the_models_there_are():

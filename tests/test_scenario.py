@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from town.world.config import EngineSettings
+from town.world.config import SettingsError, engine_settings
 from town.world.maps import load_map
 from town.world.scenario import Scenario, ScenarioError, available_scenarios, load_scenario, maps_dir
 from town.world.state import World
@@ -140,15 +140,16 @@ def test_bad_yaml_and_top_level(tmp_path):
         load_scenario(path)
 
 
-def test_engine_settings_from_environment(monkeypatch):
-    monkeypatch.setenv("TOWN_VISION_RADIUS", "3")
-    monkeypatch.setenv("TOWN_SECONDS_PER_TICK", "30")
+def test_engine_settings_from_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOWN_VISION_RADIUS", "3")  # the older name still works
+    monkeypatch.setenv("TOWN_ENGINE_SECONDS_PER_TICK", "30")
     monkeypatch.setenv("TOWN_EMBEDDED_MODEL", "0.5b")  # someone else's setting: ignored here
-    s = EngineSettings()
+    s = engine_settings()
     assert s.vision_radius == 3 and s.seconds_per_tick == 30 and s.tiles_per_tick == 6
     scenario = load_scenario("valentines")
     world = World.create(load_map(scenario.map_path), scenario, settings=s)
     assert world.clock.seconds_per_tick == 30  # the environment overrides the scenario
     monkeypatch.setenv("TOWN_ATTENTION_LIMIT", "0")
-    with pytest.raises(ValueError, match="attention_limit"):
-        EngineSettings()
+    with pytest.raises(SettingsError, match="attention_limit"):
+        engine_settings()

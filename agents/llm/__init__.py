@@ -84,7 +84,7 @@ async def _open_embedded(settings: AgentSettings, common: dict[str, object]) -> 
     from .embedded import EmbeddedServer
     from .model_files import ensure_model
 
-    path = await asyncio.to_thread(ensure_model, settings.embedded_model)
+    path = settings.embedded_file or await asyncio.to_thread(ensure_model, settings.embedded_model)
     server = EmbeddedServer(
         path, ctx=settings.embedded_ctx, parallel=settings.embedded_parallel, threads=settings.embedded_threads
     )

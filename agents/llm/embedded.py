@@ -130,3 +130,26 @@ class EmbeddedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def check_loads(model_path: str | Path, *, threads: int = 1) -> str:
+    """Start the server on ``model_path`` with one small slot, ask ``/v1/models``, stop; the model id it serves.
+
+    Raises RuntimeError (one line naming the file) when the file does not load or the server does not answer:
+    a user's own GGUF file is checked so before a run writes anything.
+    """
+    import json
+
+    server = EmbeddedServer(model_path, ctx=2048, parallel=1, threads=threads)
+    try:
+        server.start()
+        with urllib.request.urlopen(f"{server.base_url}/models", timeout=30) as resp:
+            models = [m["id"] for m in json.loads(resp.read())["data"]]
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RuntimeError(f"{model_path}: not a GGUF model the embedded server can load ({reason})") from exc
+    finally:
+        server.stop()
+    if not models:
+        raise RuntimeError(f"{model_path}: the embedded server loaded it but lists no model")
+    return models[0]

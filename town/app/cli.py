@@ -23,8 +23,26 @@ PromptsOpt = Annotated[
 #: the embedded models the CLI offers, checked here alone (run, resume, doctor, model); the same names as
 #: agents.llm.model_files.MODEL_SPECS (a test keeps them equal), not imported from there so that --help stays fast
 ModelSize = Literal["1.5b", "0.5b"]
+
+
+def _model_option(value: str | None) -> str | None:
+    """The one check of ``--model``: one of ModelSize, or the path of an existing ``.gguf`` file (which
+    :func:`_check_own_model` later starts once to see that it loads)."""
+    from typing import get_args
+
+    if value is None or value in get_args(ModelSize):
+        return value
+    path = Path(value).expanduser()
+    if path.suffix.lower() != ".gguf" or not path.is_file():
+        choices = ", ".join(repr(c) for c in get_args(ModelSize))
+        _fail(f"--model: {value!r} is not one of {choices}, nor the path of an existing .gguf file")
+    return str(path.resolve())
+
+
 ModelOpt = Annotated[
-    Optional[ModelSize], typer.Option("--model", help="embedded model, used when no endpoint is configured")
+    Optional[str],
+    typer.Option("--model", metavar="<1.5b|0.5b|FILE.gguf>", callback=_model_option,
+                 help="embedded model, used when no endpoint is configured: a size, or your own GGUF file"),
 ]
 BaseUrlOpt = Annotated[
     Optional[list[str]], typer.Option("--base-url", metavar="URL", help="OpenAI-compatible endpoint(s); repeat for a pool")
@@ -129,6 +147,7 @@ def run(
     )
     try:
         preflight.check_run(cfg)  # every input checked before logging creates the run folder
+        _check_own_model()
         _setup_logging(verbose, run_dir)
         _prepare_embedded_model()
         town_app.run(cfg, headless=headless, screenshot=screenshot, verbose=verbose)
@@ -160,6 +179,7 @@ def resume(
     _apply_llm_options(model, base_url)
     try:
         preflight.check_resume(run_dir, hours, prompts)
+        _check_own_model()
         if fork is not None:
             town_app.fork_run(run_dir, fork)
             run_dir = fork
@@ -340,6 +360,7 @@ def eval_cmd(
     if compare is not None and compare_settings is not None:
         _fail("give --compare or --compare-settings, not both")
     _apply_llm_options(model, base_url)
+    _check_own_model()
     arms = {"A": Arm(prompts=str(prompts) if prompts else None)}
     if compare is not None or compare_settings is not None:
         arms["B"] = Arm(prompts=str(compare) if compare else arms["A"].prompts,
@@ -434,11 +455,25 @@ def check(
 
 def _apply_llm_options(model: str | None, base_urls: list[str] | None) -> None:
     """CLI flags win over environment and config file (pydantic-settings reads these); ``--model`` was
-    checked by ModelSize."""
+    checked by :func:`_model_option`."""
     if model is not None:
         os.environ["TOWN_EMBEDDED_MODEL"] = model
     if base_urls:
         os.environ["OPENAI_BASE_URL"] = ",".join(base_urls)
+
+
+def _check_own_model() -> None:
+    """With ``embedded_model`` a user's GGUF file, start it once (before the run folder exists): a file that does
+    not load is one line and exit 2, not a traceback after the run has begun."""
+    from agents.llm.embedded import check_loads
+    from agents.settings import SettingsError, agent_settings
+
+    try:
+        settings = agent_settings()
+        if settings.embedded and settings.embedded_file is not None:
+            check_loads(settings.embedded_file, threads=settings.embedded_threads)
+    except (SettingsError, RuntimeError) as exc:
+        _fail(str(exc))
 
 
 def _prepare_embedded_model() -> None:
@@ -449,7 +484,7 @@ def _prepare_embedded_model() -> None:
 
     try:
         settings = agent_settings()
-        if settings.embedded:
+        if settings.embedded and settings.embedded_file is None:  # a user's own file needs no joining
             model_join_progress(settings.embedded_model)
     except (SettingsError, ModelFilesError) as exc:
         _fail(str(exc))

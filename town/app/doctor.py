@@ -94,6 +94,8 @@ def check_model(settings: Any, rehash: bool = False) -> Check:
 
     if not settings.embedded:
         return Check("embedded model", "note", "not used: an endpoint is configured")
+    if settings.embedded_file is not None:  # a user's own GGUF: `town run` starts it once before the run begins
+        return Check("embedded model", "ok", f"your own file {_short(settings.embedded_file)} (not hashed)")
     size = settings.embedded_model
     spec = mf.model_spec(size)
     path = mf.models_dir() / spec.file_name
@@ -234,12 +236,15 @@ def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str
 
 def run_checks(*, flags: set[str] = frozenset(), rehash: bool = False) -> list[Check]:  # type: ignore[assignment]
     from agents.settings import SettingsError, agent_settings, cognition_settings
+    from town.world.config import SettingsError as EngineSettingsError
+    from town.world.config import engine_settings
 
     checks = [check_python(), check_packages()]
     try:
         settings = agent_settings()
         cognition_settings()
-    except SettingsError as exc:
+        engine_settings()
+    except (SettingsError, EngineSettingsError) as exc:
         checks.append(Check("settings", "fail", str(exc), "fix the key named above (environment or town.toml)"))
         return checks
     checks.append(check_model(settings, rehash))

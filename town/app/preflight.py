@@ -12,6 +12,7 @@ from town.app import checkpoint as ckpt
 from town.app import rundir
 from town.app.session import RunConfig, UserError
 from town.app.session import _load_scenario as load_scenario_or_fail
+from town.world.config import SettingsError, engine_settings
 from town.world.maps import MapError
 
 
@@ -27,8 +28,9 @@ def check_run(cfg: RunConfig) -> None:
     scenario = load_scenario_or_fail(cfg.scenario)
     try:
         scenario.load_map()
+        engine_settings()
         agents.MindRuntime.check_inputs(cfg.prompts_dir)
-    except (MapError, agents.SettingsError, agents.PromptError) as exc:
+    except (MapError, SettingsError, agents.SettingsError, agents.PromptError) as exc:
         raise UserError(str(exc)) from exc
 
 
@@ -43,6 +45,7 @@ def check_resume(run_dir: Path, hours: float, prompts_dir: Path | None) -> None:
     if not ckpt.has_checkpoint(run_dir):
         raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
     try:
+        engine_settings()  # the resumed world keeps its saved knobs, but the concurrency is read again
         agents.MindRuntime.check_inputs(prompts_dir)
-    except (agents.SettingsError, agents.PromptError) as exc:
+    except (SettingsError, agents.SettingsError, agents.PromptError) as exc:
         raise UserError(str(exc)) from exc

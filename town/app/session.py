@@ -19,7 +19,7 @@ from typing import Any
 
 from town.app import checkpoint as ckpt
 from town.app import inbox
-from town.world.config import EngineSettings
+from town.world.config import SettingsError, engine_settings
 from town.world.engine import Simulation
 from town.world.events import EventLog
 from town.world.maps import MapError
@@ -99,7 +99,10 @@ class Session:
         """
         import agents  # the public API only
 
-        settings = EngineSettings()
+        try:
+            settings = engine_settings()  # a resumed world keeps its saved settings; the concurrency is today's
+        except SettingsError as exc:
+            raise UserError(str(exc)) from exc
         if resume:
             meta = _read_meta(run_dir, prompts_dir)
             if seed is not None:
@@ -148,12 +151,17 @@ class Session:
             world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
             event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0, scrub=_scrub_event)
             runtime.forget_after(world.now())
+        # one knob each: the minds skip asking within the world's cooldown and end talks at its turn cap
+        runtime.settings = runtime.settings.model_copy(update={
+            "conversation_cooldown_min": world.settings.conversation_cooldown_min,
+            "max_conversation_turns": world.settings.max_conversation_turns,
+        })
         factory = runtime.factory()
         minds = {p.name: factory(p, world) for p in scenario.personas}
         if state is not None:
             for name, mstate in state["minds"].items():
                 minds[name].restore(mstate)
-        sim = Simulation(world, minds, event_log, concurrency=settings.concurrency)
+        sim = Simulation(world, minds, event_log, concurrency=settings.decide_concurrency)
         session = cls(run_dir, scenario, world, sim, runtime, event_log, minds, meta)
         if state is None:
             sim.emit_run_start(seed=int(meta["seed"]), scenario=scenario.name, map=str(town_map.path))

@@ -29,9 +29,6 @@ class SimClock:
     def minutes_per_tick(self) -> float:
         return self.seconds_per_tick / 60
 
-    def time_at(self, tick: int) -> datetime:
-        return self.start + timedelta(seconds=tick * self.seconds_per_tick)
-
     def advance(self) -> datetime:
         """Move one tick on; returns the new time."""
         self.tick += 1

@@ -1,0 +1,157 @@
+"""One settings model: [engine], [llm] and [mind] of town.toml, the environment over the file, flags over both,
+and every misspelt or out-of-range value one line naming the key and its source, before anything is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agents.settings import SettingsError as MindSettingsError
+from agents.settings import agent_settings, cognition_settings
+from town.app.cli import app
+from town.world.config import SettingsError, engine_settings
+
+TOML = """
+[engine]
+vision_radius = 5
+decide_concurrency = 4
+conversation_cooldown_min = 30
+
+[llm]
+concurrency = 3
+embedded_model = "0.5b"
+
+[mind]
+reflection_threshold = 90
+"""
+
+
+@pytest.fixture
+def town_toml(monkeypatch, tmp_path: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for var in ("TOWN_CONFIG", "TOWN_CONCURRENCY", "TOWN_EMBEDDED_MODEL", "OPENAI_BASE_URL", "TOWN_BASE_URLS"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "town.toml"
+    path.write_text(TOML, encoding="utf-8")
+    return path
+
+
+def test_each_table_is_read_from_town_toml(town_toml: Path):
+    e = engine_settings()
+    assert (e.vision_radius, e.decide_concurrency, e.conversation_cooldown_min, e.tiles_per_tick) == (5, 4, 30, 6)
+    llm = agent_settings()
+    assert (llm.concurrency, llm.embedded_model) == (3, "0.5b")
+    assert cognition_settings().reflection_threshold == 90
+
+
+def test_environment_beats_the_file_and_flags_beat_the_environment(town_toml: Path, monkeypatch):
+    monkeypatch.setenv("TOWN_ENGINE_VISION_RADIUS", "7")
+    monkeypatch.setenv("TOWN_TALK_RADIUS", "9")  # the name from before [engine] still works
+    monkeypatch.setenv("TOWN_CONCURRENCY", "12")  # the LLM's knob alone now: the engine's stays at the file's
+    monkeypatch.setenv("TOWN_MIND_REFLECTION_THRESHOLD", "40")
+    e = engine_settings()
+    assert (e.vision_radius, e.talk_radius, e.decide_concurrency) == (7, 9, 4)
+    assert agent_settings().concurrency == 12 and cognition_settings().reflection_threshold == 40
+    assert engine_settings(flags={"vision_radius": 2}).vision_radius == 2
+    assert agent_settings(concurrency=2).concurrency == 2
+    monkeypatch.setenv("TOWN_VISION_RADIUS", "1")  # both names set: the [engine] one wins
+    assert engine_settings().vision_radius == 7
+
+
+@pytest.mark.parametrize("table,key,expected", [
+    ("engine", "vison_radius", "[engine] vison_radius: unknown key"),
+    ("llm", "concurency", "[llm] concurency: unknown key"),
+    ("mind", "reflection_treshold", "[mind]: reflection_treshold: Extra inputs are not permitted"),
+])
+def test_a_misspelt_key_in_each_table_is_one_line_naming_the_file(town_toml: Path, table, key, expected):
+    town_toml.write_text(f"[{table}]\n{key} = 3\n", encoding="utf-8")
+    load = {"engine": engine_settings, "llm": agent_settings, "mind": cognition_settings}[table]
+    with pytest.raises((SettingsError, MindSettingsError)) as err:
+        load()
+    msg = str(err.value)
+    assert expected in msg and str(town_toml) in msg and "\n" not in msg
+
+
+def test_a_misspelt_engine_variable_and_an_engine_knob_in_mind_are_refused(town_toml: Path, monkeypatch):
+    monkeypatch.setenv("TOWN_ENGINE_VISON_RADIUS", "3")
+    with pytest.raises(SettingsError, match="environment variable TOWN_ENGINE_VISON_RADIUS: unknown"):
+        engine_settings()
+    monkeypatch.delenv("TOWN_ENGINE_VISON_RADIUS")
+    town_toml.write_text("[mind]\nconversation_cooldown_min = 5\n", encoding="utf-8")
+    with pytest.raises(MindSettingsError, match=r"conversation_cooldown_min is an \[engine\] setting"):
+        cognition_settings()
+
+
+@pytest.mark.parametrize("var,value,source", [
+    ("TOWN_CONCURRENCY", "5000", "environment variable TOWN_CONCURRENCY: concurrency"),
+    ("TOWN_ENGINE_DECIDE_CONCURRENCY", "512", "environment variable TOWN_ENGINE_DECIDE_CONCURRENCY: decide_concurrency"),
+    ("TOWN_VISION_RADIUS", "0", "environment variable TOWN_VISION_RADIUS: vision_radius"),
+    ("TOWN_MIND_RETRIEVAL__RECENCY", "fast", "environment variable TOWN_MIND_RETRIEVAL__RECENCY: retrieval.recency"),
+])
+def test_out_of_range_values_name_key_and_source(town_toml: Path, monkeypatch, var, value, source):
+    monkeypatch.setenv(var, value)
+    loaders = [engine_settings, agent_settings, cognition_settings]
+    errors = []
+    for load in loaders:
+        try:
+            load()
+        except (SettingsError, MindSettingsError) as exc:
+            errors.append(str(exc))
+    assert len(errors) == 1 and source in errors[0] and "\n" not in errors[0], errors
+
+
+def test_out_of_range_in_the_file_and_in_a_flag_name_their_source(town_toml: Path):
+    town_toml.write_text("[engine]\ntalk_radius = 1000\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=rf"{town_toml} \[engine\]: talk_radius=1000"):
+        engine_settings()
+    with pytest.raises(SettingsError, match="flag --vision-radius: vision_radius=0"):
+        engine_settings(flags={"vision_radius": 0})
+    with pytest.raises(MindSettingsError, match="argument concurrency: concurrency"):
+        agent_settings(concurrency=0)
+
+
+def test_a_run_with_TOWN_CONCURRENCY_512_runs_past_settings_and_a_bad_engine_value_writes_nothing(
+        town_toml: Path, monkeypatch, tmp_path: Path):
+    # 512 requests in flight is a valid [llm] concurrency now that the engine's knob has its own name
+    monkeypatch.setenv("TOWN_CONCURRENCY", "512")
+    assert agent_settings().concurrency == 512 and engine_settings().decide_concurrency == 4
+    monkeypatch.setenv("TOWN_ENGINE_DECIDE_CONCURRENCY", "512")
+    res = CliRunner().invoke(app, ["run", "--headless", "--out", str(tmp_path / "r")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and "TOWN_ENGINE_DECIDE_CONCURRENCY: decide_concurrency=512" in flat, res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_minds_use_the_engines_conversation_knobs(town_toml: Path, tmp_path: Path):
+    import asyncio
+
+    import agents
+    from town.app.session import RunConfig, Session
+
+    town_toml.write_text("[engine]\nconversation_cooldown_min = 17\nmax_conversation_turns = 5\n", encoding="utf-8")
+    llm = agents.ScriptedLLM(agents.schema_example_script(), seed=1)
+
+    async def check() -> None:
+        cfg = RunConfig(scenario="valentines", hours=1, seed=1, run_dir=tmp_path / "run")
+        session = await Session.open(tmp_path / "run", resume=False, cfg=cfg, llm=llm)
+        try:
+            mind = session.minds["Klaus Mueller"].ctx.settings
+            world = session.world.settings
+            assert (mind.conversation_cooldown_min, mind.max_conversation_turns) == (17, 5)
+            assert (world.conversation_cooldown_min, world.max_conversation_turns) == (17, 5)
+        finally:
+            await session.runtime.aclose()
+
+    asyncio.run(check())
+
+
+def test_the_readme_example_loads_as_is(town_toml: Path):
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Settings"):]
+    town_toml.write_text(re.search(r"```toml\n(.*?)```", section, re.S).group(1), encoding="utf-8")
+    assert engine_settings().decide_concurrency == 8
+    assert agent_settings().concurrency == 16 and cognition_settings().retrieval.keyword == 0.5
