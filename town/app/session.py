@@ -226,7 +226,7 @@ _CREDENTIAL_HINTS = ("://", "sk-", "api", "token", "auth", "bearer", "basic ")
 
 def scrub_secrets(value: Any, *, hinted_only: bool = False) -> Any:
     """``value`` (dicts, lists, strings) with every credential masked: for what we store, log or print."""
-    from agents.llm.redact import redact
+    from agents import redact
 
     if isinstance(value, str):
         if hinted_only and not any(h in value.lower() for h in _CREDENTIAL_HINTS):

@@ -68,7 +68,7 @@ def arm_settings(arm: Arm) -> Any:
     if arm.settings is None:
         return None
     from agents import CognitionSettings
-    from agents.settings import cognition_settings
+    from agents import cognition_settings
 
     path = Path(arm.settings)
     try:
@@ -102,7 +102,7 @@ def check_inputs(spec: EvalSpec) -> None:
 
 def make_run_llm(backend: Any, seed: int | None) -> Any:
     """A per-run view of the shared backend: its own seed, retries, records and accounting."""
-    from agents.llm import BaseLLM
+    from agents import BaseLLM
 
     class RunLLM(BaseLLM):
         model_name = backend.model_name
