@@ -1,7 +1,7 @@
 """Wiring: scenario + map + world + minds + event log -> a running, checkpointed, resumable session.
 
-This is the one module of ``town`` that touches ``agents``, and only through its public API
-(``agents.MindRuntime``); everything else in ``town`` sees minds through ``town.world.protocol``.
+It opens the minds through ``agents``' public API (``agents.MindRuntime``); the world core sees them only
+through ``town.world.protocol``.
 """
 
 from __future__ import annotations
