@@ -1,52 +1,84 @@
-"""The minds of the town. Public API (the only part ``town`` uses)::
+"""The minds of the town. This is the public API, the only part of ``agents`` that ``town`` imports::
 
     runtime = await MindRuntime.open(run_dir, seed=7, prompts_dir=None, llm=None, memory_url=None)
     factory = runtime.factory()            # (persona, world) -> AgentMind (a town.world.protocol.Mind)
     runtime.summary(); await runtime.aclose()
 
-Also exported for benchmarks and tests: the LLM backends (``OpenAIChatLLM``, ``ScriptedLLM``,
-``schema_example_script``) and the memory store with its benchmark. The loopback test server lives in
-``agents.testing``, outside this API.
+Besides the runtime, the application layer gets: the LLM gateway (for ``town bench`` and ``town eval``), the settings
+and their errors (``town doctor``), the model files (``town model``, ``town doctor``), the prompt library (``town
+prompts``, ``town check``), secret redaction for logs, the memory store with its benchmark, and the eval judge.
+Test doubles (``ScriptedLLM``, the loopback server) live in ``agents.testing``, outside this API.
 """
 
-from typing import Any
-
 from agents.context import CognitionSettings
-from agents.llm import LLMEndpointError, LLMOutage, OpenAIChatLLM, ScriptedLLM
+from agents.llm import BaseLLM, LLMEndpointError, LLMOutage, OpenAIChatLLM, open_llm
+from agents.llm.model_files import (
+    ModelFilesError,
+    ensure_model,
+    install_hint,
+    model_spec,
+    models_dir,
+    part_paths,
+    rehash_matches,
+    verified_model,
+)
+from agents.llm.redact import RedactingFilter, RedactingFormatter, redact
+from agents.memory.bench import bench_retrieval
+from agents.memory.embeddings import default_embedder
 from agents.memory.chroma_server import start_chroma_server
 from agents.memory.stream import MemoryStore
 from agents.mind import AgentMind
-from agents.prompts import PromptError, PromptLibrary
-from agents.memory.retrieve import bench_retrieval
+from agents.prompts import PromptError, PromptLibrary, check_prompts, list_prompts, show_prompt
 from agents.runtime import MindRuntime
-from agents.settings import SettingsError
-from agents.testing.openai_server import example_for_schema
-
-
-def schema_example_script(world: Any = None):  # noqa: ARG001 - same call shape as a world-aware script
-    """A ScriptedLLM script answering every structured request with a minimal valid instance of its schema."""
-
-    def script(step: str, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> Any:
-        if response_format is None:
-            return f"({step})"
-        return example_for_schema(response_format["json_schema"]["schema"])
-
-    return script
-
+from agents.settings import TOML_TABLE, AgentSettings, SettingsError, agent_settings, cognition_settings, config_file
+from agents.steps.judge import JUDGE_FACT, JUDGE_KNOWS, JUDGE_SUPPORT, judge_pair, judge_yes
 
 __all__ = [
+    # the minds
     "AgentMind",
     "CognitionSettings",
+    "MindRuntime",
+    # the LLM gateway
+    "BaseLLM",
     "LLMEndpointError",
     "LLMOutage",
-    "MemoryStore",
-    "MindRuntime",
     "OpenAIChatLLM",
+    "open_llm",
+    # settings
+    "TOML_TABLE",
+    "AgentSettings",
+    "SettingsError",
+    "agent_settings",
+    "cognition_settings",
+    "config_file",
+    # model files
+    "ModelFilesError",
+    "ensure_model",
+    "install_hint",
+    "model_spec",
+    "models_dir",
+    "part_paths",
+    "rehash_matches",
+    "verified_model",
+    # prompts
     "PromptError",
     "PromptLibrary",
-    "ScriptedLLM",
-    "SettingsError",
+    "check_prompts",
+    "list_prompts",
+    "show_prompt",
+    # redaction of secrets in logs
+    "RedactingFilter",
+    "RedactingFormatter",
+    "redact",
+    # memory
+    "MemoryStore",
     "bench_retrieval",
-    "schema_example_script",
+    "default_embedder",
     "start_chroma_server",
+    # the eval judge
+    "JUDGE_FACT",
+    "JUDGE_KNOWS",
+    "JUDGE_SUPPORT",
+    "judge_pair",
+    "judge_yes",
 ]

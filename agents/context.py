@@ -3,7 +3,7 @@
 A step is a plain async function ``step(ctx, ...)``; it never touches another agent's
 context and never mutates the world (it returns data; the mind turns it into an Action).
 Notes (plans, reflections, tool calls, fallbacks) go through :meth:`MindContext.note`
-and end up in the event log via ``Action.notes``.
+and end up in the event log via ``Action.notes``. :func:`ask` renders a step's template and asks the LLM.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.memory.retrieve import RetrievalWeights
+from agents.prompts import PromptLibrary, format_time
 from town.world.protocol import Note, Persona, WorldView
 
 if TYPE_CHECKING:  # concrete types live in their own modules
     from agents.llm.base import BaseLLM
     from agents.memory.stream import MemoryStream
-    from agents.prompts import PromptLibrary
 
 
 class CognitionSettings(BaseModel):
@@ -88,3 +88,44 @@ class MindContext:
             if arena is not None and arena.private and ":".join(parts[:2]) != home:
                 return False
         return True
+
+
+async def ask(
+    ctx: MindContext,
+    template_name: str,
+    *,
+    fallback: Any,
+    schema: type[BaseModel] | None = None,
+    **variables: Any,
+) -> Any:
+    """Render ``template_name`` for ``ctx``'s agent and ask the LLM.
+
+    ``persona`` and ``now`` are filled from the context. ``schema`` may narrow the template's
+    schema with call-specific bounds (it must be a subclass of it). ``fallback`` is what the
+    caller uses when every attempt fails (BaseLLM logs and counts it); pass ``None`` to raise.
+    """
+    tpl = ctx.prompts.get(template_name)
+    messages = tpl.render(persona=ctx.persona, now=format_time(ctx.now()), **variables)
+    if tpl.schema is None:
+        if schema is not None:
+            raise TypeError(f"template {template_name!r} answers text; no schema applies")
+        return await ctx.llm.text(
+            messages,
+            step=template_name,
+            agent=ctx.name,
+            temperature=tpl.temperature,
+            max_tokens=tpl.max_tokens,
+            fallback=fallback,
+        )
+    use = schema or tpl.schema
+    if not issubclass(use, tpl.schema):
+        raise TypeError(f"schema {use.__name__} is not a {tpl.schema.__name__} (template {template_name!r})")
+    return await ctx.llm.structured(
+        messages,
+        use,
+        step=template_name,
+        agent=ctx.name,
+        temperature=tpl.temperature,
+        max_tokens=tpl.max_tokens,
+        fallback=fallback,
+    )

@@ -27,10 +27,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.steps import act, converse, react
-from agents.context import MindContext
+from agents.context import MindContext, ask
 from agents.steps.perceive import PerceptionState, perceive, score_pending
 from agents.steps.plan import PlanState, next_task, plan_day, replan
-from agents.prompts import ask, register_step
+from agents.step_registry import register_step
 from agents.steps.reflect import ReflectionState, maybe_reflect
 from agents.schemas import InterviewAnswer
 from town.world.protocol import Action, Note, Observation, PerceivedEvent

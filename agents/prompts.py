@@ -19,7 +19,7 @@ prefix and llama.cpp's prompt cache is reused; time, memories and the question c
 
 Checks at load time (each error names the file and, where there is one, the line):
 syntax errors, unknown schema names, variables used but not provided by the step (each step
-declares its variables with :func:`register_step`), templates no step registered, and
+declares its variables with :func:`agents.step_registry.register_step`), templates no step registered, and
 override files whose name is not a known template.
 
 Other agents' words are data: the ``quote`` filter wraps text in ``<<<`` ... ``>>>`` on one
@@ -29,13 +29,13 @@ so quoted text can neither close its quote nor start a new message.
 
 from __future__ import annotations
 
-import importlib
+import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import yaml
@@ -45,61 +45,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 from agents.schemas import SCHEMAS
+from agents.step_registry import COMMON_VARIABLES, registered_steps
 from agents.template_safety import unsafe_uses
-from town.world.resources import data_dir
-
-if TYPE_CHECKING:
-    from agents.context import MindContext
 
 USER_MARKER = "=== user ==="
 QUOTE_OPEN, QUOTE_CLOSE = "<<<", ">>>"
-#: variables :func:`ask` fills from the context for every step
-COMMON_VARIABLES: frozenset[str] = frozenset({"persona", "now"})
-#: modules whose import registers the steps (B's modules included)
-STEP_MODULES: tuple[str, ...] = (
-    "agents.steps.perceive",
-    "agents.steps.plan",
-    "agents.steps.reflect",
-    "agents.mind",
-    "agents.steps.react",
-    "agents.steps.converse",
-    "agents.steps.act",
-    "agents.steps.judge",
-)
-
-
 class PromptError(Exception):
     """A template problem (syntax, unknown schema or variable, bad override); the message names the file."""
-
-
-_STEPS: dict[str, frozenset[str]] = {}
-
-
-def register_step(name: str, variables: set[str] | frozenset[str]) -> None:
-    """Declare that step ``name`` (template ``name.j2``) renders with ``variables`` (plus persona and now)."""
-    clash = set(variables) & COMMON_VARIABLES
-    if clash:
-        raise ValueError(f"step {name!r}: {sorted(clash)} are filled from the context, do not declare them")
-    old = _STEPS.get(name)
-    if old is not None and old != frozenset(variables):
-        raise ValueError(f"step {name!r} registered twice with different variables: {sorted(old)} vs {sorted(variables)}")
-    _STEPS[name] = frozenset(variables)
-
-
-def registered_steps() -> dict[str, frozenset[str]]:
-    """Every registered step and its variables (after importing the step modules)."""
-    _import_step_modules()
-    return dict(_STEPS)
-
-
-def _import_step_modules() -> None:
-    for mod in STEP_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # a real missing dependency inside an existing module
-                raise
-            # not written yet: its templates, if any, fail the "no registered step" check
 
 
 # -- data neutralisation ------------------------------------------------------------------------
@@ -154,7 +106,13 @@ class _Source:
 
 def default_dir() -> Path:
     """The packaged ``prompt_templates`` folder (installed package, else the repo folder)."""
-    return data_dir("prompt_templates")
+    try:
+        path = Path(str(importlib.resources.files("prompt_templates")))
+        if path.is_dir():
+            return path
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[1] / "prompt_templates"
 
 
 def _read_source(path: Path, overridden: bool) -> _Source:
@@ -410,45 +368,3 @@ def check_prompts(override_dir: Path | None = None) -> list[str]:
     result = _check(override_dir, collect_all=True)
     assert isinstance(result, list)
     return result
-
-
-# -- asking -------------------------------------------------------------------------------------
-async def ask(
-    ctx: MindContext,
-    template_name: str,
-    *,
-    fallback: Any,
-    schema: type[BaseModel] | None = None,
-    **variables: Any,
-) -> Any:
-    """Render ``template_name`` for ``ctx``'s agent and ask the LLM.
-
-    ``persona`` and ``now`` are filled from the context. ``schema`` may narrow the template's
-    schema with call-specific bounds (it must be a subclass of it). ``fallback`` is what the
-    caller uses when every attempt fails (BaseLLM logs and counts it); pass ``None`` to raise.
-    """
-    tpl = ctx.prompts.get(template_name)
-    messages = tpl.render(persona=ctx.persona, now=format_time(ctx.now()), **variables)
-    if tpl.schema is None:
-        if schema is not None:
-            raise TypeError(f"template {template_name!r} answers text; no schema applies")
-        return await ctx.llm.text(
-            messages,
-            step=template_name,
-            agent=ctx.name,
-            temperature=tpl.temperature,
-            max_tokens=tpl.max_tokens,
-            fallback=fallback,
-        )
-    use = schema or tpl.schema
-    if not issubclass(use, tpl.schema):
-        raise TypeError(f"schema {use.__name__} is not a {tpl.schema.__name__} (template {template_name!r})")
-    return await ctx.llm.structured(
-        messages,
-        use,
-        step=template_name,
-        agent=ctx.name,
-        temperature=tpl.temperature,
-        max_tokens=tpl.max_tokens,
-        fallback=fallback,
-    )

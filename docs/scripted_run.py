@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import agents
+import agents.testing
 from town.app.session import RunConfig, Session, run_session, ticks_for_hours
 from town.world.maps import load_map
 from town.world.scenario import load_scenario
@@ -32,7 +33,7 @@ EVERYDAY = [
 
 def everyday_script(world: Any) -> Any:
     """Schema examples with their one-letter placeholder texts replaced by an everyday activity."""
-    base = agents.schema_example_script(world)
+    base = agents.testing.schema_example_script(world)
 
     def fill(value: Any, seed: int) -> Any:
         if isinstance(value, str) and len(value) <= 1:
@@ -53,7 +54,7 @@ def everyday_script(world: Any) -> Any:
 async def scripted_run(scenario_name: str, hours: float, run_dir: Path, seed: int) -> None:
     scenario = load_scenario(scenario_name)
     probe = World.create(load_map(scenario.map_path), scenario)
-    llm = agents.ScriptedLLM(everyday_script(probe), seed=seed)
+    llm = agents.testing.ScriptedLLM(everyday_script(probe), seed=seed)
     cfg = RunConfig(scenario=scenario_name, hours=hours, seed=seed, run_dir=run_dir)
     session = await Session.open(run_dir, resume=False, cfg=cfg, llm=llm)
     await run_session(session, ticks_for_hours(hours, session.world.clock.seconds_per_tick))

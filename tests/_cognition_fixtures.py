@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from agents.context import CognitionSettings, MindContext
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from tests import _fakes
 from tests._fakes import HOME, T0, FakeMemory, Rec, Scored, library, persona  # noqa: F401 (re-exported)
 from town.world.protocol import Persona, PlaceInfo

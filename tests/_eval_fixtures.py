@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-import agents
+import agents.testing
 from town.world.scenario import scenarios_dir
 
 FORBID = "Never mention parties, plans or events."
@@ -82,8 +82,8 @@ def eval_script(step: str, messages: list[dict[str, str]], fmt: dict[str, Any] |
         first = re.search(r"First answer: <<<(.*)>>>", text).group(1)
         second = re.search(r"Second answer: <<<(.*)>>>", text).group(1)
         return {"reason": "more specific", "better": "first" if len(first) >= len(second) else "second"}
-    return agents.schema_example_script()(step, messages, fmt)
+    return agents.testing.schema_example_script()(step, messages, fmt)
 
 
-def scripted(**kw: Any) -> agents.ScriptedLLM:
-    return agents.ScriptedLLM(eval_script, **kw)
+def scripted(**kw: Any) -> agents.testing.ScriptedLLM:
+    return agents.testing.ScriptedLLM(eval_script, **kw)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from agents.steps.act import at_address, choose_action, normalise_task
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.schemas import PlannedTask
 from agents.tools import TOOLS
 from tests._tools_fixtures import T0, make_ctx

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
+import agents.testing
 from agents.testing import FakeOpenAIServer
 from town.app.session import RunConfig, Session, UserError, post_to_inbox, run_session
 from town.app.cli import app as cli
@@ -24,8 +24,8 @@ from tests._run_helpers import comparable_events
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _scripted() -> agents.ScriptedLLM:
-    return agents.ScriptedLLM(agents.schema_example_script(), seed=3)
+def _scripted() -> agents.testing.ScriptedLLM:
+    return agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=3)
 
 
 async def _fresh(run_dir: Path, ticks: int, seed: int = 3) -> dict:

@@ -107,12 +107,12 @@ def test_fork_refuses_server_memory(tmp_path):
 def _scripted_run(run_dir, ticks):
     import asyncio
 
-    import agents
+    import agents.testing
     from town.app.session import RunConfig, Session, run_session
 
     async def go():
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
-        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.ScriptedLLM(agents.schema_example_script()))
+        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.testing.ScriptedLLM(agents.testing.schema_example_script()))
         return await run_session(session, ticks)
 
     return asyncio.run(go())
@@ -129,7 +129,7 @@ def _scripted_run(run_dir, ticks):
 def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage, caplog):
     import asyncio
 
-    import agents
+    import agents.testing
     from town.app.session import Session
 
     run_dir = tmp_path / "run"
@@ -140,7 +140,7 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage, cap
     latest.write_text(damage(latest.read_text()))
 
     async def reopen():
-        session = await Session.open(run_dir, resume=True, llm=agents.ScriptedLLM(agents.schema_example_script()))
+        session = await Session.open(run_dir, resume=True, llm=agents.testing.ScriptedLLM(agents.testing.schema_example_script()))
         try:
             return session.world.clock.tick
         finally:

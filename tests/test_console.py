@@ -151,10 +151,10 @@ def test_calls_count_as_under_way_until_answered():
     """The gateway's own bookkeeping, read by the progress line while a call waits on the model."""
     import asyncio
 
-    import agents
+    import agents.testing
 
     async def go() -> list[int]:
-        llm = agents.ScriptedLLM(agents.schema_example_script(), seed=1)
+        llm = agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=1)
         seen: list[int] = []
         gate = asyncio.Event()
         inner = llm._complete

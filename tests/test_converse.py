@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from agents.steps.converse import clean_utterance, next_turn, start_conversation, summarize_and_store
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.steps.react import last_chat
 from tests._tools_fixtures import T0, make_ctx
 from town.world.protocol import ChatLine, ConversationView, NearbyAgent, Observation

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
+import agents.testing
 from tests._cognition_fixtures import FakeMemory, make_ctx
 from tests._eval_fixtures import PARTY_LINE, cafe_scenario, eval_script, forbidding_templates, scripted
 from town.app.session import UserError
@@ -97,7 +97,7 @@ def test_answer_with_evidence_retrieves_only_the_allowed_kinds():
     t = datetime(2023, 2, 13, 7, 0)
     memory.add("observation", "Isabella is arranging chairs at the cafe", created=t, importance=5)
     memory.add("reflection", "Isabella cares deeply about her guests", created=t, importance=8)
-    mind = AgentMind(make_ctx(agents.ScriptedLLM(eval_script), memory=memory))
+    mind = AgentMind(make_ctx(agents.testing.ScriptedLLM(eval_script), memory=memory))
     full = asyncio.run(mind.answer_with_evidence("What about Isabella?"))
     hidden = asyncio.run(mind.answer_with_evidence("What about Isabella?", kinds={"observation"}))
     assert len(full.evidence) == 2 and hidden.evidence == ["Isabella is arranging chairs at the cafe"]

@@ -35,7 +35,7 @@ def golden_stream(run_dir: Path) -> list[dict]:
     Reads the JSONL as plain JSON (not through the event models) and imports the session from either layout,
     so the same function produces the file on a commit before the layout move and checks it after.
     """
-    import agents
+    import agents.testing
     try:
         from town.app.session import RunConfig, Session, post_to_inbox, run_session
     except ImportError:  # the layout before town/app/
@@ -44,7 +44,7 @@ def golden_stream(run_dir: Path) -> list[dict]:
     async def go() -> None:
         cfg = RunConfig(scenario="valentines", hours=1, seed=SEED, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg,
-                                     llm=agents.ScriptedLLM(agents.schema_example_script(), seed=SEED))
+                                     llm=agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=SEED))
         # the user's two interventions, read from the inbox between ticks
         post_to_inbox(run_dir, {"type": "whisper", "agent": "Klaus Mueller", "text": "You should visit the cafe."})
         post_to_inbox(run_dir, {"type": "inject", "description": "the cafe's stove is on fire",

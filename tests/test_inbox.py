@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
+import agents.testing
 from town.app import inbox
 from town.app.session import RunConfig, Session, run_session
 from town.app.cli import app as cli
@@ -79,8 +79,8 @@ def test_check_message_names_the_bad_field(message, why):
         inbox.check_message(message, {"A"}, lambda a: a == "Hobbs Cafe:cafe")
 
 
-def _scripted() -> agents.ScriptedLLM:
-    return agents.ScriptedLLM(agents.schema_example_script(), seed=3)
+def _scripted() -> agents.testing.ScriptedLLM:
+    return agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=3)
 
 
 async def _fresh(run_dir: Path, ticks: int) -> dict:

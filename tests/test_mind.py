@@ -10,7 +10,7 @@ import pytest
 
 from agents.steps import act, converse, react
 from agents.context import CognitionSettings
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.mind import AgentMind
 from agents.schemas import PlannedTask, Reaction
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, FakeWorld, make_ctx, persona, town_script

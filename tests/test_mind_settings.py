@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import agents
+import agents.testing
 from agents.settings import SettingsError, agent_settings, cognition_settings
 from town.app.session import RunConfig, Session, UserError
 
@@ -58,7 +58,7 @@ def test_a_run_uses_the_mind_settings_and_reports_bad_ones_as_user_errors(monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TOWN_MIND_RETRIEVAL__RELEVANCE", "0.25")
     monkeypatch.setenv("TOWN_MIND_REACT_MAX_STEPS", "2")
-    llm = agents.ScriptedLLM(agents.schema_example_script(), seed=1)
+    llm = agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=1)
 
     async def open_(run_dir: Path) -> Session:
         cfg = RunConfig(scenario="valentines", hours=1, seed=1, run_dir=run_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agents.context import CognitionSettings
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.steps.perceive import PROVISIONAL_IMPORTANCE, ROUTINE_IMPORTANCE, PerceptionState, perceive, score_pending
 from tests._cognition_fixtures import CAFE, T0, FakeMemory, make_ctx, numbered_count, town_script
 from town.world.protocol import Observation, PerceivedEvent

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agents.context import CognitionSettings
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.steps.plan import PlanState, build_blocks, decompose, fit_durations, next_task, plan_day, replan
 from agents.schemas import HourlySchedule, PlannedTask, ScheduleBlock
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, make_ctx, town_script, user_text

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
+import agents.testing
 from agents.prompts import PromptError, PromptLibrary, check_prompts, registered_steps
 from town.app.session import RunConfig, Session, run_session
 from town.app.cli import app as cli
@@ -65,14 +65,14 @@ def test_a_computed_name_is_still_stopped_by_the_sandbox_at_render(tmp_path):
         lib.get("plan_daily").render(persona="p", now="Monday", **variables)
 
 
-def _recording_llm(seen: list[str]) -> agents.ScriptedLLM:
-    answer = agents.schema_example_script()
+def _recording_llm(seen: list[str]) -> agents.testing.ScriptedLLM:
+    answer = agents.testing.schema_example_script()
 
     def script(step, messages, response_format):
         seen.extend(m["content"] for m in messages)
         return answer(step, messages, response_format)
 
-    return agents.ScriptedLLM(script, seed=3)
+    return agents.testing.ScriptedLLM(script, seed=3)
 
 
 def test_resume_does_not_follow_a_recorded_prompts_folder_unless_named(tmp_path, caplog):

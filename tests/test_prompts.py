@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from agents import prompts
-from agents.llm.fake import ScriptedLLM
-from agents.prompts import PromptError, PromptLibrary, ask, check_prompts, list_prompts, quote, show_prompt
+from agents.testing import ScriptedLLM
+from agents.context import ask
+from agents.prompts import PromptError, PromptLibrary, check_prompts, list_prompts, quote, show_prompt
+from agents.step_registry import register_step
 from agents.schemas import SCHEMAS, DailyPlan
 from tests._cognition_fixtures import library, make_ctx, persona
 
@@ -136,9 +138,9 @@ def test_injection_is_rendered_only_inside_delimiters() -> None:
 
 def test_register_step_rejects_conflicts() -> None:
     with pytest.raises(ValueError, match="twice"):
-        prompts.register_step("plan_daily", {"something_else"})
+        register_step("plan_daily", {"something_else"})
     with pytest.raises(ValueError, match="filled from the context"):
-        prompts.register_step("new_step_x", {"persona"})
+        register_step("new_step_x", {"persona"})
 
 
 async def test_ask_uses_template_parameters_and_fallback_is_counted() -> None:

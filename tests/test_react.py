@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.steps.react import chat_log, decide_reaction, is_asleep, last_chat, record_chat
 from tests._tools_fixtures import T0, make_ctx
 from town.world.protocol import ChatLine, ConversationView, NearbyAgent, Observation, PerceivedEvent

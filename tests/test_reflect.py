@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agents.context import CognitionSettings
-from agents.llm.fake import ScriptedLLM
+from agents.testing import ScriptedLLM
 from agents.steps.reflect import ReflectionState, importance_since_last, maybe_reflect, reflect
 from tests._cognition_fixtures import T0, FakeMemory, make_ctx, numbered_count, user_text
 

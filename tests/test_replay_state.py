@@ -206,7 +206,7 @@ def test_the_notes_real_minds_write_read_as_plain_lines(tmp_path: Path) -> None:
     """Fold the events of a scripted run of the real minds: plans, schedules and tasks are lines, not dicts."""
     import asyncio
 
-    import agents
+    import agents.testing
     from town.app.session import RunConfig, Session, run_session
     from town.world.events import read_events
 
@@ -215,7 +215,7 @@ def test_the_notes_real_minds_write_read_as_plain_lines(tmp_path: Path) -> None:
     async def go() -> None:
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg,
-                                     llm=agents.ScriptedLLM(agents.schema_example_script(), seed=3))
+                                     llm=agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=3))
         await run_session(session, 3)
 
     asyncio.run(go())

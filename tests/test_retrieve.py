@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from agents.memory.stream import MemoryRecord, MemoryStore, MemoryStream
-from agents.memory.retrieve import Candidate, RetrievalWeights, bench_retrieval, min_max, recency, score_candidates
+from agents.memory.bench import bench_retrieval
+from agents.memory.retrieve import Candidate, RetrievalWeights, min_max, recency, score_candidates
 from tests._chroma_fixtures import BACKENDS, T0, chroma_server, make_store, store  # noqa: F401 (fixtures)
 
 NOW = T0 + timedelta(hours=10)

@@ -62,14 +62,14 @@ def test_no_secret_in_run_folder_report_or_console(tmp_path):
 def test_event_scrub_masks_credentials_but_keeps_what_agents_say(tmp_path):
     import asyncio
 
-    import agents
+    import agents.testing
     from town.app.session import RunConfig, Session
     from town.world.events import read_events
 
     async def go():
         run_dir = tmp_path / "run"
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
-        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.ScriptedLLM(agents.schema_example_script()))
+        session = await Session.open(run_dir, resume=False, cfg=cfg, llm=agents.testing.ScriptedLLM(agents.testing.schema_example_script()))
         session.sim.emit("whisper", agent="Klaus Mueller", text="my secret: the party is at 5pm")
         session.sim.emit("whisper", agent="Klaus Mueller", text=f"endpoint http://user:{PASSWORD}@127.0.0.1:1/v1 failed; api_key={API_KEY}")
         await session.close()
@@ -81,7 +81,7 @@ def test_event_scrub_masks_credentials_but_keeps_what_agents_say(tmp_path):
 
 
 def test_configured_key_and_url_password_are_masked_even_without_a_telltale_shape(monkeypatch):
-    import agents
+    import agents.testing
     from agents.llm.redact import redact
 
     monkeypatch.setenv("OPENAI_API_KEY", "plainkey9f8e7d")

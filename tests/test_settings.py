@@ -127,11 +127,11 @@ def test_a_run_with_TOWN_CONCURRENCY_512_runs_past_settings_and_a_bad_engine_val
 def test_the_minds_use_the_engines_conversation_knobs(town_toml: Path, tmp_path: Path):
     import asyncio
 
-    import agents
+    import agents.testing
     from town.app.session import RunConfig, Session
 
     town_toml.write_text("[engine]\nconversation_cooldown_min = 17\nmax_conversation_turns = 5\n", encoding="utf-8")
-    llm = agents.ScriptedLLM(agents.schema_example_script(), seed=1)
+    llm = agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=1)
 
     async def check() -> None:
         cfg = RunConfig(scenario="valentines", hours=1, seed=1, run_dir=tmp_path / "run")

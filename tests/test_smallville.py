@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import agents
+import agents.testing
 from town.app.session import RunConfig, Session, run_session
 from town.world.events import read_events
 from town.world.pathfinding import Pathfinder
@@ -113,7 +113,7 @@ def test_one_scripted_game_hour_of_smallville(tmp_path):
     async def main() -> dict:
         cfg = RunConfig(scenario="smallville", hours=1, seed=5, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg,
-                                     llm=agents.ScriptedLLM(agents.schema_example_script(), seed=5))
+                                     llm=agents.testing.ScriptedLLM(agents.testing.schema_example_script(), seed=5))
         return await run_session(session, 60)
 
     summary = asyncio.run(main())

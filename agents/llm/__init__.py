@@ -20,7 +20,6 @@ from agents.settings import AgentSettings, agent_settings
 
 from .base import BaseLLM, LLMError, LLMFailure
 from .cache import ResponseCache
-from .fake import ScriptedLLM
 from .endpoint import LLMEndpointError, LLMOutage
 from .openai_backend import OpenAIChatLLM, discover_model
 from .redact import redact, register_secret
@@ -33,7 +32,6 @@ __all__ = [
     "LLMFailure",
     "LLMOutage",
     "OpenAIChatLLM",
-    "ScriptedLLM",
     "open_llm",
     "run_sync",
 ]

@@ -12,26 +12,33 @@ normalised over the candidate set and the score is their weighted sum, as in
 Park et al. (2023) with BM25 as a fourth term.
 
 The maths (:func:`min_max`, :func:`recency`, :func:`score_candidates`) is pure and works
-without chroma; :func:`retrieve` is the glue that MemoryStream.retrieve calls.
+without chroma; :func:`retrieve` is the glue that MemoryStream.retrieve calls, over the
+stream's search routes (:class:`Searchable`), so this module never imports the stream.
 """
 
 from __future__ import annotations
 
-import random
-import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.memory.stream import MemoryRecord
+from agents.memory.records import MemoryRecord
 
-if TYPE_CHECKING:
-    from agents.memory.stream import MemoryStore, MemoryStream
+
+class Searchable(Protocol):
+    """What :func:`retrieve` needs from a memory stream (``agents.memory.stream.MemoryStream`` is one)."""
+
+    def count(self, kinds: set[str] | None = None) -> int: ...
+    def embed_query(self, query: str) -> np.ndarray: ...
+    def vector_search(self, qvec: np.ndarray, n: int, kinds: set[str] | None) -> dict[str, float]: ...
+    def keyword_scores(self, query: str, kinds: set[str] | None) -> dict[str, float]: ...
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+    def get(self, ids: Sequence[str]) -> list[MemoryRecord]: ...
+    def touch(self, ids: Sequence[str], now: datetime) -> list[MemoryRecord]: ...
 
 
 class RetrievalWeights(BaseModel):
@@ -114,7 +121,7 @@ def score_candidates(candidates: Sequence[Candidate], now: datetime, weights: Re
 
 
 def retrieve(
-    stream: MemoryStream,
+    stream: Searchable,
     query: str,
     *,
     now: datetime,
@@ -149,63 +156,3 @@ def retrieve(
         touched = {r.id: r for r in stream.touch([s.record.id for s in top], now)}
         top = [s.model_copy(update={"record": touched[s.record.id]}) for s in top]
     return top
-
-
-_PEOPLE = ["Isabella", "Klaus", "Maria", "Tom", "Ayesha", "Sam", "Carmen", "Wolfgang", "Jennifer", "Eddy"]
-_ACTIVITIES = [
-    "brewing coffee", "painting a mural", "reading about chemistry", "planning a party", "writing a poem",
-    "playing guitar", "talking about the election", "cleaning the kitchen", "studying for an exam", "baking bread",
-    "watering the garden", "repairing a bicycle", "discussing a research paper", "jogging in the park",
-]
-_PLACES = ["Hobbs Cafe", "the library", "Oak Hill College", "the park", "the pharmacy", "The Rose and Crown Pub", "home"]
-
-
-def _synthetic_memory(rng: random.Random, i: int, start: datetime) -> dict[str, Any]:
-    text = f"{rng.choice(_PEOPLE)} is {rng.choice(_ACTIVITIES)} at {rng.choice(_PLACES)} (note {i})"
-    return {
-        "kind": rng.choice(["observation", "observation", "observation", "thought", "chat"]),
-        "text": text,
-        "created": start + timedelta(minutes=10 * i),
-        "importance": rng.randint(1, 10),
-    }
-
-
-def bench_retrieval(store: MemoryStore, n_memories: int, n_queries: int, *, batch: int = 500, seed: int = 0) -> dict[str, Any]:
-    """Fill a fresh stream with ``n_memories`` synthetic memories (in batches), time ``n_queries`` retrievals.
-
-    Returns insert time and rate (embedding included) and query p50/p95/mean in milliseconds.
-    The bench stream is dropped afterwards.
-    """
-    if n_memories < 1 or n_queries < 1 or batch < 1:
-        raise ValueError(f"bench_retrieval needs n_memories, n_queries, batch >= 1, got {n_memories}, {n_queries}, {batch}")
-    rng = random.Random(seed)
-    agent = f"bench_{n_memories}_{time.time_ns()}"
-    stream = store.stream(agent)
-    if stream.count() != 0:
-        raise RuntimeError(f"bench stream {agent!r} is not empty")
-    start = datetime(2023, 2, 13, 6, 0)
-    try:
-        t0 = time.perf_counter()
-        for lo in range(0, n_memories, batch):
-            stream.add_many([_synthetic_memory(rng, i, start) for i in range(lo, min(lo + batch, n_memories))])
-        insert_s = time.perf_counter() - t0
-        now = start + timedelta(minutes=10 * n_memories)
-        latencies = []
-        for _ in range(n_queries):
-            query = f"What do I know about {rng.choice(_PEOPLE)} {rng.choice(_ACTIVITIES)}?"
-            q0 = time.perf_counter()
-            stream.retrieve(query, now=now, touch=False)
-            latencies.append((time.perf_counter() - q0) * 1000)
-    finally:
-        store.drop(agent)
-    latencies.sort()
-    return {
-        "backend": store.backend,
-        "n_memories": n_memories,
-        "n_queries": n_queries,
-        "insert_s": round(insert_s, 3),
-        "insert_per_s": round(n_memories / insert_s, 1),
-        "query_p50_ms": round(statistics.median(latencies), 2),
-        "query_p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2),
-        "query_mean_ms": round(statistics.fmean(latencies), 2),
-    }

@@ -21,46 +21,27 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings
-from pydantic import BaseModel, ConfigDict, Field
 from rank_bm25 import BM25L
 
+from agents.memory import retrieve as _retrieve
 from agents.memory.embeddings import MiniLMEmbedding, default_embedder
+from agents.memory.records import MEMORY_KINDS, MemoryKind, MemoryRecord
+from agents.memory.retrieve import RetrievalWeights, ScoredMemory
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
-
-    from agents.memory.retrieve import RetrievalWeights, ScoredMemory
-
-MemoryKind = Literal["observation", "thought", "plan", "chat", "reflection"]
-MEMORY_KINDS: frozenset[str] = frozenset(get_args(MemoryKind))
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 _ADD_KEYS = {"kind", "text", "created", "importance", "evidence", "keywords"}
 _ADD_REQUIRED = {"kind", "text", "created", "importance"}
 _PAGE = 1000
-
-
-class MemoryRecord(BaseModel):
-    """One memory. ``created``/``last_accessed`` are game times."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str
-    agent: str
-    kind: MemoryKind
-    text: str = Field(min_length=1, max_length=2000)
-    created: datetime
-    last_accessed: datetime
-    importance: int = Field(ge=1, le=10)
-    evidence: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
 
 
 def _epoch(t: datetime) -> float:
@@ -393,8 +374,6 @@ class MemoryStream:
         touch: bool = True,
     ) -> list[ScoredMemory]:
         """Best ``k`` memories for ``query`` at game time ``now`` (see agents.memory.retrieve); touches them by default."""
-        from agents.memory import retrieve as _retrieve  # agents.memory.retrieve imports this module
-
         _check_kinds(kinds)
         return _retrieve.retrieve(
             self, query, now=now, k=k, kinds=kinds, weights=weights or self.weights or _retrieve.RetrievalWeights(),

@@ -26,8 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
 
-from agents.context import MindContext
-from agents.prompts import ask, register_step
+from agents.context import MindContext, ask
+from agents.step_registry import register_step
 from agents.schemas import PlannedTask, ReActStep
 from agents.tools import TOOLS, ToolError, describe_tools
 from town.world.protocol import Action, Observation

@@ -16,8 +16,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from agents.context import MindContext
-from agents.prompts import ask, register_step
+from agents.context import MindContext, ask
+from agents.step_registry import register_step
 from agents.steps.react import record_chat
 from agents.schemas import ConversationSummary, Utterance
 from town.world.protocol import Action, ChatLine, ConversationView, Observation

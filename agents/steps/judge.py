@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from agents.llm.base import BaseLLM
-from agents.prompts import PromptLibrary, format_time, register_step
+from agents.prompts import PromptLibrary, format_time
+from agents.step_registry import register_step
 from agents.schemas import Judgement, PairJudgement
 from town.world.protocol import Persona
 

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from agents.context import MindContext
-from agents.prompts import ask, register_step
+from agents.context import MindContext, ask
+from agents.step_registry import register_step
 from agents.schemas import ImportanceScores, importance_schema
 from town.world.protocol import Observation, PerceivedEvent
 

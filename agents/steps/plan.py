@@ -23,9 +23,9 @@ from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, Field
 
-from agents.context import MindContext
+from agents.context import MindContext, ask
 from agents.memory.embeddings import default_embedder
-from agents.prompts import ask, register_step
+from agents.step_registry import register_step
 from agents.schemas import DailyPlan, HourlySchedule, PlannedTask, ScheduleBlock, TaskDecomposition
 from agents.schemas import daily_plan_schema, decomposition_schema, schedule_schema
 

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 
 from pydantic import model_validator
 
-from agents.context import MindContext
-from agents.prompts import ask, register_step
+from agents.context import MindContext, ask
+from agents.step_registry import register_step
 from agents.schemas import Reaction
 from town.world.protocol import NearbyAgent, Observation, PerceivedEvent
 

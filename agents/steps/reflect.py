@@ -17,10 +17,10 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from agents.context import MindContext
+from agents.context import MindContext, ask
 from agents.llm.base import LLMFailure
-from agents.memory.stream import MemoryRecord
-from agents.prompts import ask, register_step
+from agents.memory.records import MemoryRecord
+from agents.step_registry import register_step
 from agents.schemas import FocalQuestions, insights_schema
 
 log = logging.getLogger("agents.steps.reflect")

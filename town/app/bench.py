@@ -120,6 +120,7 @@ async def _time_ticks(sim: Any, ticks: int) -> list[float]:
 
 async def bench_engine(sizes: list[int], ticks: int, full_sizes: list[int]) -> list[dict[str, Any]]:
     import agents  # public API
+    from agents.testing import ScriptedLLM, schema_example_script  # a bench harness, not the run path
     from town.world.engine import Simulation
 
     rows = []
@@ -135,7 +136,7 @@ async def bench_engine(sizes: list[int], ticks: int, full_sizes: list[int]) -> l
     for n in full_sizes:
         world, people = _world(n, seed=1)
         with tempfile.TemporaryDirectory() as tmp:
-            llm = agents.ScriptedLLM(agents.schema_example_script(world), seed=1)
+            llm = ScriptedLLM(schema_example_script(world), seed=1)
             runtime = await agents.MindRuntime.open(Path(tmp), seed=1, llm=llm)
             factory = runtime.factory()
             minds = {p.name: factory(p, world) for p in people}
@@ -205,13 +206,13 @@ def calls_per_agent_hour(run_dir: Path) -> dict[str, Any]:
 
 async def scripted_calls_run(hours: float) -> Path:
     """A fresh valentines run over the scripted LLM (counts calls per step; token counts are word counts)."""
-    import agents
+    from agents.testing import ScriptedLLM, schema_example_script  # a bench harness, not the run path
     from town.app.session import Session, run_session, ticks_for_hours
 
     run_dir = Path(tempfile.mkdtemp(prefix="town-bench-calls-"))
     scenario = load_scenario("valentines")
     world_probe = World.create(load_map(scenario.map_path), scenario)
-    llm = agents.ScriptedLLM(agents.schema_example_script(world_probe), seed=0)
+    llm = ScriptedLLM(schema_example_script(world_probe), seed=0)
     from town.app.session import RunConfig
 
     cfg = RunConfig(scenario="valentines", hours=hours, seed=0, run_dir=run_dir)

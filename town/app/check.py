@@ -32,7 +32,7 @@ def unreachable(scenario: Scenario, town_map: TownMap) -> list[str]:
 
 def check_town(ref: str | Path, prompts_dir: Path | None = None) -> tuple[list[str], str]:
     """(problems, summary): every problem in the scenario, its map and the templates; the summary when none."""
-    from agents.prompts import check_prompts  # the minds' templates: checked here, never rendered
+    from agents import check_prompts  # the minds' templates: checked here, never rendered
 
     try:
         scenario, town_map, problems = scenario_problems(ref)

@@ -74,7 +74,7 @@ def _main(
 def _fail(msg: str) -> None:
     from rich.markup import escape
 
-    from agents.llm.redact import redact
+    from agents import redact
 
     msg = " ".join(part.strip() for part in redact(str(msg)).splitlines() if part.strip())  # one line, always
     console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
@@ -89,7 +89,7 @@ def _stopped(msg: str) -> None:
 
 def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
     """Console (rich) and ``RUN/town.log`` handlers; both mask credentials, tracebacks included."""
-    from agents.llm.redact import RedactingFilter, RedactingFormatter
+    from agents import RedactingFilter, RedactingFormatter
 
     handlers: list[logging.Handler] = []
     if run_dir is not None:
@@ -398,7 +398,7 @@ def model_cmd(
 @prompts_app.command("list")
 def prompts_list(prompts: PromptsOpt = None) -> None:
     """Templates by name, with their source file and output schema."""
-    from agents.prompts import PromptError, list_prompts
+    from agents import PromptError, list_prompts
 
     try:
         rows = list_prompts(prompts)
@@ -416,7 +416,7 @@ def prompts_show(
     prompts: PromptsOpt = None,
 ) -> None:
     """Print one template's source."""
-    from agents.prompts import PromptError, show_prompt
+    from agents import PromptError, show_prompt
 
     try:
         print(show_prompt(name, prompts))
@@ -427,7 +427,7 @@ def prompts_show(
 @prompts_app.command("check")
 def prompts_check(prompts: PromptsOpt = None) -> None:
     """Load every template (and overrides) and report problems with file and line."""
-    from agents.prompts import check_prompts
+    from agents import check_prompts
 
     problems = check_prompts(prompts)
     for p in problems:
@@ -478,8 +478,8 @@ def _check_own_model() -> None:
 
 def _prepare_embedded_model() -> None:
     """With no endpoint configured, join and verify the model before the run opens, with a progress bar."""
-    from agents.llm.model_files import ModelFilesError
-    from agents.settings import SettingsError, agent_settings
+    from agents import ModelFilesError
+    from agents import SettingsError, agent_settings
     from town.app.console import model_join_progress
 
     try:

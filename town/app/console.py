@@ -132,7 +132,7 @@ async def watch_model_work(progress: Progress, task: TaskID, work: ModelWork, ev
 
 def model_join_progress(size: str, console: Console = err_console) -> Path:
     """Join and verify the embedded model's files with a byte progress bar (quiet when not on a terminal)."""
-    from agents.llm.model_files import ensure_model, verified_model
+    from agents import ensure_model, verified_model
 
     ready = verified_model(size)
     if ready is not None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.markup import escape
 
-from agents.llm.redact import redact
+from agents import redact
 
 Status = Literal["ok", "fail", "note"]
 ENDPOINT_TIMEOUT_S = 3.0
@@ -90,7 +90,7 @@ def check_packages() -> Check:
 def check_model(settings: Any, rehash: bool = False) -> Check:
     """The embedded model file is in place and verified: its marker (size, mtime, sha256) is trusted
     unless ``rehash`` asks for the file to be hashed again."""
-    from agents.llm import model_files as mf
+    import agents as mf  # the model-file functions of the public API
 
     if not settings.embedded:
         return Check("embedded model", "note", "not used: an endpoint is configured")
@@ -117,7 +117,7 @@ def check_model(settings: Any, rehash: bool = False) -> Check:
 
 def check_embedder() -> Check:
     try:
-        from agents.memory.embeddings import default_embedder
+        from agents import default_embedder
 
         vec = default_embedder().embed_array(["The cafe opens at eight in the morning."])
     except Exception as exc:  # any failure to load or run the ONNX model is what this check reports
@@ -191,7 +191,7 @@ def check_endpoints(settings: Any, get: Callable[..., Any] | None = None) -> lis
 def _env_names(field: str) -> list[str]:
     from pydantic import AliasChoices
 
-    from agents.settings import AgentSettings
+    from agents import AgentSettings
 
     alias = AgentSettings.model_fields[field].validation_alias
     if isinstance(alias, AliasChoices):
@@ -201,8 +201,12 @@ def _env_names(field: str) -> list[str]:
 
 def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str]]:
     """``(setting, value, where it came from)`` for the settings that matter to a user."""
-    from agents.settings import TOML_TABLE, config_file
-    from agents.settings import tomllib  # the same TOML reader the settings use
+    from agents import TOML_TABLE, config_file
+
+    try:  # the same TOML reader the settings use
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     path = config_file()
     table = tomllib.loads(path.read_text(encoding="utf-8")).get(TOML_TABLE, {}) if path else {}
@@ -235,7 +239,7 @@ def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str
 
 
 def run_checks(*, flags: set[str] = frozenset(), rehash: bool = False) -> list[Check]:  # type: ignore[assignment]
-    from agents.settings import SettingsError, agent_settings, cognition_settings
+    from agents import SettingsError, agent_settings, cognition_settings
     from town.world.config import SettingsError as EngineSettingsError
     from town.world.config import engine_settings
 

@@ -1,7 +1,7 @@
 """Wiring: scenario + map + world + minds + event log -> a running, checkpointed, resumable session.
 
-This is the one module of ``town`` that touches ``agents``, and only through its public API
-(``agents.MindRuntime``); everything else in ``town`` sees minds through ``town.world.protocol``.
+It opens the minds through ``agents``' public API (``agents.MindRuntime``); the world core sees them only
+through ``town.world.protocol``.
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ _CREDENTIAL_HINTS = ("://", "sk-", "api", "token", "auth", "bearer", "basic ")
 
 def scrub_secrets(value: Any, *, hinted_only: bool = False) -> Any:
     """``value`` (dicts, lists, strings) with every credential masked: for what we store, log or print."""
-    from agents.llm.redact import redact
+    from agents import redact
 
     if isinstance(value, str):
         if hinted_only and not any(h in value.lower() for h in _CREDENTIAL_HINTS):

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pygame
 
 from town.viewer import colors as C
 from town.viewer.state import TownState
-
-if TYPE_CHECKING:
-    from town.viewer.renderer import Renderer
+from town.viewer.text import Text
+from town.world.maps import TownMap
 
 BUBBLE_TICKS = 3  # a chat line stays on screen this many ticks
 TIMELINE_H = 22
@@ -24,6 +23,26 @@ DUSK = (18.0, 20.5)  # hours: day -> night
 NIGHT: C.RGB = (70, 84, 150)  # multiplied into the scene at full night: darker and blue
 TWILIGHT_WARMTH = (0, 28, 70)  # taken off green and blue at half light: an orange dawn and dusk
 
+
+
+class Canvas(Protocol):
+    """What the overlays draw on and record hit areas into; ``town.viewer.renderer.Renderer`` is one (a protocol,
+    so this module does not import the renderer that imports it)."""
+
+    town_map: TownMap
+    surface: pygame.Surface
+    view: pygame.Rect
+    text: Text
+    bubble_rects: dict[str, pygame.Rect]
+    timeline_rect: pygame.Rect | None
+    timeline_span: tuple[int, int] | None
+
+    @property
+    def tile_px(self) -> int: ...
+
+    def sprite_half(self) -> int: ...
+
+    def world_to_screen(self, tile: tuple[float, float]) -> tuple[int, int]: ...
 
 def _smooth(a: float, b: float, x: float) -> float:
     t = min(1.0, max(0.0, (x - a) / (b - a)))
@@ -64,7 +83,7 @@ def _glow(radius: int, strength: int) -> pygame.Surface:
     return _glows[key]
 
 
-def draw_tint(r: Renderer, state: TownState) -> None:
+def draw_tint(r: Canvas, state: TownState) -> None:
     """Darken the map view by the hour; after dusk, things in use (lamps, stoves, screens) light their spot."""
     color = tint_color(state.time)
     if color == (255, 255, 255):
@@ -88,7 +107,7 @@ def draw_tint(r: Renderer, state: TownState) -> None:
             r.surface.blit(glow, (cx - radius, cy - radius), special_flags=pygame.BLEND_ADD)
 
 
-def draw_bubbles(r: Renderer, state: TownState, positions: dict[str, tuple[float, float]]) -> None:
+def draw_bubbles(r: Canvas, state: TownState, positions: dict[str, tuple[float, float]]) -> None:
     s, tx = r.surface, r.text
     r.bubble_rects = {}
     latest: dict[str, str] = {}
@@ -120,7 +139,7 @@ def draw_bubbles(r: Renderer, state: TownState, positions: dict[str, tuple[float
         placed.append(rect)
 
 
-def draw_world_events(r: Renderer, state: TownState) -> None:
+def draw_world_events(r: Canvas, state: TownState) -> None:
     tx = r.text
     recent = [e for e in state.world_events if state.tick - e.tick < 60]
     y = 40
@@ -131,7 +150,7 @@ def draw_world_events(r: Renderer, state: TownState) -> None:
         y += img.get_height() + 2
 
 
-def draw_clock(r: Renderer, state: TownState, paused: bool, speed: float | None, status: str) -> None:
+def draw_clock(r: Canvas, state: TownState, paused: bool, speed: float | None, status: str) -> None:
     tx = r.text
     clock = state.time.strftime("%a %b %d %Y  %H:%M") if state.time is not None else "--:--"
     img = tx.render(tx.big, clock, C.LABEL_TEXT, C.LABEL_BG)
@@ -146,7 +165,7 @@ def draw_clock(r: Renderer, state: TownState, paused: bool, speed: float | None,
     r.surface.blit(info, (r.view.x + 8, r.view.y + 8 + img.get_height() + 2))
 
 
-def draw_timeline(r: Renderer, first: int, last: int, current: int) -> None:
+def draw_timeline(r: Canvas, first: int, last: int, current: int) -> None:
     if last < first:
         raise ValueError(f"timeline: last tick {last} before first {first}")
     rect = pygame.Rect(r.view.x + 10, r.view.bottom - TIMELINE_H - 6, r.view.w - 20, TIMELINE_H)

@@ -7,24 +7,35 @@ in ``Renderer.panel_rows`` for clicks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pygame
 
 from town.viewer import colors as C
 from town.viewer.state import AgentView, TownState
-
-if TYPE_CHECKING:
-    from town.viewer.renderer import Renderer
+from town.viewer.text import Text
+from town.world.maps import TownMap
 
 ROW_FULL = 32  # a name line and an activity line
 ROW_COMPACT = 18  # name and activity on one line
 
 
+
+class PanelCanvas(Protocol):
+    """What the panel draws on and records rows into; ``town.viewer.renderer.Renderer`` is one (a protocol, so
+    this module does not import the renderer that imports it)."""
+
+    town_map: TownMap
+    surface: pygame.Surface
+    panel: pygame.Rect
+    text: Text
+    selected: str | None
+    panel_rows: dict[str, pygame.Rect]
+
 class _Column:
     """A text cursor down the panel that stops writing at ``bottom``."""
 
-    def __init__(self, r: Renderer, y: int, bottom: int) -> None:
+    def __init__(self, r: PanelCanvas, y: int, bottom: int) -> None:
         self.r, self.y, self.bottom = r, y, bottom
         self.x, self.w = r.panel.x + 10, r.panel.w - 20
 
@@ -50,7 +61,7 @@ class _Column:
             self.line(f"  (+{len(items) - limit} more)", color=C.PANEL_DIM)
 
 
-def draw_panel(r: Renderer, state: TownState, names: list[str], keys_help: Sequence[str] = ()) -> None:
+def draw_panel(r: PanelCanvas, state: TownState, names: list[str], keys_help: Sequence[str] = ()) -> None:
     r.panel_rows = {}
     if r.panel.w == 0:
         return
@@ -78,7 +89,7 @@ def draw_panel(r: Renderer, state: TownState, names: list[str], keys_help: Seque
     s.set_clip(None)
 
 
-def _agent_list(r: Renderer, state: TownState, names: list[str], y: int, bottom: int) -> None:
+def _agent_list(r: PanelCanvas, state: TownState, names: list[str], y: int, bottom: int) -> None:
     s, p, tx = r.surface, r.panel, r.text
     x, w = p.x + 10, p.w - 20
     compact = len(names) * ROW_FULL > bottom - y
@@ -105,7 +116,7 @@ def _agent_list(r: Renderer, state: TownState, names: list[str], y: int, bottom:
         y += row_h
 
 
-def _agent_detail(r: Renderer, state: TownState, a: AgentView, names: list[str], col: _Column) -> None:
+def _agent_detail(r: PanelCanvas, state: TownState, a: AgentView, names: list[str], col: _Column) -> None:
     s, tx = r.surface, r.text
     pygame.draw.circle(s, C.agent_color(a.name, names), (col.x + 8, col.y + 10), 8)
     img = tx.render(tx.big, tx.fit(tx.big, a.name, col.w - 24), C.PANEL_HEAD)

@@ -49,7 +49,7 @@ async def _answers(mind: Any, question: str) -> dict[str, Any]:
 async def believability(session: Any, judge: tuple[Any, Any], questions_path: Path, *, limit: int,
                         seed: int) -> dict[str, Any]:
     """Answers under every condition, pairwise judgements (order shuffled, seeded) and the ratings."""
-    from agents.steps.judge import judge_pair
+    from agents import judge_pair
 
     llm, prompts = judge
     minds, now = session.minds, session.world.now()

@@ -17,8 +17,8 @@ log = logging.getLogger("town.app.eval")
 
 
 async def _open_backends(out: Path, judge_base_url: str | None, judge_model: str | None) -> tuple[Any, Any]:
-    from agents.llm import open_llm
-    from agents.settings import agent_settings
+    from agents import open_llm
+    from agents import agent_settings
 
     settings = agent_settings()
     if settings.cache_path is None:  # every run's answers in one cache: a rerun of the eval replays them

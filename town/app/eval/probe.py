@@ -34,7 +34,7 @@ def first_held(mind: Any, keywords: list[str], seeded: bool, start: Any) -> str 
 
 async def _judged_answer(mind: Any, asked: str, judge: Any, persona: Any, now: Any,
                          step: str, **judge_vars: Any) -> dict[str, Any]:
-    from agents.steps.judge import JUDGE_SUPPORT, judge_yes
+    from agents import JUDGE_SUPPORT, judge_yes
 
     reply = await mind.answer_with_evidence(asked)
     row: dict[str, Any] = {"agent": persona.name, "question": asked, "answer": reply.answer,
@@ -60,7 +60,7 @@ def _renamed(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 async def probe_run(session: Any, judge: tuple[Any, Any]) -> dict[str, Any]:
     """Everything :func:`town.app.eval.metrics.run_metrics` needs beyond the event log."""
-    from agents.steps.judge import JUDGE_FACT, JUDGE_KNOWS
+    from agents import JUDGE_FACT, JUDGE_KNOWS
 
     scenario, minds, now = session.scenario, session.minds, session.world.now()
     personas = {p.name: p for p in scenario.personas}

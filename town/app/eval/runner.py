@@ -68,7 +68,7 @@ def arm_settings(arm: Arm) -> Any:
     if arm.settings is None:
         return None
     from agents import CognitionSettings
-    from agents.settings import cognition_settings
+    from agents import cognition_settings
 
     path = Path(arm.settings)
     try:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import BaseLLM, LLMError, Messages, RawCompletion
+from agents.llm.base import BaseLLM, LLMError, Messages, RawCompletion
 
 Script = Callable[[str, Messages, "dict[str, Any] | None"], "str | dict[str, Any]"] | Mapping[str, list[Any]]
 
