@@ -12,6 +12,7 @@ Test doubles (``ScriptedLLM``, the loopback server) live in ``agents.testing``, 
 
 from agents.context import CognitionSettings
 from agents.llm import BaseLLM, LLMEndpointError, LLMOutage, OpenAIChatLLM, open_llm
+from agents.llm.embedded import check_loads
 from agents.llm.model_files import (
     ModelFilesError,
     ensure_model,
@@ -44,6 +45,7 @@ __all__ = [
     "LLMOutage",
     "OpenAIChatLLM",
     "open_llm",
+    "check_loads",
     # settings
     "TOML_TABLE",
     "AgentSettings",

@@ -465,8 +465,7 @@ def _apply_llm_options(model: str | None, base_urls: list[str] | None) -> None:
 def _check_own_model() -> None:
     """With ``embedded_model`` a user's GGUF file, start it once (before the run folder exists): a file that does
     not load is one line and exit 2, not a traceback after the run has begun."""
-    from agents.llm.embedded import check_loads
-    from agents.settings import SettingsError, agent_settings
+    from agents import SettingsError, agent_settings, check_loads
 
     try:
         settings = agent_settings()
