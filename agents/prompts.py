@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -234,6 +235,98 @@ class PromptLibrary:
         return name in self.templates
 
 
+Fail = Callable[[str], None]  # report one problem: raise it, or collect it
+_FRONT_KEYS = {"schema", "temperature", "max_tokens", "description"}
+
+
+def _environment(sources: dict[str, _Source]) -> ImmutableSandboxedEnvironment:
+    """The sandbox the templates render in: strict undefined, the ``quote`` filter, no globals."""
+    env = ImmutableSandboxedEnvironment(
+        loader=_Loader(sources),
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["quote"] = quote
+    env.globals.clear()  # no lipsum, cycler, range...: a step's variables are all a template sees
+    return env
+
+
+def _parse_all(env: ImmutableSandboxedEnvironment, sources: dict[str, _Source], fail: Fail
+               ) -> dict[str, nodes.Template]:
+    """Each source's AST (syntax errors reported and left out), its unsafe constructs reported."""
+    asts: dict[str, nodes.Template] = {}
+    for name, src in sources.items():
+        try:
+            asts[name] = env.parse(src.body, name=f"{name}.j2", filename=str(src.path))
+        except jinja2.TemplateSyntaxError as exc:
+            fail(f"{src.path}:{exc.lineno}: syntax error: {exc.message}")
+            continue
+        for line, what in unsafe_uses(asts[name]):
+            fail(f"{src.path}:{line}: not allowed in a template: {what}")
+    return asts
+
+
+def _includes(name: str, seen: set[str], asts: dict[str, nodes.Template], sources: dict[str, _Source],
+              fail: Fail) -> list[str]:
+    """Names of partials included (transitively) by ``name``."""
+    out: list[str] = []
+    for ref in meta.find_referenced_templates(asts[name]):
+        if ref is None:
+            fail(f"{sources[name].path}: dynamic include; use a literal template name")
+            continue
+        ref_name = ref[:-3] if ref.endswith(".j2") else ref
+        if ref_name not in sources:
+            fail(f"{sources[name].path}: includes unknown template {ref!r}")
+            continue
+        if ref_name in seen or ref_name not in asts:
+            continue
+        seen.add(ref_name)
+        out.append(ref_name)
+        out.extend(_includes(ref_name, seen, asts, sources, fail))
+    return out
+
+
+def _check_variables(name: str, provided: frozenset[str], asts: dict[str, nodes.Template], sources: dict[str, _Source],
+                     fail: Fail) -> None:
+    """Every variable the step's template (and its partials) uses is one the step provides."""
+    for part in [name, *_includes(name, {name}, asts, sources, fail)]:
+        for var in sorted(meta.find_undeclared_variables(asts[part])):
+            if var not in provided:
+                line = _first_use_line(asts[part], var)
+                fail(
+                    f"{sources[part].path}:{line}: variable {var!r} is not provided by step {name!r}"
+                    f" (it provides: {', '.join(sorted(provided))})"
+                )
+
+
+def _front_matter(src: _Source, fail: Fail) -> tuple[type[BaseModel] | None, float, int] | None:
+    """(schema, temperature, max_tokens) from the front matter; None when a problem makes it unusable."""
+    schema_name = src.front.get("schema")
+    schema: type[BaseModel] | None = None
+    if schema_name != "text":
+        if not isinstance(schema_name, str) or schema_name not in SCHEMAS:
+            fail(f"{src.path}: unknown schema {schema_name!r}; known: text, {', '.join(sorted(SCHEMAS))}")
+            return None
+        schema = SCHEMAS[schema_name]
+    unknown_keys = set(src.front) - _FRONT_KEYS
+    if unknown_keys:
+        fail(f"{src.path}: unknown front matter keys {sorted(unknown_keys)}")
+    try:
+        temperature = float(src.front.get("temperature", 0.7))
+        max_tokens = int(src.front.get("max_tokens", 256))
+    except (TypeError, ValueError) as exc:
+        fail(f"{src.path}: bad temperature/max_tokens: {exc}")
+        return None
+    if not (0.0 <= temperature <= 2.0 and 1 <= max_tokens <= 4096):
+        fail(f"{src.path}: temperature must be 0..2 and max_tokens 1..4096")
+        return None
+    return schema, temperature, max_tokens
+
+
 def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | list[str]:
     """Load and check; raise on the first problem, or (collect_all) return every problem found."""
     problems: list[str] = []
@@ -250,45 +343,8 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
             raise
         return [str(exc)]
     steps = registered_steps()
-    env = ImmutableSandboxedEnvironment(
-        loader=_Loader(sources),
-        undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
-        keep_trailing_newline=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["quote"] = quote
-    env.globals.clear()  # no lipsum, cycler, range...: a step's variables are all a template sees
-    asts: dict[str, nodes.Template] = {}
-    for name, src in sources.items():
-        try:
-            asts[name] = env.parse(src.body, name=f"{name}.j2", filename=str(src.path))
-        except jinja2.TemplateSyntaxError as exc:
-            fail(f"{src.path}:{exc.lineno}: syntax error: {exc.message}")
-            continue
-        for line, what in unsafe_uses(asts[name]):
-            fail(f"{src.path}:{line}: not allowed in a template: {what}")
-
-    def includes(name: str, seen: set[str]) -> list[str]:
-        """Names of partials included (transitively) by ``name``."""
-        out: list[str] = []
-        for ref in meta.find_referenced_templates(asts[name]):
-            if ref is None:
-                fail(f"{sources[name].path}: dynamic include; use a literal template name")
-                continue
-            ref_name = ref[:-3] if ref.endswith(".j2") else ref
-            if ref_name not in sources:
-                fail(f"{sources[name].path}: includes unknown template {ref!r}")
-                continue
-            if ref_name in seen or ref_name not in asts:
-                continue
-            seen.add(ref_name)
-            out.append(ref_name)
-            out.extend(includes(ref_name, seen))
-        return out
-
+    env = _environment(sources)
+    asts = _parse_all(env, sources, fail)
     templates: dict[str, PromptTemplate] = {}
     for name, src in sources.items():
         if name.startswith("_") or name not in asts:
@@ -296,38 +352,15 @@ def _check(override_dir: Path | None, *, collect_all: bool) -> PromptLibrary | l
         if name not in steps:
             fail(f"{src.path}: no step registered for template {name!r} (register_step in its module)")
             continue
-        provided = steps[name] | COMMON_VARIABLES
-        for part in [name, *includes(name, {name})]:
-            for var in sorted(meta.find_undeclared_variables(asts[part])):
-                if var not in provided:
-                    line = _first_use_line(asts[part], var)
-                    fail(
-                        f"{sources[part].path}:{line}: variable {var!r} is not provided by step {name!r}"
-                        f" (it provides: {', '.join(sorted(provided))})"
-                    )
-        schema_name = src.front.get("schema")
-        schema: type[BaseModel] | None = None
-        if schema_name != "text":
-            if not isinstance(schema_name, str) or schema_name not in SCHEMAS:
-                fail(f"{src.path}: unknown schema {schema_name!r}; known: text, {', '.join(sorted(SCHEMAS))}")
-                continue
-            schema = SCHEMAS[schema_name]
-        unknown_keys = set(src.front) - {"schema", "temperature", "max_tokens", "description"}
-        if unknown_keys:
-            fail(f"{src.path}: unknown front matter keys {sorted(unknown_keys)}")
-        try:
-            temperature = float(src.front.get("temperature", 0.7))
-            max_tokens = int(src.front.get("max_tokens", 256))
-        except (TypeError, ValueError) as exc:
-            fail(f"{src.path}: bad temperature/max_tokens: {exc}")
+        _check_variables(name, steps[name] | COMMON_VARIABLES, asts, sources, fail)
+        front = _front_matter(src, fail)
+        if front is None:
             continue
-        if not (0.0 <= temperature <= 2.0 and 1 <= max_tokens <= 4096):
-            fail(f"{src.path}: temperature must be 0..2 and max_tokens 1..4096")
-            continue
+        schema, temperature, max_tokens = front
         templates[name] = PromptTemplate(
             name=name,
             path=src.path,
-            schema_name=str(schema_name),
+            schema_name=str(src.front.get("schema")),
             schema=schema,
             temperature=temperature,
             max_tokens=max_tokens,
