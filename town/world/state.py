@@ -1,4 +1,6 @@
-"""The world: map, clock, agents' bodies, objects, world events, news; conversations in :mod:`town.world.conversation`.
+"""The world: map, clock, agents' bodies, objects, world events, news. Conversations live in
+:mod:`town.world.conversation`, walking in :mod:`town.world.movement`, what agents are told in
+:mod:`town.world.observation`, the checkpoint form in :mod:`town.world.snapshot`.
 
 :meth:`World.apply` is the only place where an agent changes the world. It validates the action; a bad
 one (unknown address, someone busy or too far, not your turn...) is refused with an ``invalid_action``
@@ -13,7 +15,6 @@ Events are returned as ``{"type": ..., "agent": name | None, "data": {...}}`` di
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,10 @@ from town.world.config import EngineSettings
 from town.world.conversation import Conversation, Conversations, EventDict
 from town.world.conversation import event_dict as _ev
 from town.world.maps import Tile, TownMap
+from town.world.movement import plan_walk, stop_walking, walk
+from town.world.observation import Crowd, crowd_of, observation, perceive_agent
 from town.world.pathfinding import Pathfinder, manhattan
-from town.world.perception import IDLE, WorldEventView, distance, perceive
+from town.world.perception import IDLE, distance
 from town.world.protocol import (
     Action,
     NearbyAgent,
@@ -31,6 +34,7 @@ from town.world.protocol import (
     PerceivedEvent,
     PlaceInfo,
 )
+from town.world.snapshot import AgentState, WorldEvent, restore, world_state
 
 if TYPE_CHECKING:
     from town.world.scenario import Scenario
@@ -44,72 +48,6 @@ class WorldError(ValueError):
 
 class _Refused(Exception):
     """An agent's action the world does not accept; becomes an ``invalid_action`` event."""
-
-
-@dataclass
-class AgentState:
-    name: str
-    tile: Tile
-    living_area: str
-    kind: str = "wait"  # kind of the action being carried out
-    activity: str = "idle"
-    emoji: str = ""
-    target: str | None = None
-    action_ends_at: datetime | None = None
-    path: list[Tile] = field(default_factory=list)  # tiles still to walk, next first
-    destination: str | None = None
-    arrived: bool = True
-    conversation: str | None = None
-    using: str | None = None  # object whose state this agent set
-    pending_use: tuple[str, str] | None = None  # (object, state) to set on arrival
-    before_talk: tuple[str, str, str] | None = None  # (kind, activity, emoji) to restore after a conversation
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "tile": list(self.tile),
-            "living_area": self.living_area,
-            "kind": self.kind,
-            "activity": self.activity,
-            "emoji": self.emoji,
-            "target": self.target,
-            "action_ends_at": self.action_ends_at.isoformat() if self.action_ends_at else None,
-            "path": [list(t) for t in self.path],
-            "destination": self.destination,
-            "arrived": self.arrived,
-            "conversation": self.conversation,
-            "using": self.using,
-            "pending_use": list(self.pending_use) if self.pending_use else None,
-            "before_talk": list(self.before_talk) if self.before_talk else None,
-        }
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> "AgentState":
-        return cls(
-            name=s["name"],
-            tile=(s["tile"][0], s["tile"][1]),
-            living_area=s["living_area"],
-            kind=s["kind"],
-            activity=s["activity"],
-            emoji=s["emoji"],
-            target=s["target"],
-            action_ends_at=datetime.fromisoformat(s["action_ends_at"]) if s["action_ends_at"] else None,
-            path=[(t[0], t[1]) for t in s["path"]],
-            destination=s["destination"],
-            arrived=s["arrived"],
-            conversation=s["conversation"],
-            using=s["using"],
-            pending_use=(s["pending_use"][0], s["pending_use"][1]) if s["pending_use"] else None,
-            before_talk=tuple(s["before_talk"]) if s["before_talk"] else None,  # type: ignore[arg-type]
-        )
-
-
-@dataclass
-class WorldEvent:
-    description: str
-    address: str
-    start: datetime
-    end: datetime
 
 
 class World:
@@ -221,21 +159,11 @@ class World:
         )
         return events
 
-    def _stop_walking(self, agent: AgentState) -> None:
-        if agent.path:
-            agent.arrived = False
-        agent.path = []
-        agent.destination = None
-
     def _plan_walk(self, agent: AgentState, address: str) -> list[Tile]:
         """Path (start included) to a tile for ``address``; raises _Refused when unreachable."""
-        occupied = {a.tile for a in self.agents.values() if a.name != agent.name}
-        goal = self.paths.pick_target(address, agent.tile, self.rng, occupied)
-        if goal is None:
+        path = plan_walk(self.paths, self.rng, self.agents, agent, address)
+        if path is None:
             raise _Refused(f"{address!r} cannot be reached from {agent.tile}")
-        path = self.paths.path(agent.tile, goal)
-        if path is None:  # pick_target only returns reachable tiles
-            raise RuntimeError(f"bug: no path from {agent.tile} to {goal} picked for {address!r}")
         return path
 
     def _end_conversation(self, conv: Conversation, ended_by: str | None, reason: str) -> list[EventDict]:
@@ -368,33 +296,18 @@ class World:
         return events + self._say(conv, agent.name, text)
 
     def _wait(self, agent: AgentState, action: Action) -> list[EventDict]:
-        self._stop_walking(agent)
+        stop_walking(agent)
         return self._begin(agent, action, "waiting", keep_object=agent.using)
 
     def _sleep(self, agent: AgentState, action: Action) -> list[EventDict]:
         events = self._leave_conversation(agent)
-        self._stop_walking(agent)
+        stop_walking(agent)
         return events + self._begin(agent, action, "sleeping", keep_object=agent.using)
 
     # -- time ----------------------------------------------------------------------------------
     def advance_tick(self) -> list[EventDict]:
         """Walk everyone along their path, time out silent conversations, expire events; clock +1 tick."""
-        events: list[EventDict] = []
-        step = self.settings.tiles_per_tick
-        for name in sorted(self.agents):
-            a = self.agents[name]
-            if not a.path or a.conversation is not None:
-                continue
-            frm = a.tile
-            a.tile = a.path[step - 1] if len(a.path) >= step else a.path[-1]
-            a.path = a.path[step:]
-            events.append(_ev("move", name, **{"from": list(frm), "to": list(a.tile), "destination": a.destination}))
-            if not a.path:
-                a.arrived = True
-                if a.pending_use is not None:
-                    obj, state = a.pending_use
-                    a.pending_use = None
-                    events += self._set_object(a, obj, state)
+        events = walk(self.agents, self.settings.tiles_per_tick, self._set_object)
         tick = self.clock.tick
         for conv in self.conversations.silent(tick, self.settings.conversation_timeout_ticks):
             events += self._end_conversation(conv, None, "silence")
@@ -430,87 +343,18 @@ class World:
         self._news.append(text)
 
     # -- observation ---------------------------------------------------------------------------
-    def _nearby_view(self, a: AgentState) -> NearbyAgent:
-        return NearbyAgent(
-            name=a.name,
-            tile=a.tile,
-            address=self.map.address_at(a.tile),
-            activity=a.activity,
-            in_conversation=a.conversation is not None,
-        )
-
-    def _crowd(self) -> tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]]:
-        """Every agent's public view, and names bucketed in grid cells of the vision radius (built once per
-        observation round, so perceiving costs O(agents nearby) per agent instead of O(all agents))."""
-        cell = max(1, self.settings.vision_radius)
-        views: dict[str, NearbyAgent] = {}
-        grid: dict[tuple[int, int], list[str]] = {}
-        for n, o in sorted(self.agents.items()):
-            views[n] = self._nearby_view(o)
-            grid.setdefault((o.tile[0] // cell, o.tile[1] // cell), []).append(n)
-        return views, grid
-
-    def _perceive(self, name: str, crowd: tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]] | None = None
-                  ) -> tuple[list[PerceivedEvent], list[NearbyAgent]]:
-        a = self._agent(name)
-        now = self.now()
-        views, grid = crowd if crowd is not None else self._crowd()
-        cell = max(1, self.settings.vision_radius)
-        cx, cy = a.tile[0] // cell, a.tile[1] // cell
-        near = sorted(n for dx in (-1, 0, 1) for dy in (-1, 0, 1) for n in grid.get((cx + dx, cy + dy), ()) if n != name)
-        return perceive(
-            self.map,
-            name,
-            a.tile,
-            [views[n] for n in near],
-            self.object_states,
-            [WorldEventView(e.description, e.address) for e in self.world_events if e.start <= now < e.end],
-            vision_radius=self.settings.vision_radius,
-            attention_limit=self.settings.attention_limit,
-        )
+    def _perceive(self, name: str, crowd: Crowd | None = None) -> tuple[list[PerceivedEvent], list[NearbyAgent]]:
+        return perceive_agent(self, self._agent(name), crowd if crowd is not None else crowd_of(self))
 
     def observe_all(self, names: list[str]) -> dict[str, Observation]:
         """Observations for ``names`` at the start of this tick, sharing one crowd snapshot. Changes nothing."""
-        crowd = self._crowd()
+        crowd = crowd_of(self)
         return {name: self.observe(name, _crowd=crowd) for name in names}
 
-    def observe(self, name: str, *, _crowd: tuple[dict[str, NearbyAgent], dict[tuple[int, int], list[str]]] | None = None
-                ) -> Observation:
+    def observe(self, name: str, *, _crowd: Crowd | None = None) -> Observation:
         """What ``name`` is told at the start of this tick. Does not change the world."""
         a = self._agent(name)
-        tick = self.clock.tick
-        perceived, nearby = self._perceive(name, _crowd)
-        address = self.map.address_at(a.tile)
-        refusals = [
-            PerceivedEvent(
-                subject=name,
-                predicate="could not",
-                object=reason,
-                description=f"{name}'s last action was refused: {reason}",
-                address=address,
-                distance=0.0,
-                kind="world",
-            )
-            for t, who, reason in self._refusals
-            if who == name and t == tick - 1
-        ]
-        conv = self.conversations[a.conversation].view() if a.conversation else None
-        finished = self.conversations.finished(name, tick - 1)
-        return Observation(
-            agent=name,
-            tick=tick,
-            time=self.now(),
-            tile=a.tile,
-            address=address,
-            current_action=a.activity,
-            action_ends_at=a.action_ends_at,
-            arrived=a.arrived,
-            perceived=refusals + perceived,
-            nearby=nearby,
-            conversation=conv,
-            finished_conversations=finished,
-            injected=[text for t, who, text in self._whispers if who == name and t == tick],
-        )
+        return observation(self, a, _crowd if _crowd is not None else crowd_of(self))
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Per agent: tile, address, activity, emoji, conversation (the ``agents`` event)."""
@@ -582,25 +426,7 @@ class World:
     # -- checkpoint ----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """Everything needed to continue this world exactly (JSON-able). The map is not included."""
-        version, internal, gauss = self.rng.getstate()
-        return {
-            "version": 1,
-            "map": str(self.map.path),
-            "seed": self.seed,
-            "settings": self.settings.model_dump(),
-            "clock": self.clock.to_state(),
-            "rng": [version, list(internal), gauss],
-            "agents": [a.to_state() for _, a in sorted(self.agents.items())],
-            "object_states": dict(self.object_states),
-            **self.conversations.to_state(),  # conversations, conversation_count, last_talk
-            "world_events": [
-                {"description": e.description, "address": e.address, "start": e.start.isoformat(), "end": e.end.isoformat()}
-                for e in self.world_events
-            ],
-            "whispers": [list(w) for w in self._whispers],
-            "refusals": [list(r) for r in self._refusals],
-            "news": list(self._news),
-        }
+        return world_state(self)
 
     @classmethod
     def from_state(cls, town_map: TownMap, state: dict[str, Any], *, settings: EngineSettings | None = None) -> "World":
@@ -617,15 +443,5 @@ class World:
             seed=state["seed"],
             news=state["news"],
         )
-        version, internal, gauss = state["rng"]
-        world.rng.setstate((version, tuple(internal), gauss))
-        world.agents = {s["name"]: AgentState.from_state(s) for s in state["agents"]}
-        world.object_states.update(state["object_states"])
-        world.conversations = Conversations.from_state(state)
-        world.world_events = [
-            WorldEvent(e["description"], e["address"], datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"]))
-            for e in state["world_events"]
-        ]
-        world._whispers = [(t, a, x) for t, a, x in state["whispers"]]
-        world._refusals = [(t, a, x) for t, a, x in state["refusals"]]
+        restore(world, state)
         return world
