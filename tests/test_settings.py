@@ -213,3 +213,38 @@ def test_doctor_shows_an_unknown_TOWN_variable_as_a_failed_settings_check(town_t
     failed = [c for c in run_checks() if c.status == "fail"]
     assert [c.name for c in failed] == ["settings"]
     assert "TOWN_CONCURENCY: no setting has this name; did you mean TOWN_CONCURRENCY?" in failed[0].detail
+
+
+def test_set_flags_go_through_the_same_models_and_beat_the_environment(town_toml: Path, monkeypatch):
+    import os
+
+    from town.app.town_env import apply_sets
+
+    monkeypatch.setenv("TOWN_ENGINE_VISION_RADIUS", "7")
+    apply_sets(["engine.vision_radius=6", "mind.retrieve_k=4", "llm.retries=1", "mind.retrieval.recency=0.5"])
+    assert engine_settings().vision_radius == 6 and agent_settings().retries == 1
+    mind = cognition_settings()
+    assert (mind.retrieve_k, mind.retrieval.recency) == (4, 0.5)
+    assert os.environ["TOWN_ENGINE_VISION_RADIUS"] == "6"
+
+
+@pytest.mark.parametrize("item,expected", [
+    ("engine.vison_radius=6", "--set engine.vison_radius=6: [engine] has no key 'vison_radius'; did you mean "
+                              "engine.vision_radius?"),
+    ("engine.vision_radius=0", "--set engine.vision_radius=0: vision_radius=0: Input should be greater than"),
+    ("mind.attention_limit=2", "did you mean mind.attend_limit?"),
+    ("llm.retries=lots", "bad LLM setting from --set llm.retries=lots: retries:"),
+    ("mind.retrieval.recency=fast", "bad mind setting from --set mind.retrieval.recency=fast: retrieval.recency:"),
+    ("vision_radius=6", "--set vision_radius=6: expected TABLE.KEY=VALUE"),
+])
+def test_a_bad_set_flag_is_one_line_exit_2_and_nothing_written(town_toml: Path, tmp_path: Path, item, expected):
+    res = CliRunner().invoke(app, ["run", "--headless", "--set", item, "--out", str(tmp_path / "r")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and expected in flat and len(res.output.strip().splitlines()) == 1, res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_takes_set_too(town_toml: Path, tmp_path: Path):
+    res = CliRunner().invoke(app, ["resume", str(tmp_path), "--set", "llm.retrys=1"])
+    assert res.exit_code == 2 and "--set llm.retrys=1: [llm] has no key 'retrys'; did you mean llm.retries?" in \
+        " ".join(res.output.split()), res.output

@@ -33,3 +33,35 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         close = difflib.get_close_matches(var, known, n=1)
         hint = f"; did you mean {close[0]}?" if close else " (see the README's Settings section)"
         raise config.SettingsError(f"environment variable {var}: no setting has this name{hint}")
+
+
+def apply_sets(items: list[str]) -> None:
+    """Apply ``--set TABLE.KEY=VALUE`` items (``engine.vision_radius=6``, ``mind.retrieval.recency=0.5``,
+    ``llm.retries=1``) over the environment and the file, each checked by its table's own model at once; a bad
+    key or value is a one-line SettingsError naming the ``--set`` item."""
+    import agents
+
+    tables = {
+        "engine": (config.ENV_PREFIX, config.engine_settings, config.EngineSettings.model_fields),
+        "llm": (PREFIX, agents.agent_settings, agents.AgentSettings.model_fields),
+        "mind": ("TOWN_MIND_", agents.cognition_settings, agents.CognitionSettings.model_fields),
+    }
+    for item in items:
+        dotted, sep, value = item.partition("=")
+        table, _, key = dotted.strip().partition(".")
+        if not sep or table not in tables or not key:
+            raise config.SettingsError(f"--set {item}: expected TABLE.KEY=VALUE, TABLE one of {', '.join(tables)}")
+        prefix, load, fields = tables[table]
+        if key.split(".")[0] not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {table}.{close[0]}?" if close else ""
+            raise config.SettingsError(f"--set {item}: [{table}] has no key {key!r}{hint}")
+        var = prefix + key.upper().replace(".", "__")
+        os.environ[var] = value.strip()  # the variable is how the value reaches the model: name the flag instead
+        try:
+            load()
+        except (config.SettingsError, agents.SettingsError) as exc:
+            msg = str(exc)
+            named = f"environment variable {var}"
+            raise config.SettingsError(msg.replace(named, f"--set {item}") if named in msg
+                                       else f"--set {item}: {msg}") from None
