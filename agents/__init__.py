@@ -32,6 +32,7 @@ from agents.mind import AgentMind
 from agents.prompts import PromptError, PromptLibrary, check_prompts, list_prompts, show_prompt
 from agents.runtime import MindRuntime
 from agents.settings import TOML_TABLE, AgentSettings, SettingsError, agent_settings, cognition_settings, config_file
+from agents.settings import env_names
 from agents.steps.judge import JUDGE_FACT, JUDGE_KNOWS, JUDGE_SUPPORT, judge_pair, judge_yes
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "SettingsError",
     "agent_settings",
     "cognition_settings",
+    "env_names",
     "config_file",
     # model files
     "ModelFilesError",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.memory.retrieve import RetrievalWeights
 from agents.prompts import PromptLibrary, format_time
@@ -34,7 +34,7 @@ class CognitionSettings(BaseModel):
     focal_questions: int = 3
     insights_per_question: int = 2
     retrieve_k: int = 8
-    attention_limit: int = 4
+    attend_limit: int = Field(4, ge=1, le=100, description="perceived events the mind attends to, nearest first")
     react_max_steps: int = Field(4, description="ReAct Thought/Action/Observation step cap")
     max_conversation_turns: int = Field(8, description="the [engine] value, copied in by the session")
     conversation_cooldown_min: int = Field(60, description="the [engine] value, copied in by the session")
@@ -43,6 +43,18 @@ class CognitionSettings(BaseModel):
     plan_cache: bool = True
     wake_hour_default: int = 7
     retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights, description="retrieval weights and decay")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "attention_limit" in data:
+            raise ValueError(RENAMED_MESSAGE)
+        return data
+
+
+#: the minds' knob had the engine's name; the old one is refused, naming the new one (before 1.0: no alias)
+RENAMED_MESSAGE = ("[mind] attention_limit is now attend_limit (events the mind attends to); "
+                   "[engine] attention_limit is the events delivered per tick")
 
 
 @dataclass

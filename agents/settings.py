@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -204,7 +204,7 @@ def cognition_settings() -> CognitionSettings:
     """The minds' :class:`~agents.context.CognitionSettings`: field defaults, then the ``[mind]`` table of the
     config file (``[mind.retrieval]`` for the retrieval weights), then ``TOWN_MIND_*`` variables, strongest (nested
     with ``__``: ``TOWN_MIND_RETRIEVAL__RECENCY=0.5``). Unknown keys are errors: a misspelt knob is not ignored."""
-    from agents.context import CognitionSettings
+    from agents.context import RENAMED_MESSAGE, CognitionSettings
 
     class MindSettings(_TableSettings, CognitionSettings):
         model_config = SettingsConfigDict(env_prefix="TOWN_MIND_", env_nested_delimiter="__", extra="forbid")
@@ -218,9 +218,31 @@ def cognition_settings() -> CognitionSettings:
                 where = var if var in os.environ else f"{config_file()} [{MIND_TABLE}]"
                 raise SettingsError(f"{where}: {key} is an [engine] setting (TOWN_ENGINE_{key.upper()}), one for "
                                     "the world and the minds")
+        if "attention_limit" in table or "TOWN_MIND_ATTENTION_LIMIT" in os.environ:
+            where = ("environment variable TOWN_MIND_ATTENTION_LIMIT" if "TOWN_MIND_ATTENTION_LIMIT" in os.environ
+                     else f"{config_file()} [{MIND_TABLE}]")
+            raise SettingsError(f"{where}: {RENAMED_MESSAGE}")
         return CognitionSettings.model_validate(MindSettings().model_dump())
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         raise _settings_error("mind", exc, "TOWN_MIND_", MIND_TABLE) from exc
+
+
+def env_names() -> set[str]:
+    """Every ``TOWN_*`` variable the minds' side reads: the ``[llm]`` and ``[mind]`` fields (and their aliases),
+    ``TOWN_CONFIG`` and ``TOWN_CACHE_DIR``. Taken from the models, so a new knob is known without a second list."""
+    from agents.context import CognitionSettings
+    from agents.llm.model_files import CACHE_DIR_ENV
+
+    names = {CONFIG_ENV, CACHE_DIR_ENV}
+    for name, field in AgentSettings.model_fields.items():
+        names.add(f"TOWN_{name.upper()}")
+        names.update(n for n in getattr(field.validation_alias, "choices", []) if isinstance(n, str) and n.isupper())
+    for name, field in CognitionSettings.model_fields.items():
+        names.add(f"TOWN_MIND_{name.upper()}")
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            names.update(f"TOWN_MIND_{name.upper()}__{inner.upper()}" for inner in sub.model_fields)
+    return names
 
 
 def agent_settings(**overrides: Any) -> AgentSettings:

@@ -10,7 +10,11 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests never read the developer's endpoint settings: each test that wants one sets it.
-for _var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "TOWN_BASE_URLS", "TOWN_CONFIG"):
+# Nor any other TOWN_ setting (a stray one would be refused by every run's preflight), except where the models
+# live and the real-model test's tick count.
+for _var in [v for v in os.environ if v.startswith("TOWN_") and v not in ("TOWN_CACHE_DIR", "TOWN_TEST_TICKS")]:
+    os.environ.pop(_var, None)
+for _var in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
     os.environ.pop(_var, None)
 
 

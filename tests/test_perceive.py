@@ -48,8 +48,8 @@ async def test_new_events_are_stored_once_within_the_window_and_again_after_it()
     assert mem.count() == 2
 
 
-async def test_attention_limit_keeps_nearest_and_skips_self() -> None:
-    ctx = make_ctx(ScriptedLLM(town_script), settings=CognitionSettings(attention_limit=2, importance_batch=10))
+async def test_attend_limit_keeps_nearest_and_skips_self() -> None:
+    ctx = make_ctx(ScriptedLLM(town_script), settings=CognitionSettings(attend_limit=2, importance_batch=10))
     events = [ev("A", "A is far", 9), ev("Klaus Mueller", "Klaus Mueller is here", 0), ev("B", "B is near", 1),
               ev("C", "C is middle", 5)]
     new = await perceive(ctx, obs_at(0, events), PerceptionState())

@@ -155,3 +155,96 @@ def test_the_readme_example_loads_as_is(town_toml: Path):
     town_toml.write_text(re.search(r"```toml\n(.*?)```", section, re.S).group(1), encoding="utf-8")
     assert engine_settings().decide_concurrency == 8
     assert agent_settings().concurrency == 16 and cognition_settings().retrieval.keyword == 0.5
+
+
+def test_the_minds_attend_limit_has_its_own_name_and_the_old_one_names_it(town_toml: Path, monkeypatch):
+    town_toml.write_text("[engine]\nattention_limit = 6\n[mind]\nattend_limit = 2\n", encoding="utf-8")
+    assert engine_settings().attention_limit == 6 and cognition_settings().attend_limit == 2
+    town_toml.write_text("[mind]\nattention_limit = 2\n", encoding="utf-8")
+    with pytest.raises(MindSettingsError, match=rf"{town_toml} \[mind\]: .*attention_limit is now attend_limit"):
+        cognition_settings()
+    town_toml.write_text("", encoding="utf-8")
+    monkeypatch.setenv("TOWN_MIND_ATTENTION_LIMIT", "2")
+    with pytest.raises(MindSettingsError) as err:
+        cognition_settings()
+    assert "environment variable TOWN_MIND_ATTENTION_LIMIT" in str(err.value) and "attend_limit" in str(err.value)
+    monkeypatch.delenv("TOWN_MIND_ATTENTION_LIMIT")
+    monkeypatch.setenv("TOWN_MIND_ATTEND_LIMIT", "0")
+    with pytest.raises(MindSettingsError, match="TOWN_MIND_ATTEND_LIMIT: attend_limit"):
+        cognition_settings()
+
+
+@pytest.mark.parametrize("var,closest", [
+    ("TOWN_RETRYS", "TOWN_RETRIES"),
+    ("TOWN_VISION_RADUIS", "TOWN_VISION_RADIUS"),
+    ("TOWN_ENGNE_TALK_RADIUS", "TOWN_ENGINE_TALK_RADIUS"),
+    ("TOWN_MIND_RETREIVE_K", "TOWN_MIND_RETRIEVE_K"),
+])
+def test_an_unknown_TOWN_variable_stops_a_run_naming_the_closest_name(
+        town_toml: Path, monkeypatch, tmp_path: Path, var, closest):
+    monkeypatch.setenv(var, "3")
+    res = CliRunner().invoke(app, ["run", "--headless", "--out", str(tmp_path / "r")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and f"environment variable {var}: no setting has this name; did you mean {closest}?" \
+        in flat, res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_every_name_a_settings_model_reads_is_known_and_the_test_environment_has_no_stray_one():
+    import os
+
+    from agents.context import CognitionSettings
+    from agents.settings import AgentSettings
+    from town.app.town_env import check_environment, known_names
+    from town.world.config import EngineSettings
+
+    known = known_names()
+    assert {f"TOWN_ENGINE_{k.upper()}" for k in EngineSettings.model_fields} <= known
+    assert {f"TOWN_{k.upper()}" for k in AgentSettings.model_fields} <= known
+    assert {f"TOWN_MIND_{k.upper()}" for k in CognitionSettings.model_fields} <= known
+    assert {"TOWN_CONFIG", "TOWN_CACHE_DIR", "TOWN_CACHE_PATH", "TOWN_BASE_URLS", "TOWN_VISION_RADIUS"} <= known
+    check_environment(os.environ)  # conftest leaves no stray TOWN_ variable behind
+
+
+def test_doctor_shows_an_unknown_TOWN_variable_as_a_failed_settings_check(town_toml: Path, monkeypatch):
+    from town.app.doctor import run_checks
+
+    monkeypatch.setenv("TOWN_CONCURENCY", "4")
+    failed = [c for c in run_checks() if c.status == "fail"]
+    assert [c.name for c in failed] == ["settings"]
+    assert "TOWN_CONCURENCY: no setting has this name; did you mean TOWN_CONCURRENCY?" in failed[0].detail
+
+
+def test_set_flags_go_through_the_same_models_and_beat_the_environment(town_toml: Path, monkeypatch):
+    import os
+
+    from town.app.town_env import apply_sets
+
+    monkeypatch.setenv("TOWN_ENGINE_VISION_RADIUS", "7")
+    apply_sets(["engine.vision_radius=6", "mind.retrieve_k=4", "llm.retries=1", "mind.retrieval.recency=0.5"])
+    assert engine_settings().vision_radius == 6 and agent_settings().retries == 1
+    mind = cognition_settings()
+    assert (mind.retrieve_k, mind.retrieval.recency) == (4, 0.5)
+    assert os.environ["TOWN_ENGINE_VISION_RADIUS"] == "6"
+
+
+@pytest.mark.parametrize("item,expected", [
+    ("engine.vison_radius=6", "--set engine.vison_radius=6: [engine] has no key 'vison_radius'; did you mean "
+                              "engine.vision_radius?"),
+    ("engine.vision_radius=0", "--set engine.vision_radius=0: vision_radius=0: Input should be greater than"),
+    ("mind.attention_limit=2", "did you mean mind.attend_limit?"),
+    ("llm.retries=lots", "bad LLM setting from --set llm.retries=lots: retries:"),
+    ("mind.retrieval.recency=fast", "bad mind setting from --set mind.retrieval.recency=fast: retrieval.recency:"),
+    ("vision_radius=6", "--set vision_radius=6: expected TABLE.KEY=VALUE"),
+])
+def test_a_bad_set_flag_is_one_line_exit_2_and_nothing_written(town_toml: Path, tmp_path: Path, item, expected):
+    res = CliRunner().invoke(app, ["run", "--headless", "--set", item, "--out", str(tmp_path / "r")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and expected in flat and len(res.output.strip().splitlines()) == 1, res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_takes_set_too(town_toml: Path, tmp_path: Path):
+    res = CliRunner().invoke(app, ["resume", str(tmp_path), "--set", "llm.retrys=1"])
+    assert res.exit_code == 2 and "--set llm.retrys=1: [llm] has no key 'retrys'; did you mean llm.retries?" in \
+        " ".join(res.output.split()), res.output

@@ -69,9 +69,12 @@ def model_spec(size: str) -> ModelSpec:
         raise ValueError(f"unknown embedded model {size!r}; choose one of {sorted(MODEL_SPECS)}") from None
 
 
+CACHE_DIR_ENV = "TOWN_CACHE_DIR"
+
+
 def models_dir() -> Path:
     """``$TOWN_CACHE_DIR`` or ``~/.cache/town/models``."""
-    env = os.environ.get("TOWN_CACHE_DIR")
+    env = os.environ.get(CACHE_DIR_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "town" / "models"
 
 

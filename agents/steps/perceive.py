@@ -1,6 +1,6 @@
 """Perception: what in this tick's observation is new, stored as memories with batched importance.
 
-- Attention: only the ``attention_limit`` nearest events are attended to (world events first).
+- Attention: only the ``attend_limit`` nearest events are attended to (world events first).
 - Novelty: an event (subject, predicate, object, description) seen within the last
   :data:`SEEN_WINDOW_MIN` game minutes is not new; the seen-set lives in :class:`PerceptionState`.
 - Importance: new memories are stored at once with :data:`PROVISIONAL_IMPORTANCE` and their ids
@@ -63,7 +63,7 @@ def attend(ctx: MindContext, obs: Observation) -> list[PerceivedEvent]:
     """The events this agent pays attention to: not its own, world events first, then nearest."""
     others = [e for e in obs.perceived if e.subject != ctx.name]
     others.sort(key=lambda e: (e.kind != "world", e.distance))
-    return others[: ctx.settings.attention_limit]
+    return others[: ctx.settings.attend_limit]
 
 
 async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -> list[PerceivedEvent]:

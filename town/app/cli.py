@@ -47,6 +47,10 @@ ModelOpt = Annotated[
 BaseUrlOpt = Annotated[
     Optional[list[str]], typer.Option("--base-url", metavar="URL", help="OpenAI-compatible endpoint(s); repeat for a pool")
 ]
+SetOpt = Annotated[
+    Optional[list[str]], typer.Option("--set", metavar="TABLE.KEY=VALUE", callback=lambda v: _set_option(v),
+                                      help="a setting over environment and town.toml, e.g. engine.vision_radius=6; repeatable"),
+]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="INFO logs, and every counter in the summary")]
 HeadlessOpt = Annotated[bool, typer.Option("--headless", help="no window: a progress bar and logs")]
 
@@ -69,6 +73,18 @@ def _main(
     ] = False,
 ) -> None:
     """A small town of LLM-driven generative agents."""
+
+
+def _set_option(items: list[str] | None) -> list[str] | None:
+    """``--set`` items go through the settings models now: a bad key or value is one line, exit 2, nothing written."""
+    from town.app.town_env import apply_sets
+    from town.world.config import SettingsError
+
+    try:
+        apply_sets(items or [])
+    except SettingsError as exc:
+        _fail(str(exc))
+    return items
 
 
 def _fail(msg: str) -> None:
@@ -125,6 +141,7 @@ def run(
     prompts: PromptsOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
+    set_: SetOpt = None,
     memory_url: Annotated[
         Optional[str], typer.Option(help="Chroma server, e.g. http://127.0.0.1:8000 (default: embedded, in the run folder)")
     ] = None,
@@ -167,6 +184,7 @@ def resume(
     prompts: PromptsOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
+    set_: SetOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Resume a run (also one killed with SIGKILL: at most one tick is lost), or --fork it first."""

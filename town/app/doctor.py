@@ -241,6 +241,7 @@ def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str
 def run_checks(*, flags: set[str] = frozenset(), rehash: bool = False) -> list[Check]:  # type: ignore[assignment]
     from agents import SettingsError, agent_settings, cognition_settings
     from town.world.config import SettingsError as EngineSettingsError
+    from town.app.town_env import check_environment
     from town.world.config import engine_settings
 
     checks = [check_python(), check_packages()]
@@ -248,6 +249,7 @@ def run_checks(*, flags: set[str] = frozenset(), rehash: bool = False) -> list[C
         settings = agent_settings()
         cognition_settings()
         engine_settings()
+        check_environment()
     except (SettingsError, EngineSettingsError) as exc:
         checks.append(Check("settings", "fail", str(exc), "fix the key named above (environment or town.toml)"))
         return checks

@@ -11,6 +11,7 @@ from pathlib import Path
 from town.app import checkpoint as ckpt
 from town.app import rundir
 from town.app.session import RunConfig, UserError
+from town.app.town_env import check_environment
 from town.app.session import _load_scenario as load_scenario_or_fail
 from town.world.config import SettingsError, engine_settings
 from town.world.maps import MapError
@@ -30,6 +31,7 @@ def check_run(cfg: RunConfig) -> None:
         scenario.load_map()
         engine_settings()
         agents.MindRuntime.check_inputs(cfg.prompts_dir)
+        check_environment()
     except (MapError, SettingsError, agents.SettingsError, agents.PromptError) as exc:
         raise UserError(str(exc)) from exc
 
@@ -47,5 +49,6 @@ def check_resume(run_dir: Path, hours: float, prompts_dir: Path | None) -> None:
     try:
         engine_settings()  # the resumed world keeps its saved knobs, but the concurrency is read again
         agents.MindRuntime.check_inputs(prompts_dir)
+        check_environment()
     except (SettingsError, agents.SettingsError, agents.PromptError) as exc:
         raise UserError(str(exc)) from exc

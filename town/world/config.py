@@ -61,6 +61,11 @@ class EngineSettings(BaseModel):
 LEGACY_ENV = {f"TOWN_{name.upper()}": name for name in EngineSettings.model_fields if name != "decide_concurrency"}
 
 
+def env_names() -> set[str]:
+    """Every ``TOWN_*`` variable the engine reads: ``TOWN_ENGINE_<KEY>``, the older names, and ``TOWN_CONFIG``."""
+    return {CONFIG_ENV, *LEGACY_ENV, *(ENV_PREFIX + name.upper() for name in EngineSettings.model_fields)}
+
+
 def config_file() -> Path | None:
     """The TOML file to read: ``$TOWN_CONFIG`` (must exist) or ``./town.toml`` if present."""
     explicit = os.environ.get(CONFIG_ENV)
