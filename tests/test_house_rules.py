@@ -22,8 +22,6 @@ ALLOWED: dict[str, str] = {  # known offenders, each to be split; an entry that 
     "town/world/state.py": "World still holds movement, objects and tick bookkeeping (conversations moved out)",
     "agents/prompts.py::_check": "one pass over a template's AST; to split into per-rule checks",
     "town/app/cli.py": "every command in one module; to split by command group",
-    "town/app/session.py": "Session plus the run/resume/interview entry points; the entry points to move out",
-    "town/app/session.py::open": "fresh run and resume in one method; to split in two",
 }
 
 

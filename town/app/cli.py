@@ -132,7 +132,7 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the town: live in a pygame window, or --headless with a progress bar and logs."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
     from town.app import preflight
 
     if not headless and screenshot is None and not _has_display():
@@ -170,7 +170,7 @@ def resume(
     verbose: VerboseOpt = False,
 ) -> None:
     """Resume a run (also one killed with SIGKILL: at most one tick is lost), or --fork it first."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
     from town.app import preflight
 
     if not headless and not _has_display():
@@ -195,7 +195,7 @@ def resume(
 @app.command()
 def fork(run_dir: RunDir, new_dir: Annotated[Path, typer.Argument(help="where the copy goes")]) -> None:
     """Copy a run at its last checkpoint into a new folder (then `town resume NEW`)."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.fork_run(run_dir, new_dir)
@@ -235,7 +235,7 @@ def interview(
     prompts: PromptsOpt = None,
 ) -> None:
     """Ask an agent questions in character, answered from her memories (nothing is stored)."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.interview(
@@ -253,7 +253,7 @@ def interviews(
     prompts: PromptsOpt = None,
 ) -> None:
     """Run the interview harness (Smallville's five categories) over every agent; answers saved for rating."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         path = town_app.run_interview_harness(run_dir, questions, out, prompts_dir=prompts)
@@ -269,7 +269,7 @@ def whisper(
     text: Annotated[str, typer.Argument(help="an inner thought, e.g. 'You want to run for mayor'")],
 ) -> None:
     """Add an inner thought to an agent's memory, before or during a run (picked up at the next tick)."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.post_to_inbox(run_dir, {"type": "whisper", "agent": agent, "text": text})
@@ -286,7 +286,7 @@ def inject(
     minutes: Annotated[int, typer.Option(help="how long the event lasts (game minutes)")] = 60,
 ) -> None:
     """Inject a world event that nearby agents perceive, before or during a run."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.post_to_inbox(run_dir, {"type": "inject", "description": description, "address": at, "minutes": minutes})
@@ -353,7 +353,7 @@ def eval_cmd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Seeds x hours per arm, metrics with 95% CIs, A/B verdicts, believability ablations; eval.json + reports."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
     from town.app.eval import evaluate
     from town.app.eval.runner import Arm, EvalSpec
 
