@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 import agents.testing
 from agents.testing import FakeOpenAIServer
-from town.app.session import RunConfig, Session, UserError, post_to_inbox, run_session
+from town.app.runs import post_to_inbox
+from town.app.session import RunConfig, Session, UserError, run_session
 from town.app.cli import app as cli
 from town.world.events import read_events
 from tests._run_helpers import comparable_events
@@ -153,7 +154,7 @@ def test_cli_headless_run_over_http_then_sigkill_and_resume(tmp_path):
 
 
 def test_interview_reads_a_run_without_changing_it(tmp_path, monkeypatch):
-    from town.app.session import interview
+    from town.app.runs import interview
 
     run_dir = tmp_path / "run"
     asyncio.run(_fresh(run_dir, 3))

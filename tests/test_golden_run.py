@@ -37,9 +37,13 @@ def golden_stream(run_dir: Path) -> list[dict]:
     """
     import agents.testing
     try:
-        from town.app.session import RunConfig, Session, post_to_inbox, run_session
-    except ImportError:  # the layout before town/app/
-        from town.app import RunConfig, Session, post_to_inbox, run_session  # type: ignore[no-redef]
+        from town.app.runs import post_to_inbox
+        from town.app.session import RunConfig, Session, run_session
+    except ImportError:  # the layouts before town/app/runs.py
+        try:
+            from town.app.session import RunConfig, Session, post_to_inbox, run_session  # type: ignore[no-redef]
+        except ImportError:  # the layout before town/app/
+            from town.app import RunConfig, Session, post_to_inbox, run_session  # type: ignore[no-redef]
 
     async def go() -> None:
         cfg = RunConfig(scenario="valentines", hours=1, seed=SEED, run_dir=run_dir)

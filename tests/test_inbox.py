@@ -136,7 +136,7 @@ def test_a_bad_message_reaching_a_running_town_is_moved_aside_not_fatal(tmp_path
 
 
 def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
-    from town.app.session import _post_from_viewer
+    from town.app.runs import _post_from_viewer
 
     run_dir = tmp_path / "run"
 
@@ -144,7 +144,7 @@ def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
         cfg = RunConfig(scenario="valentines", hours=1, seed=3, run_dir=run_dir)
         session = await Session.open(run_dir, resume=False, cfg=cfg, llm=_scripted())
         try:
-            with caplog.at_level("ERROR", logger="town.app.session"):
+            with caplog.at_level("ERROR", logger="town.app.runs"):
                 assert _post_from_viewer(session, {"type": "whisper", "agent": "Klaus Mueller", "text": "  "}) is None
                 assert _post_from_viewer(session, {"type": "inject", "description": "fire", "minutes": 0}) is None
             assert not list((run_dir / "inbox").glob("*.json"))
@@ -153,5 +153,5 @@ def test_the_viewer_whisper_box_runs_the_same_checks(tmp_path, caplog):
             await session.close()
 
     asyncio.run(go())
-    assert [r.getMessage().split(":")[0] for r in caplog.records if r.name == "town.app.session"] == ["not sent"] * 2
+    assert [r.getMessage().split(":")[0] for r in caplog.records if r.name == "town.app.runs"] == ["not sent"] * 2
     assert [m["text"] for _, m in inbox.take(run_dir)] == ["hi"]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from agents.testing import ServerProcess
-from town.app.session import RunConfig, UserError, interview, resume, run
+from town.app.runs import interview, resume, run
+from town.app.session import RunConfig, UserError
 from town.world.events import read_events
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,133 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
 
-from town.app.console import err_console as console
-
-# no locals in crash tracebacks: they would print settings, API keys included
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
-prompts_app = typer.Typer(no_args_is_help=True, help="List, show and check prompt templates.")
-app.add_typer(prompts_app, name="prompts")
-
-RunDir = Annotated[Path, typer.Argument(help="a run folder, e.g. runs/demo")]
-PromptsOpt = Annotated[
-    Optional[Path], typer.Option("--prompts", help="folder of templates that replace the defaults by name")
-]
-#: the embedded models the CLI offers, checked here alone (run, resume, doctor, model); the same names as
-#: agents.llm.model_files.MODEL_SPECS (a test keeps them equal), not imported from there so that --help stays fast
-ModelSize = Literal["1.5b", "0.5b"]
-
-
-def _model_option(value: str | None) -> str | None:
-    """The one check of ``--model``: one of ModelSize, or the path of an existing ``.gguf`` file (which
-    :func:`_check_own_model` later starts once to see that it loads)."""
-    from typing import get_args
-
-    if value is None or value in get_args(ModelSize):
-        return value
-    path = Path(value).expanduser()
-    if path.suffix.lower() != ".gguf" or not path.is_file():
-        choices = ", ".join(repr(c) for c in get_args(ModelSize))
-        _fail(f"--model: {value!r} is not one of {choices}, nor the path of an existing .gguf file")
-    return str(path.resolve())
-
-
-ModelOpt = Annotated[
-    Optional[str],
-    typer.Option("--model", metavar="<1.5b|0.5b|FILE.gguf>", callback=_model_option,
-                 help="embedded model, used when no endpoint is configured: a size, or your own GGUF file"),
-]
-BaseUrlOpt = Annotated[
-    Optional[list[str]], typer.Option("--base-url", metavar="URL", help="OpenAI-compatible endpoint(s); repeat for a pool")
-]
-SetOpt = Annotated[
-    Optional[list[str]], typer.Option("--set", metavar="TABLE.KEY=VALUE", callback=lambda v: _set_option(v),
-                                      help="a setting over environment and town.toml, e.g. engine.vision_radius=6; repeatable"),
-]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="INFO logs, and every counter in the summary")]
-HeadlessOpt = Annotated[bool, typer.Option("--headless", help="no window: a progress bar and logs")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            print(f"town {version('town')}")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            print("town (not installed)")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
-    ] = False,
-) -> None:
-    """A small town of LLM-driven generative agents."""
-
-
-def _set_option(items: list[str] | None) -> list[str] | None:
-    """``--set`` items go through the settings models now: a bad key or value is one line, exit 2, nothing written."""
-    from town.app.town_env import apply_sets
-    from town.world.config import SettingsError
-
-    try:
-        apply_sets(items or [])
-    except SettingsError as exc:
-        _fail(str(exc))
-    return items
-
-
-def _fail(msg: str) -> None:
-    from rich.markup import escape
-
-    from agents import redact
-
-    msg = " ".join(part.strip() for part in redact(str(msg)).splitlines() if part.strip())  # one line, always
-    console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _stopped(msg: str) -> None:
-    """A run stopped early but resumable (exit 3: not bad input, not a crash)."""
-    console.print(f"[bold red]stopped:[/] {msg}", soft_wrap=True)
-    raise typer.Exit(3)
-
-
-def _setup_logging(verbose: bool, run_dir: Path | None = None) -> None:
-    """Console (rich) and ``RUN/town.log`` handlers; both mask credentials, tracebacks included."""
-    from agents import RedactingFilter, RedactingFormatter
-
-    handlers: list[logging.Handler] = []
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(run_dir / "town.log", encoding="utf-8")
-        fh.setFormatter(RedactingFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")))
-        handlers.append(fh)
-    from town.app.console import console_log_handler
-
-    handler = console_log_handler(verbose)
-    handler.setFormatter(RedactingFormatter(logging.Formatter("%(message)s")))  # no second level prefix
-    handlers.append(handler)
-    for h in handlers:
-        h.addFilter(RedactingFilter())
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
-    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _has_display() -> bool:
-    from town.app.doctor import has_display
-
-    return has_display()
+from town.app.cli_options import (BaseUrlOpt, HeadlessOpt, ModelOpt, ModelSize, PromptsOpt, RunDir, SetOpt, VerboseOpt,
+                                  _apply_llm_options, _check_own_model, _fail, _has_display, _prepare_embedded_model,
+                                  _setup_logging, _stopped, app, console)
 
 
 @app.command()
@@ -149,7 +31,7 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the town: live in a pygame window, or --headless with a progress bar and logs."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
     from town.app import preflight
 
     if not headless and screenshot is None and not _has_display():
@@ -188,7 +70,7 @@ def resume(
     verbose: VerboseOpt = False,
 ) -> None:
     """Resume a run (also one killed with SIGKILL: at most one tick is lost), or --fork it first."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
     from town.app import preflight
 
     if not headless and not _has_display():
@@ -213,7 +95,7 @@ def resume(
 @app.command()
 def fork(run_dir: RunDir, new_dir: Annotated[Path, typer.Argument(help="where the copy goes")]) -> None:
     """Copy a run at its last checkpoint into a new folder (then `town resume NEW`)."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.fork_run(run_dir, new_dir)
@@ -253,7 +135,7 @@ def interview(
     prompts: PromptsOpt = None,
 ) -> None:
     """Ask an agent questions in character, answered from her memories (nothing is stored)."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.interview(
@@ -271,7 +153,7 @@ def interviews(
     prompts: PromptsOpt = None,
 ) -> None:
     """Run the interview harness (Smallville's five categories) over every agent; answers saved for rating."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         path = town_app.run_interview_harness(run_dir, questions, out, prompts_dir=prompts)
@@ -287,7 +169,7 @@ def whisper(
     text: Annotated[str, typer.Argument(help="an inner thought, e.g. 'You want to run for mayor'")],
 ) -> None:
     """Add an inner thought to an agent's memory, before or during a run (picked up at the next tick)."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.post_to_inbox(run_dir, {"type": "whisper", "agent": agent, "text": text})
@@ -304,7 +186,7 @@ def inject(
     minutes: Annotated[int, typer.Option(help="how long the event lasts (game minutes)")] = 60,
 ) -> None:
     """Inject a world event that nearby agents perceive, before or during a run."""
-    from town.app import session as town_app
+    from town.app import runs as town_app
 
     try:
         town_app.post_to_inbox(run_dir, {"type": "inject", "description": description, "address": at, "minutes": minutes})
@@ -331,197 +213,9 @@ def report(
     console.print(f"report written to {path}")
 
 
-@app.command()
-def bench(
-    which: Annotated[str, typer.Argument(help="engine | retrieval | calls | concurrency | frames | all")] = "all",
-    quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
-    out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON here")] = None,
-    run: Annotated[
-        Optional[Path], typer.Option(help="for `calls`: a finished run to count (default: a fresh scripted run)")
-    ] = None,
-) -> None:
-    """Print speed and cost figures (no timed tests: targets live here)."""
-    from town.app import bench as town_bench
+from town.app import cli_tools  # noqa: E402  registers prompts, check, bench, eval, model, doctor on `app`
 
-    if run is not None and not (run / "events.jsonl").exists():
-        _fail(f"{run / 'events.jsonl'} not found: --run takes a run folder")
-    try:
-        town_bench.main(which, quick=quick, out=out, run=run)
-    except ValueError as exc:
-        _fail(str(exc))
-
-
-@app.command("eval")
-def eval_cmd(
-    scenario: Annotated[str, typer.Argument(help="scenario name in maps/scenarios or a YAML path")],
-    seeds: Annotated[int, typer.Option(min=1, help="number of seeds (runs per arm)")] = 5,
-    hours: Annotated[float, typer.Option(min=0.01, help="game hours per run")] = 6.0,
-    out: Annotated[Optional[Path], typer.Option(help="eval folder (rerun it to continue an interrupted eval)")] = None,
-    prompts: PromptsOpt = None,
-    compare: Annotated[Optional[Path], typer.Option(help="template folder of arm B: an A/B on the same seeds")] = None,
-    compare_settings: Annotated[Optional[Path], typer.Option(help="a town.toml whose \\[mind] table is arm B")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="runs stepped at once (the endpoints' limit still holds)")] = 2,
-    ablation_questions: Annotated[int, typer.Option(min=0, help="believability questions per agent (0: none)")] = 10,
-    ablation_runs: Annotated[int, typer.Option(min=0, help="runs (first seeds of arm A) put through the ablations")] = 1,
-    questions: Annotated[Optional[Path], typer.Option(help="interview question file (default: Smallville's)")] = None,
-    judge_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint of the judge")] = None,
-    judge_model: Annotated[Optional[str], typer.Option(help="judge model name at --judge-base-url")] = None,
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Seeds x hours per arm, metrics with 95% CIs, A/B verdicts, believability ablations; eval.json + reports."""
-    from town.app import session as town_app
-    from town.app.eval import evaluate
-    from town.app.eval.runner import Arm, EvalSpec
-
-    if compare is not None and compare_settings is not None:
-        _fail("give --compare or --compare-settings, not both")
-    _apply_llm_options(model, base_url)
-    _check_own_model()
-    arms = {"A": Arm(prompts=str(prompts) if prompts else None)}
-    if compare is not None or compare_settings is not None:
-        arms["B"] = Arm(prompts=str(compare) if compare else arms["A"].prompts,
-                        settings=str(compare_settings) if compare_settings else None)
-    spec = EvalSpec(scenario=scenario, seeds=list(range(seeds)), hours=hours, arms=arms,
-                    ablation_questions=ablation_questions, ablation_runs=ablation_runs,
-                    questions=str(questions) if questions else None)
-    out = out or Path("runs") / f"eval-{Path(scenario).stem}-{seeds}x{hours:g}h"
-    _setup_logging(verbose)
-    try:
-        result = evaluate(spec, out, concurrency=concurrency, judge_base_url=judge_base_url, judge_model=judge_model)
-    except town_app.UserError as exc:  # checked before anything is written
-        _fail(str(exc))
-    from town.app.eval.report import summary_lines
-
-    for line in summary_lines(result):
-        print(line)
-    console.print(f"eval written to {out}/eval.json, {out}/eval.html, {out}/eval.md")
-
-
-@app.command("model")
-def model_cmd(
-    size: Annotated[ModelSize, typer.Argument(help="which embedded model")] = "1.5b",
-) -> None:
-    """Join and verify the embedded model's files now (otherwise done on first run)."""
-    from town.app.console import model_join_progress
-
-    try:
-        path = model_join_progress(size)
-    except (RuntimeError, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-    console.print(f"model ready: {path}")
-
-
-@prompts_app.command("list")
-def prompts_list(prompts: PromptsOpt = None) -> None:
-    """Templates by name, with their source file and output schema."""
-    from agents import PromptError, list_prompts
-
-    try:
-        rows = list_prompts(prompts)
-    except PromptError as exc:
-        _fail(str(exc))
-    print(f"{'NAME':28} {'OUTPUT SCHEMA':22} FILE")
-    for name, path, schema, overridden in rows:
-        mark = " (override)" if overridden else ""
-        print(f"{name:28} {schema:22} {path}{mark}")
-
-
-@prompts_app.command("show")
-def prompts_show(
-    name: Annotated[str, typer.Argument(help="template name, e.g. plan_daily (see `town prompts list`)")],
-    prompts: PromptsOpt = None,
-) -> None:
-    """Print one template's source."""
-    from agents import PromptError, show_prompt
-
-    try:
-        print(show_prompt(name, prompts))
-    except (PromptError, KeyError) as exc:
-        _fail(str(exc))
-
-
-@prompts_app.command("check")
-def prompts_check(prompts: PromptsOpt = None) -> None:
-    """Load every template (and overrides) and report problems with file and line."""
-    from agents import check_prompts
-
-    problems = check_prompts(prompts)
-    for p in problems:
-        console.print(p, style="red", markup=False, highlight=False, soft_wrap=True)
-    if problems:
-        raise typer.Exit(2)
-    console.print("all templates OK")
-
-
-@app.command("check")
-def check(
-    scenario: Annotated[str, typer.Argument(help="scenario name in maps/scenarios or a YAML path")],
-    prompts: PromptsOpt = None,
-) -> None:
-    """Validate a scenario, its map and the prompt templates without running anything (exit 2 on a problem)."""
-    from town.app.check import check_town
-
-    problems, summary = check_town(scenario, prompts)
-    for p in problems:
-        typer.echo(p, err=True)
-    if problems:
-        raise typer.Exit(2)
-    typer.echo(summary)
-
-
-def _apply_llm_options(model: str | None, base_urls: list[str] | None) -> None:
-    """CLI flags win over environment and config file (pydantic-settings reads these); ``--model`` was
-    checked by :func:`_model_option`."""
-    if model is not None:
-        os.environ["TOWN_EMBEDDED_MODEL"] = model
-    if base_urls:
-        os.environ["OPENAI_BASE_URL"] = ",".join(base_urls)
-
-
-def _check_own_model() -> None:
-    """With ``embedded_model`` a user's GGUF file, start it once (before the run folder exists): a file that does
-    not load is one line and exit 2, not a traceback after the run has begun."""
-    from agents import SettingsError, agent_settings, check_loads
-
-    try:
-        settings = agent_settings()
-        if settings.embedded and settings.embedded_file is not None:
-            check_loads(settings.embedded_file, threads=settings.embedded_threads)
-    except (SettingsError, RuntimeError) as exc:
-        _fail(str(exc))
-
-
-def _prepare_embedded_model() -> None:
-    """With no endpoint configured, join and verify the model before the run opens, with a progress bar."""
-    from agents import ModelFilesError
-    from agents import SettingsError, agent_settings
-    from town.app.console import model_join_progress
-
-    try:
-        settings = agent_settings()
-        if settings.embedded and settings.embedded_file is None:  # a user's own file needs no joining
-            model_join_progress(settings.embedded_model)
-    except (SettingsError, ModelFilesError) as exc:
-        _fail(str(exc))
-
-
-@app.command()
-def doctor(
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    rehash: Annotated[
-        bool, typer.Option("--rehash", help="hash the model file again instead of trusting its marker")
-    ] = False,
-) -> None:
-    """Check the setup: a pass/fail line each, and what to do about a failure. Exit 1 when a check fails."""
-    from town.app.doctor import print_report, run_checks
-
-    flags = {k for k, v in (("embedded_model", model), ("base_urls", base_url)) if v}
-    _apply_llm_options(model, base_url)
-    checks = run_checks(flags=flags, rehash=rehash)
-    raise typer.Exit(print_report(checks))
+__all__ = ["ModelSize", "_setup_logging", "app", "cli_tools", "main"]
 
 
 def main() -> None:

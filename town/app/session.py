@@ -1,12 +1,13 @@
 """Wiring: scenario + map + world + minds + event log -> a running, checkpointed, resumable session.
 
+The commands that drive a session (run, resume, interviews, the inbox) are in ``town.app.runs``.
+
 It opens the minds through ``agents``' public API (``agents.MindRuntime``); the world core sees them only
 through ``town.world.protocol``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import time
@@ -97,60 +98,65 @@ class Session:
         log or memories, so it is safe while the run itself goes on in another process.
         ``mind_settings`` (``agents.CognitionSettings``) replace the configured ``[mind]`` knobs (``town eval``).
         """
-        import agents  # the public API only
-
-        try:
-            settings = engine_settings()  # a resumed world keeps its saved settings; the concurrency is today's
-        except SettingsError as exc:
-            raise UserError(str(exc)) from exc
         if resume:
-            meta = _read_meta(run_dir, prompts_dir)
-            if seed is not None:
-                meta["seed"] = seed
-        else:
-            assert cfg is not None
-            meta = {
-                "scenario": cfg.scenario,
-                "seed": cfg.seed,
-                "prompts_dir": str(cfg.prompts_dir) if cfg.prompts_dir else None,
-                "memory_url": cfg.memory_url,
-                "created": datetime.now().isoformat(timespec="seconds"),
-            }
-        scenario = _run_scenario(run_dir, meta) if resume else _load_scenario(meta["scenario"])
-        try:
-            town_map = scenario.load_map()
-        except MapError as exc:
-            raise UserError(str(exc)) from exc
-        state = _load_state(run_dir, town_map) if resume else None
-        if state is None and (run_dir / "events.jsonl").exists():
+            return await cls._open_resumed(run_dir, seed=seed, prompts_dir=prompts_dir, llm=llm,
+                                           read_only=read_only, mind_settings=mind_settings)
+        assert cfg is not None
+        return await cls._open_fresh(run_dir, cfg, llm=llm, mind_settings=mind_settings)
+
+    @classmethod
+    async def _open_fresh(cls, run_dir: Path, cfg: RunConfig, *, llm: Any, mind_settings: Any) -> "Session":
+        """A new run folder: the scenario copied in, run.json, a new world and event log, a first checkpoint."""
+        settings = _engine_settings()
+        meta: dict[str, Any] = {
+            "scenario": cfg.scenario,
+            "seed": cfg.seed,
+            "prompts_dir": str(cfg.prompts_dir) if cfg.prompts_dir else None,
+            "memory_url": cfg.memory_url,
+            "created": datetime.now().isoformat(timespec="seconds"),
+        }
+        scenario = _load_scenario(meta["scenario"])
+        town_map = _load_map(scenario)
+        if (run_dir / "events.jsonl").exists():
             raise UserError(f"{run_dir / 'events.jsonl'} exists: a fresh run never appends to an old event log")
-        try:
-            runtime = await agents.MindRuntime.open(
-                run_dir,
-                seed=int(meta["seed"]),
-                prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
-                llm=llm,
-                memory_url=meta.get("memory_url"),
-                settings=mind_settings,
-            )
-        except (agents.SettingsError, agents.PromptError) as exc:
-            raise UserError(str(exc)) from exc
-        if state is None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
-            meta["scenario_dir"] = str(scenario.path.parent)  # the copy's map path is relative to the original
-            meta["agents"] = [p.name for p in scenario.personas]
-            ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, scrub_secrets(meta))
-            world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
-            event_log = EventLog(run_dir / "events.jsonl", scrub=_scrub_event)
-        elif read_only:
-            world = World.from_state(town_map, state["world"])
+        runtime = await _open_runtime(run_dir, meta, llm, mind_settings)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
+        meta["scenario_dir"] = str(scenario.path.parent)  # the copy's map path is relative to the original
+        meta["agents"] = [p.name for p in scenario.personas]
+        ckpt.atomic_write_json(run_dir / ckpt.RUN_FILE, scrub_secrets(meta))
+        world = World.create(town_map, scenario, settings=settings, seed=int(meta["seed"]))
+        event_log = EventLog(run_dir / "events.jsonl", scrub=_scrub_event)
+        session = cls._assemble(run_dir, scenario, world, runtime, event_log, meta, settings, None)
+        session.sim.emit_run_start(seed=int(meta["seed"]), scenario=scenario.name, map=str(town_map.path))
+        session.save_checkpoint()
+        return session
+
+    @classmethod
+    async def _open_resumed(cls, run_dir: Path, *, seed: int | None, prompts_dir: Path | None, llm: Any,
+                            read_only: bool, mind_settings: Any) -> "Session":
+        """The run in ``run_dir`` at its last checkpoint; its event log cut back to that checkpoint unless read-only."""
+        settings = _engine_settings()  # a resumed world keeps its saved settings; the concurrency is today's
+        meta = _read_meta(run_dir, prompts_dir)
+        if seed is not None:
+            meta["seed"] = seed
+        scenario = _run_scenario(run_dir, meta)
+        town_map = _load_map(scenario)
+        state = _load_state(run_dir, town_map)
+        runtime = await _open_runtime(run_dir, meta, llm, mind_settings)
+        world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
+        if read_only:
             event_log = EventLog(None, start_seq=state["seq"], scrub=_scrub_event)
         else:
             kept = ckpt.truncate_events(run_dir / "events.jsonl", state["seq"])
-            world = World.from_state(town_map, state["world"])  # the saved settings: exact resume
             event_log = EventLog(run_dir / "events.jsonl", start_seq=kept[-1].seq if kept else 0, scrub=_scrub_event)
             runtime.forget_after(world.now())
+        return cls._assemble(run_dir, scenario, world, runtime, event_log, meta, settings, state["minds"])
+
+    @classmethod
+    def _assemble(cls, run_dir: Path, scenario: Scenario, world: World, runtime: Any, event_log: EventLog,
+                  meta: dict[str, Any], settings: Any, minds_state: dict[str, Any] | None) -> "Session":
+        """The minds made (and restored from ``minds_state``) over ``world``, and the simulation that steps them."""
         # one knob each: the minds skip asking within the world's cooldown and end talks at its turn cap
         runtime.settings = runtime.settings.model_copy(update={
             "conversation_cooldown_min": world.settings.conversation_cooldown_min,
@@ -158,15 +164,10 @@ class Session:
         })
         factory = runtime.factory()
         minds = {p.name: factory(p, world) for p in scenario.personas}
-        if state is not None:
-            for name, mstate in state["minds"].items():
-                minds[name].restore(mstate)
+        for name, mstate in (minds_state or {}).items():
+            minds[name].restore(mstate)
         sim = Simulation(world, minds, event_log, concurrency=settings.decide_concurrency)
-        session = cls(run_dir, scenario, world, sim, runtime, event_log, minds, meta)
-        if state is None:
-            sim.emit_run_start(seed=int(meta["seed"]), scenario=scenario.name, map=str(town_map.path))
-            session.save_checkpoint()
-        return session
+        return cls(run_dir, scenario, world, sim, runtime, event_log, minds, meta)
 
     # -- stepping --------------------------------------------------------------------------------
     async def step(self) -> None:
@@ -251,6 +252,37 @@ def _scrub_event(data: dict[str, Any]) -> dict[str, Any]:
     return scrub_secrets(data, hinted_only=True)
 
 
+def _engine_settings() -> Any:
+    try:
+        return engine_settings()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _load_map(scenario: Scenario) -> Any:
+    try:
+        return scenario.load_map()
+    except MapError as exc:
+        raise UserError(str(exc)) from exc
+
+
+async def _open_runtime(run_dir: Path, meta: dict[str, Any], llm: Any, mind_settings: Any) -> Any:
+    """The minds' runtime (``agents.MindRuntime``, the public API only) for the run described by ``meta``."""
+    import agents
+
+    try:
+        return await agents.MindRuntime.open(
+            run_dir,
+            seed=int(meta["seed"]),
+            prompts_dir=Path(meta["prompts_dir"]) if meta.get("prompts_dir") else None,
+            llm=llm,
+            memory_url=meta.get("memory_url"),
+            settings=mind_settings,
+        )
+    except (agents.SettingsError, agents.PromptError) as exc:
+        raise UserError(str(exc)) from exc
+
+
 def _read_meta(run_dir: Path, prompts_dir: Path | None) -> dict[str, Any]:
     """run.json, with the templates the user named now: a recorded prompts folder is never followed silently."""
     try:
@@ -305,178 +337,3 @@ async def run_session(session: Session, ticks: int, on_tick: Callable[[Session],
     finally:
         summary = await session.close()
     return summary
-
-
-def _headless(session_factory: Callable[[], Any], hours: float, verbose: bool = False) -> dict[str, Any]:
-    from town.app import console as tc
-
-    async def main() -> dict[str, Any]:
-        with tc.status("opening the town: minds, memories and the model"):
-            session: Session = await session_factory()
-        ticks = ticks_for_hours(hours, session.world.clock.seconds_per_tick)
-        work = tc.ModelWork(session.runtime.llm.accounting)
-        with tc.tick_progress() as progress:
-            task = progress.add_task(session.scenario.name, total=ticks, clock=f"{session.world.now():%a %H:%M}", work="")
-            # the first tick plans the day (a minute or more on a small CPU): show the model work as it goes
-            watcher = asyncio.ensure_future(tc.watch_model_work(progress, task, work))
-
-            def on_tick(s: Session) -> None:
-                work.mark()
-                progress.update(task, advance=1, clock=f"{s.world.now():%a %H:%M}", work="")
-
-            try:
-                return await run_session(session, ticks, on_tick)
-            finally:
-                watcher.cancel()
-
-    summary = asyncio.run(main())
-    print_summary(summary, verbose=verbose)
-    return summary
-
-
-def _live(session_factory: Callable[[], Any], hours: float, screenshot: Path | None, verbose: bool = False) -> None:
-    """The window on the main thread; the session opens and steps in the viewer's simulation thread."""
-    from town.viewer.live import LiveSim, run_live_from
-
-    summaries: list[dict[str, Any]] = []
-
-    async def open_sim() -> LiveSim:
-        s: Session = await session_factory()
-
-        async def close() -> None:
-            summaries.append(await s.close())
-
-        return LiveSim(
-            town_map=s.world.map,
-            log=s.log,
-            step=s.step,
-            ticks=ticks_for_hours(hours, s.world.clock.seconds_per_tick),
-            close=close,
-            post=lambda m: _post_from_viewer(s, m),
-        )
-
-    run_live_from(open_sim, screenshot=screenshot)
-    if summaries:
-        print_summary(summaries[0], verbose=verbose)
-
-
-def _post_from_viewer(s: Session, message: dict[str, Any]) -> Path | None:
-    """The window's whisper/inject: the same checks as ``town whisper``; a bad one is logged, not queued."""
-    try:
-        msg = inbox.check_message(message, set(s.minds), lambda a: s.world.map.kind_of(a) is not None)
-    except inbox.InboxError as exc:
-        log.error("not sent: %s", exc)
-        return None
-    return inbox.post(s.run_dir, msg)
-
-
-def run(cfg: RunConfig, *, headless: bool, screenshot: Path | None = None, verbose: bool = False) -> None:
-    """A fresh run; check its inputs first with :func:`town.app.preflight.check_run` (before logging makes the folder)."""
-    if ckpt.has_checkpoint(cfg.run_dir):
-        raise UserError(f"{cfg.run_dir} already holds a run: `town resume {cfg.run_dir}`")
-    factory = lambda: Session.open(cfg.run_dir, resume=False, cfg=cfg)  # noqa: E731
-    with _llm_problems_as_messages(cfg.run_dir):
-        if headless:
-            _headless(factory, cfg.hours, verbose)
-        else:
-            _live(factory, cfg.hours, screenshot, verbose)
-
-
-def resume(run_dir: Path, *, hours: float, headless: bool, prompts_dir: Path | None = None, seed: int | None = None,
-           verbose: bool = False) -> None:
-    if not ckpt.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: nothing to resume")
-    factory = lambda: Session.open(run_dir, resume=True, seed=seed, prompts_dir=prompts_dir)  # noqa: E731
-    try:
-        with _llm_problems_as_messages(run_dir):
-            if headless:
-                _headless(factory, hours, verbose)
-            else:
-                _live(factory, hours, None, verbose)
-    except ckpt.RunFolderError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def fork_run(src: Path, dst: Path) -> None:
-    try:
-        ckpt.fork_run(src, dst)
-    except ckpt.RunFolderError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def post_to_inbox(run_dir: Path, message: dict[str, Any]) -> Path:
-    """Queue a whisper/inject for a run that is running now or will be resumed/started."""
-    meta_path = run_dir / ckpt.RUN_FILE
-    if not meta_path.exists():
-        raise UserError(f"{meta_path} not found: start the run first (`town run --out {run_dir}`)")
-    try:
-        agents_ = ckpt.read_json(meta_path).get("agents", [])
-        town_map = _run_scenario(run_dir, ckpt.read_json(meta_path)).load_map()
-    except (ckpt.RunFolderError, MapError, AttributeError) as exc:
-        raise UserError(f"{run_dir} is not a readable run folder: {exc}") from exc
-    try:
-        msg = inbox.check_message(message, agents_, lambda a: town_map.kind_of(a) is not None)
-    except inbox.InboxError as exc:
-        if message.get("type") == "inject" and "no place" in str(exc):
-            exc = inbox.InboxError(f"{exc} {town_map.path.name}; e.g. {', '.join(sorted(town_map.arenas)[:12])}")
-        raise UserError(str(exc)) from exc
-    return inbox.post(run_dir, msg)
-
-
-async def _open_minds_for_questions(run_dir: Path, prompts_dir: Path | None = None) -> Session:
-    if not ckpt.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir / ckpt.CHECKPOINT} not found: is {run_dir} a run folder?")
-    return await Session.open(run_dir, resume=True, read_only=True, prompts_dir=prompts_dir)
-
-
-def interview(run_dir: Path, agent: str, question: str | None, *, ask: Callable[[], str], say: Callable[[str], None],
-              prompts_dir: Path | None = None) -> None:
-    """Ask ``agent`` questions in character; nothing is stored and the run is not advanced."""
-
-    async def main() -> None:
-        session = await _open_minds_for_questions(run_dir, prompts_dir)
-        try:
-            if agent not in session.minds:
-                raise UserError(f"no agent {agent!r} in {run_dir}; agents: {', '.join(sorted(session.minds))}")
-            mind = session.minds[agent]
-            if question is not None:
-                say(await mind.answer(question))
-                return
-            say(f"Interviewing {agent} (empty line or Ctrl-D to stop).")
-            while True:
-                try:
-                    q = ask().strip()
-                except EOFError:
-                    break
-                if not q:
-                    break
-                say(f"{agent}: {await mind.answer(q)}")
-        finally:
-            await session.runtime.aclose()
-
-    with _llm_problems_as_messages(run_dir, resumable=False):
-        asyncio.run(main())
-
-
-def run_interview_harness(run_dir: Path, questions: Path | None, out: Path | None,
-                          prompts_dir: Path | None = None) -> Path:
-    from town.app.interviews import default_questions_path, run_interviews
-
-    async def main() -> Path:
-        session = await _open_minds_for_questions(run_dir, prompts_dir)
-        try:
-            path = out or run_dir / "interviews.jsonl"
-            await run_interviews(session.minds, questions or default_questions_path(), path)
-            return path
-        finally:
-            await session.runtime.aclose()
-
-    with _llm_problems_as_messages(run_dir, resumable=False):
-        return asyncio.run(main())
-
-
-def print_summary(summary: dict[str, Any], *, verbose: bool = False) -> None:
-    """The town, then the cost; every counter stays in ``summary.json`` (and on the console with ``verbose``)."""
-    from town.app.console import print_run_summary
-
-    print_run_summary(summary, verbose=verbose)
