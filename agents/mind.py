@@ -162,7 +162,7 @@ class AgentMind:
             notes.append(Note(kind="llm_call", data={
                 "step": rec.step, "agent": rec.agent, "model": rec.model, "prompt_tokens": rec.prompt_tokens,
                 "completion_tokens": rec.completion_tokens, "cached": rec.cached, "latency_s": rec.latency_s,
-                "attempts": rec.attempts, "fallback": rec.fallback}))
+                "attempts": rec.attempts, "fallback": rec.fallback, **rec.server_fields()}))
             if rec.fallback:
                 if noted[rec.step] > 0:
                     noted[rec.step] -= 1

@@ -34,6 +34,31 @@ class RawCompletion:
     completion_tokens: int = 0
     model: str = ""
     cached: bool = False  # answered from our response cache
+    server: ServerFigures | None = None  # what the server said it spent (None: it did not say, or our cache answered)
+
+
+@dataclass(frozen=True)
+class ServerFigures:
+    """The server's own account of one answer (llama.cpp ``timings``; vLLM/OpenAI give ``cached_tokens`` only).
+
+    Every figure is None when the server did not give it; ``ended_at`` is when the answer arrived (unix seconds).
+    """
+
+    prompt_n: int | None = None  # prompt tokens evaluated
+    cache_n: int | None = None  # prompt tokens reused from the slot's prefix cache
+    prompt_ms: float | None = None
+    gen_n: int | None = None
+    gen_ms: float | None = None
+    ended_at: float | None = None
+
+    def __add__(self, later: ServerFigures) -> ServerFigures:
+        """Two attempts of one call: figures summed (None only where neither said), the later arrival kept."""
+        def plus(a: Any, b: Any) -> Any:
+            return b if a is None else a if b is None else a + b
+
+        return ServerFigures(plus(self.prompt_n, later.prompt_n), plus(self.cache_n, later.cache_n),
+                             plus(self.prompt_ms, later.prompt_ms), plus(self.gen_n, later.gen_n),
+                             plus(self.gen_ms, later.gen_ms), later.ended_at or self.ended_at)
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,18 @@ class LLMCallRecord(BaseModel):
     attempts: int
     fallback: bool = False
     error: str | None = None
+    # the server's own figures (see ServerFigures), summed over the attempts; None when it did not say
+    server_prompt_n: int | None = None
+    server_cache_n: int | None = None
+    server_prompt_ms: float | None = None
+    server_gen_n: int | None = None
+    server_gen_ms: float | None = None
+    ended_at: float | None = None  # unix seconds the (last) answer arrived
+
+    def server_fields(self) -> dict[str, Any]:
+        """The server figures the server gave (for the ``llm_call`` event; none at all for a cached answer)."""
+        names = ("server_prompt_n", "server_cache_n", "server_prompt_ms", "server_gen_n", "server_gen_ms", "ended_at")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
 
 @dataclass

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from .interface import Accounting, ChatModel, ChatRequest, LLMCallRecord, LLMError, LLMFailure, RawCompletion
+from .interface import (
+    Accounting, ChatModel, ChatRequest, LLMCallRecord, LLMError, LLMFailure, RawCompletion, ServerFigures,
+)
 from .redact import redact
 
 log = logging.getLogger("agents.llm")
@@ -37,6 +39,7 @@ class Answer(Generic[V]):
     attempts: int = 0
     fallback: bool = False
     error: str | None = None
+    server: ServerFigures | None = None  # summed over the attempts the server answered (a bad answer cost it too)
 
 
 class Asker(Protocol):
@@ -88,6 +91,8 @@ class RetryLayer:
                 out.prompt_tokens += raw.prompt_tokens
                 out.completion_tokens += raw.completion_tokens
                 out.cached, out.model = raw.cached, raw.model or out.model
+                if raw.server is not None:
+                    out.server = raw.server if out.server is None else out.server + raw.server
                 out.value = parse(raw.content)
             except LLMError as exc:
                 out.error = redact(str(exc))  # kept in records, events and reports
@@ -134,7 +139,7 @@ class AccountingLayer:
     def _record(self, request: ChatRequest, a: Answer[Any], latency: float) -> None:
         rec = LLMCallRecord(step=request.step, agent=request.agent, model=a.model, prompt_tokens=a.prompt_tokens,
                             completion_tokens=a.completion_tokens, cached=a.cached, latency_s=round(latency, 4),
-                            attempts=a.attempts, fallback=a.fallback, error=a.error)
+                            attempts=a.attempts, fallback=a.fallback, error=a.error, **_server_fields(a.server))
         self.accounting.add(rec)
         self._records.append(rec)
 
@@ -146,6 +151,13 @@ class AccountingLayer:
         out = [r for r in self._records if r.agent == agent]
         self._records = [r for r in self._records if r.agent != agent]
         return out
+
+
+def _server_fields(f: ServerFigures | None) -> dict[str, Any]:
+    if f is None:
+        return {}
+    return {"server_prompt_n": f.prompt_n, "server_cache_n": f.cache_n, "server_prompt_ms": f.prompt_ms,
+            "server_gen_n": f.gen_n, "server_gen_ms": f.gen_ms, "ended_at": f.ended_at}
 
 
 def build_gateway(chat: ChatModel, *, retries: int, seed: int | None, concurrency: int | None = None) -> AccountingLayer:

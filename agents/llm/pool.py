@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import openai
 
 from .base import ChatRequest, LLMError, Messages, RawCompletion
+from .interface import ServerFigures
 from .endpoint import (
     FATAL_STATUSES,
     Endpoint,
@@ -233,7 +234,8 @@ class EndpointPool:
         ctok = (usage.completion_tokens or 0) if usage else 0
         ep.stats.prompt_tokens += ptok
         ep.stats.completion_tokens += ctok
-        return RawCompletion(content=content, prompt_tokens=ptok, completion_tokens=ctok, model=self.model_name)
+        return RawCompletion(content=content, prompt_tokens=ptok, completion_tokens=ctok, model=self.model_name,
+                             server=server_figures(resp, time.time()))
 
     # -- reporting and shutdown ---------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -243,6 +245,27 @@ class EndpointPool:
     async def aclose(self) -> None:
         for ep in self.endpoints:
             await ep.client.close()
+
+
+def server_figures(resp: Any, ended_at: float) -> ServerFigures | None:
+    """The server's own figures of an answer: llama.cpp's ``timings``, else ``usage``'s ``cached_tokens`` alone
+    (vLLM with prefix caching, OpenAI); None when it gave neither. A figure of the wrong type counts as not given."""
+    timings = (resp.model_extra or {}).get("timings") if hasattr(resp, "model_extra") else None
+    details = getattr(resp.usage, "prompt_tokens_details", None) if resp.usage is not None else None
+    cached = getattr(details, "cached_tokens", None)
+    cached = cached if isinstance(cached, int) else None
+    if isinstance(timings, dict):
+        def num(key: str, kind: type) -> Any:
+            v = timings.get(key)
+            return kind(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+        cache_n = num("cache_n", int)
+        return ServerFigures(prompt_n=num("prompt_n", int), cache_n=cached if cache_n is None else cache_n,
+                             prompt_ms=num("prompt_ms", float), gen_n=num("predicted_n", int),
+                             gen_ms=num("predicted_ms", float), ended_at=ended_at)
+    if cached is not None:
+        return ServerFigures(cache_n=cached, ended_at=ended_at)
+    return None
 
 
 def _about_format(exc: openai.APIStatusError) -> bool:

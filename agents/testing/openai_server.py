@@ -6,6 +6,8 @@ per-request behaviours (:mod:`agents.testing.faults`: garbage, empty, bad_json, 
 403, 429, 500, hang, reset) is consumed in order, then ``default`` applies. It counts requests and the most it had
 in flight at once. Run as a process (``python -m agents.testing``) it prints ``listening URL`` and is
 steered over HTTP: ``POST /control/script`` sets the script, ``GET /control/stats`` reads the counters.
+With ``timings=(prompt ms per token, generation ms per token)`` an answer carries llama.cpp's ``timings`` and
+``usage.prompt_tokens_details.cached_tokens``, computed from the request (see :func:`server_timings`).
 
     with FakeOpenAIServer(delay_s=0.3, script=["html", "500"]) as srv:
         llm = OpenAIChatLLM([srv.url], model="test-model")
@@ -105,8 +107,11 @@ class FakeOpenAIServer:
         reject_json_schema: bool = False,
         hang_s: float = 5.0,
         retry_after_s: float = 1.0,
+        timings: tuple[float, float] | None = None,
     ) -> None:
         self.handler = handler or default_handler
+        self.timings = timings
+        self._slot_prompt: list[str] = []  # the last prompt's words: the one slot's prefix cache
         self.delay_s = delay_s
         self.model = model
         self.set_script(script or [], default)
@@ -198,7 +203,43 @@ class FakeOpenAIServer:
         answer = self.handler(body) if behaviour in ("ok", "hang", "truncated") else ""
         content = answer if isinstance(answer, str) else json.dumps(answer)
         ok = completion(content, body, n, self.model)
+        if self.timings is not None:
+            words = prompt_words(body)
+            with self._lock:
+                reused = 0 if body.get("cache_prompt") is False else common_prefix(self._slot_prompt, words)
+                self._slot_prompt = words
+            ok = server_timings(ok, reused, *self.timings)
         return fault_answer(behaviour, ok, retry_after_s=self.retry_after_s) or RawAnswer(200, json.dumps(ok).encode())
+
+
+def prompt_words(body: dict[str, Any]) -> list[str]:
+    """The prompt as the fake counts it (a word is a token, as in ``usage``)."""
+    return [w for m in body.get("messages", []) for w in str(m.get("content", "")).split()]
+
+
+def common_prefix(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def server_timings(ok: dict[str, Any], reused: int, prompt_ms_per_token: float,
+                   gen_ms_per_token: float) -> dict[str, Any]:
+    """``ok`` with llama.cpp's ``timings`` added: ``reused`` prompt tokens from the cache, the rest evaluated at
+    ``prompt_ms_per_token``, the completion generated at ``gen_ms_per_token`` (the server's clock, not the fake's)."""
+    usage = ok["usage"]
+    prompt_n = usage["prompt_tokens"] - reused
+    gen_n = usage["completion_tokens"]
+    timings = {
+        "cache_n": reused, "prompt_n": prompt_n, "prompt_ms": prompt_n * prompt_ms_per_token,
+        "prompt_per_token_ms": prompt_ms_per_token, "prompt_per_second": 1000 / prompt_ms_per_token,
+        "predicted_n": gen_n, "predicted_ms": gen_n * gen_ms_per_token,
+        "predicted_per_token_ms": gen_ms_per_token, "predicted_per_second": 1000 / gen_ms_per_token,
+    }
+    return {**ok, "usage": {**usage, "prompt_tokens_details": {"cached_tokens": reused}}, "timings": timings}
 
 
 def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# v0.1 logs carry no version; v0.2 writes ``schema_version`` in ``run_start``. Same event shapes in both.
+# v0.1 logs carry no version; v0.2 writes ``schema_version`` in ``run_start``. Same event shapes in both; fields
+# added since are optional (an older log reads them as None), which needs no new version.
 SCHEMA_VERSION = "0.2"
 READABLE_VERSIONS = frozenset({"0.1", SCHEMA_VERSION})
 
@@ -192,6 +193,14 @@ class LLMCall(Payload):
     latency_s: float | None = None
     attempts: int | None = None
     fallback: bool = False
+    # the server's own figures (llama.cpp timings; vLLM/OpenAI give server_cache_n only): logged only when
+    # given, so a log without them (v0.1, v0.2 before these fields, a cached answer) reads as None
+    server_prompt_n: int | None = None
+    server_cache_n: int | None = None
+    server_prompt_ms: float | None = None
+    server_gen_n: int | None = None
+    server_gen_ms: float | None = None
+    ended_at: float | None = None  # unix seconds the answer arrived
 
 
 class FallbackNote(Payload):

@@ -1,0 +1,95 @@
+"""The server's own figures (llama.cpp ``timings``, ``cached_tokens``) travel from a loopback answer to the call
+records and the ``llm_call`` event; none where the server said nothing or our own cache answered."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agents.llm import OpenAIChatLLM
+from agents.llm.cache import ResponseCache
+from agents.testing import FakeOpenAIServer
+from agents.testing import openai_server as fake_server
+from agents.testing.faults import completion
+from town.world.event_types import LLMCall
+
+SYSTEM = {"role": "system", "content": "you are a baker in a small town and you answer in one word"}
+
+
+class One(BaseModel):
+    word: str
+
+
+def make_llm(srv: FakeOpenAIServer, **kw) -> OpenAIChatLLM:
+    return OpenAIChatLLM([srv.url], model="test-model", backoff_s=0.01, timeout_s=5.0, **kw)
+
+
+def words(n: int) -> str:
+    return " ".join(["bread"] * n)
+
+
+async def test_timings_fill_the_record_and_the_prefix_cache_is_counted():
+    with FakeOpenAIServer(lambda body: words(4), timings=(2.0, 10.0)) as srv:
+        llm = make_llm(srv)
+        before = time.time()
+        await llm.text([SYSTEM, {"role": "user", "content": "first question"}], step="s", agent="A")
+        await llm.text([SYSTEM, {"role": "user", "content": "second question please"}], step="s", agent="A")
+        after = time.time()
+        await llm.aclose()
+    first, second = llm.drain_records()
+    # 14 system words + 2 user words, nothing cached yet; then the 14-word system prefix is reused
+    assert (first.server_cache_n, first.server_prompt_n, first.server_prompt_ms) == (0, 16, 32.0)
+    assert (second.server_cache_n, second.server_prompt_n, second.server_prompt_ms) == (14, 3, 6.0)
+    assert (second.server_gen_n, second.server_gen_ms) == (4, 40.0)
+    assert before <= first.ended_at <= second.ended_at <= after
+    logged = LLMCall.model_validate({"step": "s", **second.server_fields()})
+    assert logged.server_cache_n == 14 and logged.server_gen_ms == 40.0
+
+
+async def test_a_retry_sums_what_both_attempts_cost_the_server():
+    with FakeOpenAIServer(lambda body: words(3), timings=(1.0, 5.0), script=["garbage"]) as srv:
+        srv.handler = lambda body: {"word": "bread"}
+        llm = make_llm(srv)
+        await llm.structured([{"role": "user", "content": "one two three"}], One, step="s", agent="A")
+        await llm.aclose()
+    (rec,) = llm.drain_records()
+    assert rec.attempts == 2
+    # attempt 1: 3 prompt tokens evaluated; attempt 2: the same prompt, all 3 reused from the slot
+    assert (rec.server_prompt_n, rec.server_cache_n, rec.server_prompt_ms) == (3, 3, 3.0)
+
+
+async def test_no_timings_no_figures_and_cached_tokens_alone_are_kept(monkeypatch):
+    with FakeOpenAIServer(lambda body: "ok") as srv:
+        llm = make_llm(srv)
+        await llm.text([{"role": "user", "content": "hi"}], step="s")
+        await llm.aclose()
+    (rec,) = llm.drain_records()
+    assert rec.server_fields() == {}
+    assert rec.server_prompt_n is None and rec.ended_at is None
+
+    def with_cached(content, body, n, model):  # vLLM with prefix caching: cached_tokens, no timings
+        ok = completion(content, body, n, model)
+        ok["usage"]["prompt_tokens_details"] = {"cached_tokens": 7}
+        return ok
+
+    monkeypatch.setattr(fake_server, "completion", with_cached)
+    with FakeOpenAIServer(lambda body: "ok") as srv:
+        llm = make_llm(srv)
+        await llm.text([{"role": "user", "content": "hi"}], step="s")
+        await llm.aclose()
+    (rec,) = llm.drain_records()
+    assert rec.server_cache_n == 7 and rec.server_prompt_n is None and rec.server_prompt_ms is None
+    assert rec.ended_at is not None
+
+
+async def test_an_answer_from_our_own_cache_has_no_server_figures(tmp_path: Path):
+    with FakeOpenAIServer(lambda body: "ok", timings=(1.0, 1.0)) as srv:
+        llm = make_llm(srv, seed=3, cache=ResponseCache(tmp_path / "c.sqlite"))
+        await llm.text([{"role": "user", "content": "hi"}], step="s")
+        await llm.text([{"role": "user", "content": "hi"}], step="s")
+        await llm.aclose()
+    fresh, cached = llm.drain_records()
+    assert fresh.server_prompt_n == 1 and not fresh.cached
+    assert cached.cached and cached.server_fields() == {}
