@@ -32,6 +32,7 @@ from town.app.report.metrics import (
     utterances,
     wall_time,
 )
+from town.app.report.server_time import ServerTime, busy_seconds, run_server_time, server_line, server_time
 from town.app.report.render import build_report
 from town.app.report.content import Section, Table, sections
 
@@ -41,4 +42,5 @@ __all__ = [
     "count_notes", "density_over_time", "diffusion", "fallbacks", "hour_of", "knowledge_times", "last_hour",
     "llm_calls", "load_facts", "load_run", "reflections", "sections", "start_time", "summary_extras",
     "summary_llm", "tool_counts", "utterances", "wall_time",
+    "ServerTime", "busy_seconds", "run_server_time", "server_line", "server_time",
 ]
