@@ -202,6 +202,13 @@ def cost_line(summary: dict[str, Any]) -> str:
     )
 
 
+def server_summary_line(summary: dict[str, Any]) -> str | None:
+    """The model server's busy share and prefix-cache hit rate this session, when the server gave figures."""
+    from town.app.report.server_time import server_line
+
+    return server_line(summary.get("model_server"))
+
+
 def print_run_summary(summary: dict[str, Any], *, verbose: bool = False, console: Console | None = None) -> None:
     """The short human summary of a run; with ``verbose`` also the calls by step and every counter."""
     console = console or Console(soft_wrap=True)
@@ -215,6 +222,9 @@ def print_run_summary(summary: dict[str, Any], *, verbose: bool = False, console
     resumed = summary.get("ticks_this_session", summary["ticks"]) < summary["ticks"]
     console.print(f"[bold]Cost[/]{' of this session' if resumed else ''}")
     console.print(f"  {cost_line(summary)}", markup=False)
+    server = server_summary_line(summary)
+    if server:
+        console.print(f"  {server}", markup=False)
     if verbose:
         _print_counters(summary, console)
     else:

@@ -22,6 +22,7 @@ from town.app import checkpoint as ckpt
 from town.app import inbox
 from town.world.config import SettingsError, engine_settings
 from town.world.engine import Simulation
+from town.world.event_types import LLMCall
 from town.world.events import EventLog
 from town.world.maps import MapError
 from town.world.scenario import Scenario, ScenarioError, load_scenario
@@ -86,6 +87,8 @@ class Session:
         self.started = time.perf_counter()
         self.ticks_this_session = 0
         self.tick_times: list[float] = []
+        self.llm_calls: list[LLMCall] = []  # this session's, for the model server's share of its wall time
+        log_.subscribe(lambda ev: self.llm_calls.append(ev.data) if isinstance(ev.data, LLMCall) else None)
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -226,7 +229,15 @@ class Session:
             "tick_s_mean": round(sum(tt) / len(tt), 4) if tt else None,
             "tick_s_p95": round(tt[int(0.95 * (len(tt) - 1))], 4) if tt else None,
             "minds": self.runtime.summary(),
+            **self._model_server(round(wall, 2)),
         }
+
+    def _model_server(self, wall: float) -> dict[str, Any]:
+        """``{"model_server": figures}`` when the server gave any this session (see report.server_time), else {}."""
+        from town.app.report.server_time import server_time
+
+        figures = server_time(self.llm_calls, wall)
+        return {"model_server": figures.as_dict()} if figures.calls else {}
 
 
 #: an event string is scrubbed only if it has one of these: agents' own words ("my secret: ...") stay as said

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from town.world import event_types as et
 from town.world.events import Event
-from town.app.report import action_timeline, start_time, utterances
+from town.app.report import action_timeline, run_server_time, start_time, utterances
 
 ODD_SLEEP_HOURS = (10, 20)  # asleep between 10:00 and 20:00 game time counts as sleeping at odd hours
 REPEAT_RATIO = 0.9          # a line this similar (difflib) to an earlier line of the run is repeated/parroted
@@ -52,6 +52,8 @@ CATALOGUE: tuple[MetricInfo, ...] = (
     MetricInfo("retries", "LLM retries", "retries", -1),
     MetricInfo("fallbacks", "LLM fallbacks", "fallbacks", -1),
     MetricInfo("wall_s", "wall time", "s", -1),
+    MetricInfo("server_busy_share", "wall time the model server was working", "share", +1),
+    MetricInfo("prefix_cache_hit_rate", "prompt tokens reused from the server's prefix cache", "share", +1),
 )
 
 
@@ -328,5 +330,7 @@ def run_metrics(events: Sequence[Event], probe: dict[str, Any]) -> dict[str, Any
     money = cost(events, len(probe.get("agents", [])) or 1, days)
     values.update({k: float(v) for k, v in money.items() if not isinstance(v, dict)})
     values["wall_s"] = wall_seconds(events)
+    server = run_server_time(events, values["wall_s"])  # None each where the server gave no figures
+    values["server_busy_share"], values["prefix_cache_hit_rate"] = server.busy_share, server.cache_hit_rate
     return {"values": values, "curves": curves, "retries_by_step": money["retries_by_step"],
             "fallbacks_by_step": money["fallbacks_by_step"], "game_minutes": (end - start) / timedelta(minutes=1)}

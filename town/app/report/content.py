@@ -16,6 +16,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from town.app.report import plots
+from town.app.report.server_time import run_server_time, server_line
 from town.app.report.loading import Fact, RunData
 from town.app.report.metrics import (
     LLM_FIELDS,
@@ -85,6 +86,9 @@ def _header(run: RunData) -> Section:
         ["wall time", f"{wall[0]:.2f} s over {wall[1]} session(s)" if wall else "not recorded (no run_end event or summary.json: run still going or killed)"],
         ["events", len(ev)],
     ]
+    server = server_line(run_server_time(ev, wall[0] if wall else None))
+    if server:
+        rows.insert(-1, ["model server", server])
     return Section("Run", tables=[("", Table(["", ""], rows))])
 
 

@@ -295,7 +295,7 @@ def wall_time(events: Sequence[Event], summary: dict[str, Any] | None) -> tuple[
     return None
 
 
-_HEADER_KEYS = frozenset({"run_dir", "seed", "scenario", "ticks", "wall_s", "minds", "llm"})
+_HEADER_KEYS = frozenset({"run_dir", "seed", "scenario", "ticks", "wall_s", "minds", "llm", "model_server"})
 
 
 def summary_extras(summary: dict[str, Any] | None) -> dict[str, Any]:
