@@ -7,6 +7,8 @@
 - calls:       LLM calls and tokens per agent per game hour by cognitive step, from a run's event log
 - concurrency: speed-up of concurrent over sequential agent steps against a loopback OpenAI-compatible
                test server that answers after a fixed delay
+- server:      the model server's own prompt and generation throughput (:mod:`town.app.bench_server`; not
+               part of ``all``: it runs the configured model)
 - frames:      viewer frame time (mean / p95 ms) with 25 people walking on the smallville map (a generated
                140x100 town while that scenario is missing), drawn off-screen under SDL's dummy video driver
 
@@ -296,7 +298,7 @@ def _table(title: str, rows: list[dict[str, Any]]) -> None:
 
 
 def main(which: str, *, quick: bool = False, out: Path | None = None, run: Path | None = None) -> dict[str, Any]:
-    valid = {"engine", "retrieval", "calls", "concurrency", "frames", "all"}
+    valid = {"engine", "retrieval", "calls", "concurrency", "frames", "server", "all"}
     if which not in valid:
         raise ValueError(f"unknown benchmark {which!r}; choose one of {', '.join(sorted(valid))}")
     figures: dict[str, Any] = {"machine": machine(), "when": datetime.now().isoformat(timespec="seconds"), "quick": quick}
@@ -324,6 +326,15 @@ def main(which: str, *, quick: bool = False, out: Path | None = None, run: Path 
     if which in ("frames", "all"):
         figures["frames"] = bench_frames(ticks=8 if quick else 30)
         _table("viewer frame time, off-screen (dummy video driver)", figures["frames"])
+    if which == "server":
+        from town.app.bench_server import bench_server
+
+        figures["server"] = asyncio.run(bench_server())
+        srv = figures["server"]
+        console.print(f"model {srv['model']} ({'embedded' if srv['embedded'] else 'configured endpoint'}), "
+                      f"{srv['parallel']} requests at once in the last test")
+        _table("model server throughput (server's own timings; '-': the server gave none)",
+               [{k: "-" if v is None else v for k, v in r.items()} for r in srv["rows"]])
     if out is not None:
         out.write_text(json.dumps(figures, indent=1, default=str))
         console.print(f"figures written to {out}")

@@ -16,7 +16,7 @@ app.add_typer(prompts_app, name="prompts")
 
 @app.command()
 def bench(
-    which: Annotated[str, typer.Argument(help="engine | retrieval | calls | concurrency | frames | all")] = "all",
+    which: Annotated[str, typer.Argument(help="engine | retrieval | calls | concurrency | frames | server | all (all: every one but server)")] = "all",
     quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
     out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON here")] = None,
     run: Annotated[

@@ -1,0 +1,113 @@
+"""`python -m town bench server`: the model server's own prompt and generation throughput, from its ``timings``.
+
+Against the configured endpoint(s), or the embedded model when none is configured (as `town run`): (a) a
+~1,000-token prompt with a fresh prefix each time (nothing reused from a prefix cache), one token out, 3 times;
+(b) 128 tokens generated in one slot, 3 times; (c) N such requests at once (N = the embedded server's slots,
+else 4). Server figures are None where the server gives no ``timings``; the client's wall time is always shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from agents.llm.pool import server_figures
+
+FILLER = ("The baker of the little town opens the cafe at seven, sweeps the floor, lights the stove and sets out "
+          "the bread while the painter next door mixes colours for a portrait of the mayor. ")  # ~40 tokens
+PROMPT_REPEATS = 25  # ~1,000 prompt tokens
+GEN_TOKENS = 128
+REPEATS = 3
+STORY = "Tell a long story about a day in a small town, with many details."
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request: what the server said it did (None: it did not say) and the client's wall seconds."""
+
+    wall_s: float
+    prompt_tokens: int  # usage: the whole prompt
+    completion_tokens: int
+    prompt_n: int | None
+    prompt_ms: float | None
+    gen_n: int | None
+    gen_ms: float | None
+
+
+async def _ask(client: Any, model: str, prompt: str, max_tokens: int, extra: dict[str, Any] | None = None) -> Sample:
+    t0 = time.perf_counter()
+    resp = await client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0.7,
+        extra_body=extra)
+    wall = time.perf_counter() - t0
+    f = server_figures(resp, time.time())
+    usage = resp.usage
+    return Sample(wall, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+                  f and f.prompt_n, f and f.prompt_ms, f and f.gen_n, f and f.gen_ms)
+
+
+def _rate(n: list[int | None], ms: list[float | None]) -> float | None:
+    """Tokens per second over the samples, by the server's clock; None unless every sample was timed."""
+    if not n or any(x is None for x in n) or any(x is None for x in ms) or not sum(ms):  # type: ignore[arg-type]
+        return None
+    return round(sum(n) / (sum(ms) / 1000), 1)  # type: ignore[arg-type]
+
+
+def _row(test: str, samples: list[Sample], wall_s: float, *, prompt: bool = False) -> dict[str, Any]:
+    """One table row; ``wall_s`` is the client's wall time for all the samples (sequential or at once), over which
+    the client's tokens/s counts the prompt's tokens (``prompt``) or the generated ones."""
+    gen = sum(s.completion_tokens for s in samples)
+    client_tokens = sum(s.prompt_tokens for s in samples) if prompt else gen
+    evaluated = [s.prompt_n for s in samples]
+    return {
+        "test": test,
+        "requests": len(samples),
+        "prompt tokens evaluated": None if None in evaluated else sum(evaluated),  # type: ignore[arg-type]
+        "prompt tok/s (server)": _rate(evaluated, [s.prompt_ms for s in samples]),
+        "tokens generated": gen,
+        "gen tok/s per slot (server)": _rate([s.gen_n for s in samples], [s.gen_ms for s in samples]),
+        "tokens/s (client wall)": round(client_tokens / wall_s, 1) if wall_s > 0 else None,
+        "client wall s": round(wall_s, 3),
+    }
+
+
+async def bench_endpoint(client: Any, model: str, parallel: int, *, llama_cpp: bool) -> list[dict[str, Any]]:
+    """The three measurements against one endpoint (``llama_cpp``: also tell it not to reuse its prompt cache)."""
+    samples = []
+    no_cache = {"cache_prompt": False} if llama_cpp else None  # the chat template's own prefix is shared too
+    t0 = time.perf_counter()
+    for _ in range(REPEATS):  # a new first word each time: no prefix cache can help with the user's message
+        prompt = f"{uuid.uuid4().hex}: a request.\n" + FILLER * PROMPT_REPEATS
+        samples.append(await _ask(client, model, prompt, 1, no_cache))
+    prompt = _row("prompt ~1,000 tokens, nothing reused", samples, time.perf_counter() - t0, prompt=True)
+    samples = []
+    t0 = time.perf_counter()
+    for _ in range(REPEATS):
+        samples.append(await _ask(client, model, STORY, GEN_TOKENS))
+    one = _row(f"generate {GEN_TOKENS} tokens, one slot", samples, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    samples = list(await asyncio.gather(*(_ask(client, model, f"{i}. {STORY}", GEN_TOKENS) for i in range(parallel))))
+    many = _row(f"generate {GEN_TOKENS} tokens, {parallel} at once", samples, time.perf_counter() - t0)
+    return [prompt, one, many]
+
+
+async def bench_server(parallel: int | None = None) -> dict[str, Any]:
+    """Open the LLM as `town run` does (no response cache) and measure each of its endpoints."""
+    from agents import agent_settings
+    from agents.llm import open_llm
+
+    settings = agent_settings().model_copy(update={"cache_path": None})
+    slots = parallel or (4 if settings.base_urls else settings.embedded_parallel)
+    llm = await open_llm(settings)
+    try:
+        rows = []
+        embedded = not settings.base_urls
+        for ep in llm.pool.endpoints:  # type: ignore[attr-defined]
+            measured = await bench_endpoint(ep.client, llm.model_name, slots, llama_cpp=embedded)
+            rows += [{"endpoint": ep.label, **r} for r in measured]
+        return {"model": llm.model_name, "embedded": embedded, "parallel": slots, "rows": rows}
+    finally:
+        await llm.aclose()
