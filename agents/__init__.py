@@ -13,6 +13,7 @@ Test doubles (``ScriptedLLM``, the loopback server) live in ``agents.testing``, 
 from agents.context import CognitionSettings
 from agents.llm import BaseLLM, LLMEndpointError, LLMOutage, OpenAIChatLLM, open_llm
 from agents.llm.embedded import check_loads
+from agents.llm.pool import server_figures
 from agents.llm.model_files import (
     ModelFilesError,
     ensure_model,
@@ -47,6 +48,7 @@ __all__ = [
     "OpenAIChatLLM",
     "open_llm",
     "check_loads",
+    "server_figures",
     # settings
     "TOML_TABLE",
     "AgentSettings",

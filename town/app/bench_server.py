@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from agents.llm.pool import server_figures
+from agents import server_figures
 
 FILLER = ("The baker of the little town opens the cafe at seven, sweeps the floor, lights the stove and sets out "
           "the bread while the painter next door mixes colours for a portrait of the mayor. ")  # ~40 tokens
@@ -96,8 +96,7 @@ async def bench_endpoint(client: Any, model: str, parallel: int, *, llama_cpp: b
 
 async def bench_server(parallel: int | None = None) -> dict[str, Any]:
     """Open the LLM as `town run` does (no response cache) and measure each of its endpoints."""
-    from agents import agent_settings
-    from agents.llm import open_llm
+    from agents import agent_settings, open_llm
 
     settings = agent_settings().model_copy(update={"cache_path": None})
     slots = parallel or (4 if settings.base_urls else settings.embedded_parallel)
