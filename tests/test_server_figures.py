@@ -93,3 +93,15 @@ async def test_an_answer_from_our_own_cache_has_no_server_figures(tmp_path: Path
     fresh, cached = llm.drain_records()
     assert fresh.server_prompt_n == 1 and not fresh.cached
     assert cached.cached and cached.server_fields() == {}
+
+
+async def test_an_empty_answer_retried_still_counts_the_server_time_it_took():
+    with FakeOpenAIServer(lambda body: "bread", timings=(1.0, 5.0), script=["empty"]) as srv:
+        llm = make_llm(srv)
+        await llm.text([{"role": "user", "content": "one two"}], step="s", agent="A")
+        await llm.aclose()
+    (rec,) = llm.drain_records()
+    # the empty first attempt evaluated the 2-word prompt (kept: without it prompt_n would be 0); the second
+    # reused it all from the slot and generated the one word
+    assert rec.attempts == 2
+    assert (rec.server_prompt_n, rec.server_cache_n, rec.server_gen_n, rec.server_prompt_ms) == (2, 2, 1, 2.0)

@@ -16,7 +16,12 @@ Messages = list[dict[str, str]]
 
 
 class LLMError(Exception):
-    """A backend failure worth a retry (timeout, connection, 5xx, bad output)."""
+    """A backend failure worth a retry (timeout, connection, 5xx, bad output); ``server``: what an answer that
+    was still refused (empty) cost the server, so the accounting keeps it."""
+
+    def __init__(self, message: str, *, server: ServerFigures | None = None) -> None:
+        super().__init__(message)
+        self.server = server
 
 
 class LLMFailure(Exception):

@@ -95,6 +95,8 @@ class RetryLayer:
                     out.server = raw.server if out.server is None else out.server + raw.server
                 out.value = parse(raw.content)
             except LLMError as exc:
+                if exc.server is not None:  # an empty answer still took the server's time
+                    out.server = exc.server if out.server is None else out.server + exc.server
                 out.error = redact(str(exc))  # kept in records, events and reports
                 log.warning("llm %s/%s attempt %d failed: %s", request.step, request.agent, out.attempts, out.error)
                 continue

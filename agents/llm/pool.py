@@ -226,16 +226,17 @@ class EndpointPool:
         ep.stats.ok += 1
         self.failed_in_a_row = 0
         content = resp.choices[0].message.content or ""
+        server = server_figures(resp, time.time())
         if not content.strip():
             ep.stats.empty_answers += 1
-            raise LLMError(f"{ep.label}: empty answer")
+            raise LLMError(f"{ep.label}: empty answer", server=server)
         usage = resp.usage
         ptok = (usage.prompt_tokens or 0) if usage else 0
         ctok = (usage.completion_tokens or 0) if usage else 0
         ep.stats.prompt_tokens += ptok
         ep.stats.completion_tokens += ctok
         return RawCompletion(content=content, prompt_tokens=ptok, completion_tokens=ctok, model=self.model_name,
-                             server=server_figures(resp, time.time()))
+                             server=server)
 
     # -- reporting and shutdown ---------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
