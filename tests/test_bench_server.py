@@ -55,3 +55,13 @@ def test_a_server_without_timings_shows_dashes_not_zeros(tmp_path, monkeypatch):
     rows = json.loads((tmp_path / "b.json").read_text())["server"]["rows"]
     assert all(r["prompt tok/s (server)"] is None and r["gen tok/s per slot (server)"] is None for r in rows)
     assert rows[1]["tokens generated"] == 384 and rows[1]["tokens/s (client wall)"] > 0
+
+
+def test_an_endpoint_that_fails_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    with FakeOpenAIServer(as_many_words_as_asked, default="401") as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        monkeypatch.setenv("TOWN_MODEL", "test-model")
+        res = CliRunner().invoke(cli, ["bench", "server", "--out", str(tmp_path / "b.json")])
+    assert res.exit_code == 2 and "bench server: http://127.0.0.1" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "b.json").exists()

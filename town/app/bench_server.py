@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import openai
+
 from agents import server_figures
 
 FILLER = ("The baker of the little town opens the cafe at seven, sweeps the floor, lights the stove and sets out "
@@ -105,7 +107,10 @@ async def bench_server(parallel: int | None = None) -> dict[str, Any]:
         rows = []
         embedded = not settings.base_urls
         for ep in llm.pool.endpoints:  # type: ignore[attr-defined]
-            measured = await bench_endpoint(ep.client, llm.model_name, slots, llama_cpp=embedded)
+            try:
+                measured = await bench_endpoint(ep.client, llm.model_name, slots, llama_cpp=embedded)
+            except openai.APIError as exc:  # the command says so in one line (its caller turns ValueError into that)
+                raise ValueError(f"bench server: {ep.label}: {' '.join(str(exc).split())[:300]}") from None
             rows += [{"endpoint": ep.label, **r} for r in measured]
         return {"model": llm.model_name, "embedded": embedded, "parallel": slots, "rows": rows}
     finally:

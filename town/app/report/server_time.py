@@ -42,6 +42,9 @@ def busy_seconds(intervals: Iterable[tuple[float, float]]) -> float:
 
 
 def _interval(c: LLMCall) -> tuple[float, float] | None:
+    """The span the server worked on this call, ending when the answer arrived. A retried call logs its attempts'
+    figures summed, so its span is their total length ending at the last answer (the attempts ran one after the
+    other, with the backoff between them: a small shift, no overcount)."""
     if c.ended_at is None or c.server_prompt_ms is None or c.server_gen_ms is None:
         return None
     return c.ended_at - (c.server_prompt_ms + c.server_gen_ms) / 1000, c.ended_at
