@@ -16,10 +16,11 @@ import pytest
 
 from tests._eval_fixtures import cafe_scenario, forbidding_templates, scripted
 from town.app.eval import evaluate
-from town.app.eval.before_after import compare, summary_lines
+from town.app.eval.before_after import compare, render, summary_lines
 from town.app.eval.report import PAPER_NOTE
 from town.app.eval.report import summary_lines as eval_summary_lines
 from town.app.eval.runner import Arm, EvalSpec
+from town.app.session import UserError
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,7 @@ def test_evals_that_cannot_be_paired_are_refused_in_one_line(evals, tmp_path, fi
 @pytest.mark.parametrize(("damage", "needle"), [
     ("truncate", "eval.json: not valid JSON at line 1"),
     ("delete", "eval.json: not found"),
+    ("no_spec", "eval_spec.json: not found"),
     ("no_arms", "eval.json: field arms: Field required"),
     ("no_seed", "eval.json: field arms.A.per_seed.1: missing"),
     ("arm_b", "eval.json: field arms.B: no such arm"),
@@ -133,6 +135,8 @@ def test_a_damaged_eval_folder_is_refused_in_one_line(evals, tmp_path, damage, n
         path.write_text(path.read_text()[:200])
     elif damage == "delete":
         path.unlink()
+    elif damage == "no_spec":
+        (after / "eval_spec.json").unlink()
     elif damage == "no_arms":
         del doc["arms"]
         path.write_text(json.dumps(doc))
@@ -147,6 +151,13 @@ def test_a_damaged_eval_folder_is_refused_in_one_line(evals, tmp_path, damage, n
     assert lines[0].startswith("error:") and needle in lines[0], lines
     assert (str(before) if damage == "arm_b" else str(after)) in lines[0]
     assert _snapshot(tmp_path) == kept
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_no_folder_is_made(evals, tmp_path):
+    result = compare(evals["before"], evals["after"])
+    with pytest.raises(UserError, match=r"no/such/cmp\.md: cannot write the report"):
+        render(result, tmp_path / "no/such/cmp.md", "md")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_town_eval_prints_one_line_per_rated_condition_and_the_paper_only_when_ablated(evals):

@@ -1,4 +1,4 @@
-"""The tool commands: prompts, check, bench, eval, eval-compare, model and doctor (the run commands are in ``town.app.cli``)."""
+"""The tool commands: prompts, check, bench, eval, eval-compare, model, doctor (run commands: ``town.app.cli``)."""
 
 from __future__ import annotations
 

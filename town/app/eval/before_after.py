@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.table import Table
 
 from town.app.eval.metrics import metric_info
-from town.app.eval.report import PAPER_NOTE, _fmt, ablation_lines, environment
+from town.app.eval.report import PAPER_NOTE, ablation_lines, environment, fmt_number
 from town.app.eval.runner import SPEC_FILE, EvalSpec
 from town.app.eval.stats import bootstrap_ci, paired_difference, verdict
 from town.app.eval.summary import EVAL_FILE, metric_names
@@ -81,7 +81,7 @@ def load_result(folder: Path, spec: EvalSpec, arm: str) -> _EvalFile:
         result = _EvalFile.model_validate(_read(path))
     except ValidationError as exc:
         raise _invalid(path, exc) from None
-    for field in ("scenario", "hours", "seeds"):
+    for field in ("scenario", "hours", "seeds", "arms"):
         if getattr(result.spec, field) != getattr(spec, field):
             raise UserError(f"{path}: field spec.{field} is {getattr(result.spec, field)!r} but {folder / SPEC_FILE} "
                             f"says {getattr(spec, field)!r}; rerun that `town eval` to finish it")
@@ -152,9 +152,9 @@ def table(result: dict[str, Any]) -> Table:
     for col in ("metric", "before", "after", "after − before"):
         t.add_column(col, justify="left" if col == "metric" else "right")
     for r in result["rows"]:
-        t.add_row(r["label"], *(f"{_fmt(e['mean'], r['unit'])} [{_fmt(e['lo'], r['unit'])}, {_fmt(e['hi'], r['unit'])}]"
-                                for e in (r["before"], r["after"])),
-                  difference(r["diff"], r["unit"]))
+        u = r["unit"]
+        t.add_row(r["label"], *(f"{fmt_number(e['mean'], u)} [{fmt_number(e['lo'], u)}, {fmt_number(e['hi'], u)}]"
+                                for e in (r["before"], r["after"])), difference(r["diff"], u))
     return t
 
 
