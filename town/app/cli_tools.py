@@ -1,9 +1,10 @@
-"""The tool commands: prompts, check, bench, eval, model and doctor (the run commands are in ``town.app.cli``)."""
+"""The tool commands: prompts, check, bench, eval, eval-compare, model, doctor (run commands: ``town.app.cli``)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -80,6 +81,32 @@ def eval_cmd(
     for line in summary_lines(result):
         print(line)
     console.print(f"eval written to {out}/eval.json, {out}/eval.html, {out}/eval.md")
+
+
+@app.command("eval-compare")
+def eval_compare_cmd(
+    before: Annotated[Path, typer.Argument(help="eval folder made before the change")],
+    after: Annotated[Path, typer.Argument(help="eval folder made after it: same scenario, hours and seeds")],
+    arm: Annotated[str, typer.Option(help="which arm of each eval to compare")] = "A",
+    fmt: Annotated[Literal["md", "html"], typer.Option("--format", help="report format")] = "md",
+    out: Annotated[Optional[Path], typer.Option(help="report file (default: AFTER/compare-<BEFORE name>.md|html)")] = None,
+) -> None:
+    """Two `town eval` folders before and after a code change: each metric's means and the paired difference."""
+    from rich.console import Console
+
+    from town.app import runs as town_app
+    from town.app.eval import before_after
+
+    try:
+        result = before_after.compare(before, after, arm)
+        path = before_after.render(result, out or before_after.default_report(before, after, fmt), fmt)
+    except town_app.UserError as exc:  # both folders are checked before the report is written
+        _fail(str(exc))
+    stdout = Console() if sys.stdout.isatty() else Console(width=160)
+    stdout.print(before_after.table(result))
+    for line in before_after.summary_lines(result):
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"comparison written to {path}")
 
 
 @app.command("model")

@@ -68,7 +68,7 @@ def _figures(result: dict[str, Any]) -> dict[str, Figure]:
     return figs
 
 
-def _fmt(v: Any, unit: str = "") -> str:
+def fmt_number(v: Any, unit: str = "") -> str:
     if v is None:
         return "–"
     if unit == "share":
@@ -76,11 +76,17 @@ def _fmt(v: Any, unit: str = "") -> str:
     return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
-def render(result: dict[str, Any], out: Path, fmt: str) -> Path:
-    """Write ``out/eval.html`` or ``out/eval.md`` (with ``out/eval-*.png``); return the path."""
+def environment(fmt: str) -> jinja2.Environment:
+    """The reports' Jinja2 environment (HTML escaped, Markdown not), with the ``fmt`` number filter."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=fmt == "html",
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = fmt_number
+    return env
+
+
+def render(result: dict[str, Any], out: Path, fmt: str) -> Path:
+    """Write ``out/eval.html`` or ``out/eval.md`` (with ``out/eval-*.png``); return the path."""
+    env = environment(fmt)
     images: dict[str, str] = {}
     for name, fig in _figures(result).items():
         data = _png(fig)
@@ -101,12 +107,19 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     for arm, data in result["arms"].items():
         for name, info in result["metrics"].items():
             m = data["metrics"][name]
-            lines.append(f"{arm} {info['label']}: {_fmt(m['mean'], info['unit'])} "
-                         f"[{_fmt(m['lo'], info['unit'])}, {_fmt(m['hi'], info['unit'])}] {info['unit']}")
+            lines.append(f"{arm} {info['label']}: {fmt_number(m['mean'], info['unit'])} "
+                         f"[{fmt_number(m['lo'], info['unit'])}, {fmt_number(m['hi'], info['unit'])}] {info['unit']}")
     lines += [c["verdict"] for c in result["compare"].values()]
     for ab in result["ablations"]:
-        rated = ", ".join(f"{c} {_fmt(ab['ratings'][c]['mean'])} [{_fmt(ab['ratings'][c]['lo'])}, "
-                          f"{_fmt(ab['ratings'][c]['hi'])}]" for c in ab["paper_order"] if c in ab["ratings"])
-        lines.append(f"believability (seed {ab['seed']}, Bradley-Terry): {rated}; ours: {' > '.join(ab['our_order'])}")
-    lines.append(PAPER_NOTE)
+        lines += ablation_lines(ab)
+    if result["ablations"]:
+        lines.append(PAPER_NOTE)
     return lines
+
+
+def ablation_lines(ab: dict[str, Any]) -> list[str]:
+    """One ablated run's ratings: a line naming our order beside the paper's, then one line per condition."""
+    head = (f"believability (seed {ab['seed']}, Bradley-Terry log-strength [95% interval]): "
+            f"ours {' > '.join(ab['our_order'])}; paper {' > '.join(ab['paper_order'])}")
+    return [head] + [f"  {c}: {fmt_number(ab['ratings'][c]['mean'])} [{fmt_number(ab['ratings'][c]['lo'])}, "
+                     f"{fmt_number(ab['ratings'][c]['hi'])}]" for c in ab["paper_order"] if c in ab["ratings"]]

@@ -64,9 +64,9 @@ def _bound(v: float, unit: str) -> str:
     return f"{v * 100:.1f}" if unit == "share" else (f"{v:.2f}" if abs(v) < 100 else f"{v:,.0f}")
 
 
-def verdict(name: str, diff: Estimate) -> str:
-    """A plain sentence about B against A on one metric, e.g.
-    "B is better on information spread: +0.80 agents [0.20, 1.40]"."""
+def verdict(name: str, diff: Estimate, *, side: str = "B") -> str:
+    """A plain sentence about ``side`` (B of an A/B, or "after" of a before/after) against the other on one
+    metric, e.g. "B is better on information spread: +0.80 agents [0.20, 1.40]"."""
     info = metric_info(name)
     if diff.mean is None:
         return f"{info.label}: not measured on both sides"
@@ -77,9 +77,9 @@ def verdict(name: str, diff: Estimate) -> str:
         return f"no detectable change in {info.label} ({interval})"
     up = diff.mean > 0
     if info.better == 0:
-        return f"B is {'higher' if up else 'lower'} on {info.label}: {interval}"
+        return f"{side} is {'higher' if up else 'lower'} on {info.label}: {interval}"
     word = "better" if (up and info.better > 0) or (not up and info.better < 0) else "worse"
-    return f"B is {word} on {info.label}: {interval}"
+    return f"{side} is {word} on {info.label}: {interval}"
 
 
 # -- Bradley-Terry ---------------------------------------------------------------------------

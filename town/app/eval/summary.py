@@ -29,7 +29,7 @@ def load_run(rd: Path) -> dict[str, Any]:
     return result
 
 
-def _names(runs: list[dict[str, Any]]) -> list[str]:
+def metric_names(runs: list[dict[str, Any]]) -> list[str]:
     """Catalogue order, each per-fact metric right after its total."""
     seen = {n for r in runs for n in r["values"]}
     out: list[str] = []
@@ -51,7 +51,7 @@ def _mean_curve(curves: list[list[tuple[float, int]]]) -> list[tuple[float, floa
 def summarise(out: Path, spec: EvalSpec) -> dict[str, Any]:
     """Everything the reports show; also written to ``OUT/eval.json``."""
     runs = {arm: {s: load_run(run_dir(out, arm, s)) for s in spec.seeds} for arm in spec.arms}
-    names = _names([r for per in runs.values() for r in per.values()])
+    names = metric_names([r for per in runs.values() for r in per.values()])
     arms: dict[str, Any] = {}
     for arm, per in runs.items():
         facts = sorted({f for r in per.values() for f in r["curves"]})
