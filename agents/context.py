@@ -39,8 +39,14 @@ class CognitionSettings(BaseModel):
     max_conversation_turns: int = Field(8, description="the [engine] value, copied in by the session")
     conversation_cooldown_min: int = Field(60, description="the [engine] value, copied in by the session")
     ignore_cooldown_min: int = Field(10, description="after deciding to ignore someone, minutes before asking again")
+    # Levers of the cost/believability work, off by default until `town eval` shows what they do (docs/levers.toml)
+    min_conversation_lines: int = Field(1, ge=1, description="lines said before the model may end a conversation")
+    news_k: int = Field(0, ge=0, le=10, description="own news, plans and invitations shown to a speaker (0: none)")
     importance_batch: int = 5
+    importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
+                                         "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")
     plan_cache: bool = True
+    object_rules: bool = Field(False, description="use the object a task names without asking the model")
     wake_hour_default: int = 7
     retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights, description="retrieval weights and decay")
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from agents.steps.act import at_address, choose_action, normalise_task
+from agents.steps.act import at_address, choose_action, normalise_task, object_by_name
 from agents.testing import ScriptedLLM
 from agents.schemas import PlannedTask
 from agents.tools import TOOLS
@@ -21,7 +21,7 @@ def obs_at(address: str) -> Observation:
                        current_action="idle", action_ends_at=None, arrived=True)
 
 
-def task(description: str = "get a coffee", address: str = "Hobbs Cafe:cafe", minutes: int = 15) -> PlannedTask:
+def task(description: str = "get an espresso", address: str = "Hobbs Cafe:cafe", minutes: int = 15) -> PlannedTask:
     return PlannedTask(description=description, duration_min=minutes, address=address)
 
 
@@ -71,10 +71,29 @@ async def test_at_arena_without_objects_stays_without_model():
 async def test_in_an_arena_with_objects_the_model_chooses_one():
     llm = ScriptedLLM({STEP: [step("use_object", {"address": "Hobbs Cafe:cafe:coffee machine", "state": "brewing"})]})
     ctx = make_ctx(llm)
-    act = await choose_action(ctx, task("make a coffee", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    act = await choose_action(ctx, task("start the morning shift", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
     assert (act.kind, act.target, act.object_state) == ("use_object", "Hobbs Cafe:cafe:coffee machine", "brewing")
     prompt = user_prompt(llm, 0)
     assert "Objects here" in prompt and "- Hobbs Cafe:cafe:coffee machine" in prompt and "- Hobbs Cafe:cafe:counter" in prompt
+
+
+async def test_a_task_naming_one_object_uses_it_without_the_model():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm, object_rules=True)
+    act = await choose_action(ctx, task("make a coffee with the machine", "Hobbs Cafe:cafe", 12), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.target, act.object_state) == ("use_object", "Hobbs Cafe:cafe:coffee machine",
+                                                        "make a coffee with the machine")
+    assert act.duration_min == 12 and llm.requests == [] and ctx.counters["react_skipped_object"] == 1
+
+
+async def test_object_rules_off_or_a_tie_leaves_the_choice_to_the_model():
+    answer = step("use_object", {"address": "Hobbs Cafe:cafe:counter", "state": "serving"})
+    off = make_ctx(ScriptedLLM({STEP: [answer]}))  # object_rules is off by default
+    act = await choose_action(off, task("make a coffee", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert act.target == "Hobbs Cafe:cafe:counter" and len(off.llm.requests) == 1
+    assert object_by_name(task("tidy the cafe"), ["X:cafe:table", "X:cafe:chair"]) is None  # no word shared
+    assert object_by_name(task("sit at a table by the window"), ["X:y:window table", "X:y:table"]) == "X:y:window table"
+    assert object_by_name(task("read books"), ["X:y:book shelf", "X:y:books pile"]) is None  # a tie: the model picks
 
 
 async def test_task_naming_someone_uses_the_model_even_in_place():
@@ -159,9 +178,9 @@ async def test_a_repeated_refused_call_ends_the_loop_early():
     bad = step("move_to", {"address": "Hobbs Cafe:bedroom"})
     llm = ScriptedLLM({STEP: [bad, bad, bad, bad]})
     ctx = make_ctx(llm, react_max_steps=4)
-    act = await choose_action(ctx, task("get a coffee", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    act = await choose_action(ctx, task("get an espresso", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
     assert len(llm.requests) == 2  # not 4: the second identical refusal stops it
-    assert (act.kind, act.description) == ("wait", "get a coffee")
+    assert (act.kind, act.description) == ("wait", "get an espresso")
     assert "repeated a refused call" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
     assert ctx.counters["react_fallbacks"] == 1
 
@@ -169,8 +188,8 @@ async def test_a_repeated_refused_call_ends_the_loop_early():
 async def test_step_cap_gives_counted_fallback():
     llm = ScriptedLLM({STEP: [step("look_around"), step("check_time")]})
     ctx = make_ctx(llm, react_max_steps=2)
-    act = await choose_action(ctx, task("get a coffee", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
-    assert (act.kind, act.description) == ("wait", "get a coffee")  # in place: stay and do it
+    act = await choose_action(ctx, task("get an espresso", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.description) == ("wait", "get an espresso")  # in place: stay and do it
     assert ctx.counters["react_fallbacks"] == 1
     fb = [n.data for n in ctx.notes if n.kind == "fallback"]
     assert fb and "2 steps" in fb[0]["reason"]

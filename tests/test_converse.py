@@ -64,8 +64,43 @@ async def test_next_turn_retrieves_for_partner_and_last_lines():
 
 async def test_model_may_end_the_conversation():
     llm = ScriptedLLM({"converse_turn": [said("Bye now!", end=True)]})
-    act = await next_turn(make_ctx(llm), observation(conv((HER, "Well, I must get back to work."))))
+    act = await next_turn(make_ctx(llm), observation(conv((HER, "Hi!"), (ME, "Hello."),
+                                                          (HER, "Well, I must get back to work."))))
     assert act.end_conversation and act.utterance == "Bye now!"
+    assert "end_conversation to true only if" in user_prompt(llm)
+
+
+async def test_an_end_before_min_conversation_lines_is_deferred_and_counted():
+    llm = ScriptedLLM({"converse_turn": [said("Bye now!", end=True)]})
+    ctx = make_ctx(llm, min_conversation_lines=4)
+    act = await next_turn(ctx, observation(conv((HER, "Well, I must get back to work."))))
+    assert not act.end_conversation and act.utterance == "Bye now!"
+    assert ctx.counters["conversation_end_deferred"] == 1
+    assert "Set end_conversation to false" in user_prompt(llm)
+    one = make_ctx(ScriptedLLM({"converse_turn": [said("Bye now!", end=True)]}), min_conversation_lines=1)
+    assert (await next_turn(one, observation(conv((HER, "Well, I must get back to work."))))).end_conversation
+
+
+async def test_the_speaker_is_shown_its_own_news_to_pass_on():
+    llm = ScriptedLLM({"converse_turn": [said("Did you hear about the party?")]})
+    ctx = make_ctx(llm, news_k=3)
+    ctx.memory.add("thought", "Isabella runs Hobbs Cafe", created=T0, importance=3)  # about her: shown once
+    ctx.memory.add("thought", "Maria told me: party invitations for Hobbs Cafe on Feb 14", created=T0, importance=7)
+    ctx.memory.add("observation", "the invitations are on the counter", created=T0, importance=2)
+    await next_turn(ctx, observation(conv((HER, "How are you?"))))
+    assert "news" in ctx.memory.queries[1] and "invitations" in ctx.memory.queries[1]
+    news = user_prompt(llm).split("may not know yet:")[1].split("The conversation so far")[0]
+    assert "<<<Maria told me: party invitations" in news and "counter" not in news  # thoughts, not sights
+    assert "Isabella runs" not in news
+    quiet = make_ctx(ScriptedLLM({"converse_turn": [said("Fine.")]}))  # news_k is 0 by default
+    await next_turn(quiet, observation(conv((HER, "How are you?"))))
+    assert "may not know yet" not in user_prompt(quiet.llm) and len(quiet.memory.queries) == 1
+
+
+def test_a_line_that_also_writes_the_partners_reply_is_cut():
+    assert clean_utterance("Sure, see you there! Isabella: Great!", ME, [HER]) == "Sure, see you there!"
+    assert clean_utterance("Klaus: Hi. Isabella Rodriguez: hello", ME, [HER]) == "Hi."
+    assert clean_utterance("I met Isabella at noon.", ME, [HER]) == "I met Isabella at noon."
 
 
 async def test_turn_cap_forces_the_end():

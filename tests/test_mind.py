@@ -260,7 +260,8 @@ async def test_runtime_with_real_memory(tmp_path: Path, monkeypatch: pytest.Monk
     from agents import MindRuntime
 
     llm = ScriptedLLM(town_script)
-    rt = await MindRuntime.open(tmp_path / "run", seed=3, llm=llm)
+    rt = await MindRuntime.open(tmp_path / "run", seed=3, llm=llm,
+                                settings=CognitionSettings(importance_max_wait_min=0))
     world = FakeWorld(time=T0)
     mind = rt.factory()(persona(seed_memories=["Klaus loves libraries", "Klaus is shy"]), world)
     assert mind.ctx.memory.count() == 2 and len(mind.state.perception.pending) == 2

@@ -72,9 +72,23 @@ async def test_importance_is_scored_in_batches() -> None:
     assert notes[-1].data["scores"] == [2, 3, 4] and not notes[-1].data["fallback"]
 
 
-async def test_quiet_tick_flushes_pending() -> None:
+async def test_a_quiet_tick_flushes_pending_once_the_oldest_waited_long_enough() -> None:
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5,
+                                                                          importance_max_wait_min=30))
+    st = PerceptionState()
+    await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
+    await perceive(ctx, obs_at(1, [ev("A", "A is reading")]), st)  # nothing new: quiet, but only 1 minute old
+    await perceive(ctx, obs_at(20, [ev("B", "B is singing")]), st)  # not quiet
+    assert calls == [] and len(st.pending) == 2 and st.pending_since == T0
+    await perceive(ctx, obs_at(30, [ev("B", "B is singing")]), st)  # quiet, 30 minutes: both in one call
+    assert calls == [2] and st.pending == [] and st.pending_since is None
+
+
+async def test_with_no_wait_the_first_quiet_tick_flushes() -> None:
+    calls: list[int] = []
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5,
+                                                                          importance_max_wait_min=0))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
     assert calls == []

@@ -6,9 +6,12 @@ The real model is small and slow, so the loop runs only where a choice is to be 
    it, no model call; counted ``react_skipped_move``. The mind calls again on arrival.
 2. **settle** - at the task's address and nothing to choose (an object address: ``use_object`` it; an
    arena without objects: ``wait`` there doing the task); counted ``react_skipped``.
-3. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
+3. **object by name** - in an arena with objects, a task that names exactly one of them best ("practising
+   the piano" and ``piano``; setting ``[mind] object_rules``) uses it, no model call; counted
+   ``react_skipped_object``.
+4. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
    reused when its target still exists; counted ``react_cache_hits``.
-4. **loop** - in an arena with objects, or for a task naming someone: up to
+5. **loop** - in an arena with objects, or for a task naming someone: up to
    ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``
    (its schema names the tools and their argument shapes, so schema-constrained servers decode only
    well-formed calls). An observation tool's result (or the error for bad arguments or a refused
@@ -122,6 +125,28 @@ def _in_place_action(ctx: MindContext, task: PlannedTask, obs: Observation, *, a
     return _finish(task, action)
 
 
+#: words that say nothing about which object a task needs
+_STOPWORDS = frozenset("the a an and or of to in on at for with from my her his their some area room".split())
+
+
+def _words(text: str) -> set[str]:
+    """Content words, with a plural 's' dropped so 'books' meets 'book'."""
+    out = set()
+    for w in re.findall(r"[a-z]+", text.lower()):
+        if len(w) >= 3 and w not in _STOPWORDS:
+            out.add(w[:-1] if len(w) > 3 and w.endswith("s") else w)
+    return out
+
+
+def object_by_name(task: PlannedTask, objects: list[str]) -> str | None:
+    """The one object in ``objects`` whose name shares the most words with the task, if exactly one is best."""
+    want = _words(task.description)
+    scored = sorted(((len(want & _words(o.rsplit(":", 1)[-1])), o) for o in objects), reverse=True)
+    if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
+
+
 def _cache_key(ctx: MindContext, task: PlannedTask) -> str:
     return f"act:{ctx.name}:{normalise_task(task.description)}@{task.address.lower()}"
 
@@ -167,6 +192,12 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
         if here is not None:
             ctx.count("react_skipped")
             return here
+        named = object_by_name(task, _objects_here(ctx, obs)) if ctx.settings.object_rules and \
+            at_address(obs.address, task.address) else None
+        if named is not None:
+            ctx.count("react_skipped_object")
+            return _finish(task, Action(agent=ctx.name, kind="use_object", target=named,
+                                        object_state=task.description[:80]))
     key = _cache_key(ctx, task)
     if ctx.settings.plan_cache:
         cached = _from_cache(ctx, task, key)

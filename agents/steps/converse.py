@@ -1,8 +1,11 @@
 """Dialogue: open a conversation, speak one turn at a time, and remember what was said.
 
 Each turn is generated for the speaker alone, with memories retrieved for the partner and the
-last lines (as in Park et al. 2023), so what one agent knows can reach another. The partner's
-words are data: templates render them only through the ``quote`` filter.
+last lines (as in Park et al. 2023), plus what the speaker has to tell (its news, plans and
+invitations: ``news_k`` memories, setting ``[mind] news_k``), so what one agent knows can reach
+another. A conversation is not ended by the model before ``min_conversation_lines`` lines (the
+small model ends at once otherwise); a line where the speaker also writes the partner's reply is
+cut there. The partner's words are data: templates render them only through the ``quote`` filter.
 
 When a conversation ends, :func:`summarize_and_store` stores the transcript (``chat``), a
 summary (``thought``), one ``thought`` per event / plan / invitation mentioned (that is how a
@@ -28,8 +31,11 @@ SUMMARY_STEP = "converse_summary"
 MEMORIES_K = 5
 CHAT_EMOJI = "\U0001f4ac"
 
-register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories"})
-register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn"})
+#: what the speaker looks for in its own memories to tell the partner
+NEWS_QUERY = "news, plans, events, parties and invitations I could tell {partner} about"
+
+register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
+register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end"})
 register_step(SUMMARY_STEP, {"partner", "lines"})
 
 
@@ -48,13 +54,19 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def clean_utterance(text: str, speaker: str) -> str:
-    """Drop a leading 'Name:', wrapping quotes and echoed quote delimiters that small models add to a line."""
+def clean_utterance(text: str, speaker: str, partners: list[str] | None = None) -> str:
+    """Drop a leading 'Name:', wrapping quotes and echoed quote delimiters that small models add to a line,
+    and cut the line where the speaker goes on to write a partner's reply ('... Klaus: Sure!')."""
     text = " ".join(re.sub(r"<<<|>>>", " ", text).split())
     for prefix in (speaker, speaker.split()[0]):
         if text.lower().startswith(prefix.lower() + ":"):
             text = text[len(prefix) + 1 :].strip()
             break
+    for other in partners or []:
+        for name in (other, other.split()[0]):
+            cut = re.search(rf"(^|\s){re.escape(name)}:", text, re.IGNORECASE)
+            if cut:
+                text = text[: cut.start()].strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
     return text
@@ -65,9 +77,19 @@ def _activity_of(obs: Observation, name: str) -> str:
     return agent.activity if agent else "nearby"
 
 
+def _news(ctx: MindContext, obs: Observation, partner: str, shown: list[str]) -> list[str]:
+    """Up to ``news_k`` of my memories worth telling ``partner`` (news, plans, invitations), not already shown."""
+    if ctx.settings.news_k <= 0:
+        return []
+    found = ctx.memory.retrieve(NEWS_QUERY.format(partner=partner), now=obs.time, k=ctx.settings.news_k + len(shown),
+                                kinds={"thought", "plan", "reflection"})
+    return [m.record.text for m in found if m.record.text not in shown][: ctx.settings.news_k]
+
+
 async def start_conversation(ctx: MindContext, obs: Observation, target: str, reason: str) -> Action:
     """Open a conversation with ``target``: a talk Action carrying the opening line."""
     memories = ctx.memory.retrieve(target, now=obs.time, k=MEMORIES_K)
+    shown = [m.record.text for m in memories]
     fallback = Utterance(text=f"Hi {target.split()[0]}, how are you?")
     line = await ask(
         ctx,
@@ -77,7 +99,8 @@ async def start_conversation(ctx: MindContext, obs: Observation, target: str, re
         target=target,
         target_activity=_activity_of(obs, target),
         reason=reason,
-        memories=[m.record.text for m in memories],
+        memories=shown,
+        news=_news(ctx, obs, target, shown),
     )
     if line is fallback:
         ctx.note("fallback", step=OPEN_STEP, agent=ctx.name, reason="no valid opening line", other=target)
@@ -86,14 +109,15 @@ async def start_conversation(ctx: MindContext, obs: Observation, target: str, re
         agent=ctx.name,
         kind="talk",
         target=target,
-        utterance=clean_utterance(line.text, ctx.name) or line.text,
+        utterance=clean_utterance(line.text, ctx.name, [target]) or line.text,
         description=f"talking with {target}",
         emoji=CHAT_EMOJI,
     )
 
 
 async def next_turn(ctx: MindContext, obs: Observation) -> Action:
-    """My line in ``obs.conversation``; ends it when the model says so or at the turn cap.
+    """My line in ``obs.conversation``; ends it when the model says so (from ``min_conversation_lines`` on)
+    or at the turn cap. An end asked for earlier is not honoured, counted (``conversation_end_deferred``).
 
     A line that repeats or parrots an earlier one (small models do) is not said: the
     conversation ends instead, noted and counted (``conversation_repetition``).
@@ -110,6 +134,8 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
     last_turn = len(conv.lines) + 1 >= cap
     query = " ".join([partner, *(line.text for line in conv.lines[-2:])])
     memories = ctx.memory.retrieve(query, now=obs.time, k=MEMORIES_K)
+    shown = [m.record.text for m in memories]
+    may_end = len(conv.lines) + 1 >= ctx.settings.min_conversation_lines
     fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
     line = await ask(
         ctx,
@@ -117,14 +143,19 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
         fallback=fallback,
         obs=obs,
         partner=partner,
-        memories=[m.record.text for m in memories],
+        memories=shown,
         lines=conv.lines,
         last_turn=last_turn,
+        news=_news(ctx, obs, partner, shown),
+        may_end=may_end,
     )
     if line is fallback:
         ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
-    text = clean_utterance(line.text, ctx.name) or line.text
+    text = clean_utterance(line.text, ctx.name, _partners(ctx, conv)) or line.text
     end = line.end_conversation or last_turn
+    if end and not last_turn and not may_end and line is not fallback:
+        ctx.count("conversation_end_deferred")
+        end = False
     if last_turn:
         ctx.count("conversation_cap")
     if repeats(text, conv.lines):

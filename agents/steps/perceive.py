@@ -4,9 +4,10 @@
 - Novelty: an event (subject, predicate, object, description) seen within the last
   :data:`SEEN_WINDOW_MIN` game minutes is not new; the seen-set lives in :class:`PerceptionState`.
 - Importance: new memories are stored at once with :data:`PROVISIONAL_IMPORTANCE` and their ids
-  kept as *pending*; when ``importance_batch`` are waiting, or on a quiet tick, one LLM call
-  scores all of them (:func:`score_pending`). Idle objects and sleeping people are routine and get
-  :data:`ROUTINE_IMPORTANCE` by rule, without a call: counted (``importance_rule``) and noted.
+  kept as *pending*; when ``importance_batch`` are waiting, or on a quiet tick once the oldest has
+  waited ``importance_max_wait_min`` game minutes, one LLM call scores all of them (:func:`score_pending`).
+  Idle objects and sleeping people are routine and get :data:`ROUTINE_IMPORTANCE` by rule, without a
+  call: counted (``importance_rule``) and noted.
 - Whispers (``obs.injected``) are stored as thoughts, scored like observations.
 """
 
@@ -44,6 +45,7 @@ class PerceptionState(BaseModel):
 
     seen: dict[str, datetime] = Field(default_factory=dict)  # event key -> last time seen
     pending: list[str] = Field(default_factory=list)  # memory ids waiting for an importance score
+    pending_since: datetime | None = None  # when the oldest pending memory was stored
 
 
 def event_key(e: PerceivedEvent) -> str:
@@ -93,6 +95,8 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         scored_later.append(True)
     records = ctx.memory.add_many(items)
     state.pending.extend(rec.id for rec, later in zip(records, scored_later, strict=True) if later)
+    if state.pending and state.pending_since is None:
+        state.pending_since = obs.time
     if routine:
         ctx.count("importance_rule", len(routine))
         ctx.note("importance", rule=True, importance=ROUTINE_IMPORTANCE,
@@ -102,9 +106,15 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         ctx.note("memory", memory_kind="thought", text=text, source="whisper")
 
     quiet = not new and not obs.injected
-    if state.pending and (len(state.pending) >= ctx.settings.importance_batch or quiet):
+    if state.pending and (len(state.pending) >= ctx.settings.importance_batch or quiet and _waited(ctx, obs, state)):
         await score_pending(ctx, state)
     return new
+
+
+def _waited(ctx: MindContext, obs: Observation, state: PerceptionState) -> bool:
+    """Whether the oldest pending memory has waited ``importance_max_wait_min`` game minutes (0: score at once)."""
+    since = state.pending_since or obs.time
+    return (obs.time - since) >= timedelta(minutes=ctx.settings.importance_max_wait_min)
 
 
 async def score_pending(ctx: MindContext, state: PerceptionState) -> int:
@@ -124,4 +134,5 @@ async def score_pending(ctx: MindContext, state: PerceptionState) -> int:
         total += sum(result.scores)
         ctx.note("importance", rule=False, fallback=used_fallback, ids=ids, scores=list(result.scores))
         state.pending = rest
+    state.pending_since = None
     return total
