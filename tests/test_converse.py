@@ -100,6 +100,7 @@ async def test_the_speaker_is_shown_its_own_news_to_pass_on():
 def test_a_line_that_also_writes_the_partners_reply_is_cut():
     assert clean_utterance("Sure, see you there! Isabella: Great!", ME, [HER]) == "Sure, see you there!"
     assert clean_utterance("Klaus: Hi. Isabella Rodriguez: hello", ME, [HER]) == "Hi."
+    assert clean_utterance("Isabella Rodriguez: Sure, I'll ask around.", ME, [HER]) == "Sure, I'll ask around."
     assert clean_utterance("I met Isabella at noon.", ME, [HER]) == "I met Isabella at noon."
 
 

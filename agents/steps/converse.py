@@ -58,8 +58,8 @@ def clean_utterance(text: str, speaker: str, partners: list[str] | None = None) 
     """Drop a leading 'Name:', wrapping quotes and echoed quote delimiters that small models add to a line,
     and cut the line where the speaker goes on to write a partner's reply ('... Klaus: Sure!')."""
     text = " ".join(re.sub(r"<<<|>>>", " ", text).split())
-    for prefix in (speaker, speaker.split()[0]):
-        if text.lower().startswith(prefix.lower() + ":"):
+    for prefix in (speaker, speaker.split()[0], *(p for o in partners or [] for p in (o, o.split()[0]))):
+        if text.lower().startswith(prefix.lower() + ":"):  # a label, even a wrong one: the words are the speaker's
             text = text[len(prefix) + 1 :].strip()
             break
     for other in partners or []:
