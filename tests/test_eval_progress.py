@@ -85,8 +85,9 @@ def test_a_resumed_run_logs_from_its_checkpoint(tmp_path, caplog, monkeypatch):
 def test_a_terminal_gets_a_line_per_run_and_an_overall_line(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="town.app.eval")
     console = Console(file=io.StringIO(), force_terminal=True, width=160, record=True)
-    evaluate(_spec(tmp_path), tmp_path / "out", llm=scripted(), formats=(), console=console)
+    evaluate(_spec(tmp_path), tmp_path / "out", llm=scripted(), formats=(), console=console, concurrency=1)
     text = console.export_text()
+    assert re.search(r"A seed 1 .*0/12 ticks · waiting", text)  # its turn comes after seed 0's
     final = text.rsplit("eval ", 1)[1]  # the last frame drawn: the overall line, then one line per run
     assert "2/2 runs finished" in final
     for seed in (0, 1):

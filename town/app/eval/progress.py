@@ -64,7 +64,8 @@ class EvalProgress:
 
     def __init__(self, plan: dict[Key, tuple[int, int]], console: Console | None = None) -> None:
         console = console or tc.err_console
-        self.runs = {key: _Run(f"{key[0]} seed {key[1]}", start, target) for key, (start, target) in plan.items()}
+        self.runs = {key: _Run(f"{key[0]} seed {key[1]}", start, target, phase="waiting")
+                     for key, (start, target) in plan.items()}
         self.finished = 0
         self.progress: Progress | None = tc.eval_progress(console) if tc.interactive(console) else None
         self._overall: TaskID | None = None
@@ -93,14 +94,15 @@ class EvalProgress:
 
     def _draw(self, r: _Run) -> None:
         if self.progress is not None and r.task is not None:
-            self.progress.update(r.task, completed=r.tick, total=r.target, status=self._status(r))
+            # drawn at once, not at the next auto refresh: each state a run passes through is shown
+            self.progress.update(r.task, completed=r.tick, total=r.target, status=self._status(r), refresh=True)
 
     def run_started(self, key: Key, tick: int, target: int, now: datetime) -> None:
         r = self.runs[key]
         if self.progress is not None and self._overall is not None:  # the plan guessed a fresh run's target
             planned = self.progress.tasks[self._overall].total or 0
             self.progress.update(self._overall, total=planned + (target - tick) - (r.target - r.tick))
-        r.tick, r.target, r.clock, r.t0 = tick, target, f"{now:%a %H:%M}", time.perf_counter()
+        r.tick, r.target, r.clock, r.phase, r.t0 = tick, target, f"{now:%a %H:%M}", "", time.perf_counter()
         if self.progress is not None and r.task is not None:
             self.progress.start_task(r.task)
             self._draw(r)
