@@ -88,6 +88,14 @@ def tick_progress(console: Console = err_console) -> Progress:
     )
 
 
+def eval_progress(console: Console = err_console) -> Progress:
+    """`town eval`'s lines: one per run (its ticks, clock and phase in ``status``) and an overall one."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}", markup=False),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not interactive(console),
+    )
+
+
 class ModelWork:
     """What the model did since the tick began, read off the LLM's accounting: calls done and the latest step
     and agent (e.g. "planning the day: Klaus Mueller, 7 calls"). Polled while a tick runs."""

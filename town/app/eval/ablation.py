@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from town.app.eval.progress import PhaseCounts
 from town.app.eval.stats import rate_conditions
 from town.app.interviews import expand_questions, load_questions
 
@@ -40,15 +41,20 @@ def pick_questions(questions: dict[str, list[str]], agent: str, agents: list[str
     return out[:limit]
 
 
-async def _answers(mind: Any, question: str) -> dict[str, Any]:
-    replies = await asyncio.gather(*(mind.answer_with_evidence(question, kinds=None if k is None else set(k))
-                                     for k in CONDITIONS.values()))
+async def _answers(mind: Any, question: str, counts: PhaseCounts) -> dict[str, Any]:
+    async def one(kinds: frozenset[str] | None) -> Any:
+        reply = await mind.answer_with_evidence(question, kinds=None if kinds is None else set(kinds))
+        counts.answer()
+        return reply
+
+    replies = await asyncio.gather(*(one(k) for k in CONDITIONS.values()))
     return {c: (None if r.fallback else r.answer) for c, r in zip(CONDITIONS, replies, strict=True)}
 
 
 async def believability(session: Any, judge: tuple[Any, Any], questions_path: Path, *, limit: int,
-                        seed: int) -> dict[str, Any]:
-    """Answers under every condition, pairwise judgements (order shuffled, seeded) and the ratings."""
+                        seed: int, counts: PhaseCounts | None = None) -> dict[str, Any]:
+    """Answers under every condition, pairwise judgements (order shuffled, seeded) and the ratings; ``counts``
+    tallies the answers and judgements as they come in."""
     from agents import judge_pair
 
     llm, prompts = judge
@@ -57,7 +63,8 @@ async def believability(session: Any, judge: tuple[Any, Any], questions_path: Pa
     names = sorted(minds)
     questions = load_questions(questions_path)
     asks = [(a, cat, q) for a in names for cat, q in pick_questions(questions, a, names, limit)]
-    answers = await asyncio.gather(*(_answers(minds[a], q) for a, _, q in asks))
+    counts = counts or PhaseCounts()
+    answers = await asyncio.gather(*(_answers(minds[a], q, counts) for a, _, q in asks))
     jobs, meta = [], []
     for (agent, cat, q), ans in zip(asks, answers, strict=True):
         for c1, c2 in itertools.combinations(CONDITIONS, 2):
@@ -67,7 +74,12 @@ async def believability(session: Any, judge: tuple[Any, Any], questions_path: Pa
             first, second = (c2, c1) if swap else (c1, c2)
             jobs.append(judge_pair(llm, prompts, personas[agent], now, question=q, first=ans[first], second=ans[second]))
             meta.append((agent, cat, q, first, second))
-    picks = await asyncio.gather(*jobs)
+    async def judged(job: Any) -> Any:
+        pick = await job
+        counts.judgement()
+        return pick
+
+    picks = await asyncio.gather(*(judged(j) for j in jobs))
     comparisons, rows, dropped = [], [], 0
     for (agent, cat, q, first, second), pick in zip(meta, picks, strict=True):
         if pick is None:

@@ -37,8 +37,9 @@ async def _open_backends(out: Path, judge_base_url: str | None, judge_model: str
 
 def evaluate(spec: EvalSpec, out: Path, *, concurrency: int = 2, judge_base_url: str | None = None,
              judge_model: str | None = None, llm: Any = None, judge_llm: Any = None,
-             formats: tuple[str, ...] = ("html", "md")) -> dict[str, Any]:
-    """Run (or continue) the eval in ``out``; ``llm``/``judge_llm`` replace the configured backends (tests)."""
+             formats: tuple[str, ...] = ("html", "md"), console: Any = None) -> dict[str, Any]:
+    """Run (or continue) the eval in ``out``; ``llm``/``judge_llm`` replace the configured backends (tests);
+    progress goes to ``console`` (stderr by default): drawn on a terminal, else INFO log lines."""
     check_inputs(spec)
     check_spec(out, spec)
 
@@ -50,7 +51,7 @@ def evaluate(spec: EvalSpec, out: Path, *, concurrency: int = 2, judge_base_url:
                           "weak": judge is backend or judge_name == agents_model}
             out.mkdir(parents=True, exist_ok=True)
             ckpt.atomic_write_json(out / SPEC_FILE, spec.model_dump())
-            await run_all(out, spec, backend, judge, concurrency=concurrency)
+            await run_all(out, spec, backend, judge, concurrency=concurrency, console=console)
         finally:
             if llm is None:
                 await backend.aclose()

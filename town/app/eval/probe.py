@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from town.app.eval.metrics import mentions
+from town.app.eval.progress import PhaseCounts
 
 PROBE_FILE = "eval_probe.json"
 
@@ -32,11 +33,12 @@ def first_held(mind: Any, keywords: list[str], seeded: bool, start: Any) -> str 
     return min(times).isoformat() if times else None
 
 
-async def _judged_answer(mind: Any, asked: str, judge: Any, persona: Any, now: Any,
+async def _judged_answer(mind: Any, asked: str, judge: Any, persona: Any, now: Any, counts: PhaseCounts,
                          step: str, **judge_vars: Any) -> dict[str, Any]:
     from agents import JUDGE_SUPPORT, judge_yes
 
     reply = await mind.answer_with_evidence(asked)
+    counts.answer()
     row: dict[str, Any] = {"agent": persona.name, "question": asked, "answer": reply.answer,
                            "evidence": reply.evidence, "answer_fallback": reply.fallback}
     if reply.fallback:  # no answer to judge: neither ruling is counted
@@ -48,6 +50,7 @@ async def _judged_answer(mind: Any, asked: str, judge: Any, persona: Any, now: A
         judge_yes(llm, prompts, JUDGE_SUPPORT, persona, now, question=asked, answer=reply.answer,
                   evidence=reply.evidence),
     )
+    counts.judgement(2)
     row.update(judged=ruling, supported=supported)
     return row
 
@@ -58,23 +61,26 @@ def _renamed(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return out
 
 
-async def probe_run(session: Any, judge: tuple[Any, Any]) -> dict[str, Any]:
-    """Everything :func:`town.app.eval.metrics.run_metrics` needs beyond the event log."""
+async def probe_run(session: Any, judge: tuple[Any, Any], counts: PhaseCounts | None = None) -> dict[str, Any]:
+    """Everything :func:`town.app.eval.metrics.run_metrics` needs beyond the event log; ``counts`` tallies
+    the answers and judgements as they come in."""
     from agents import JUDGE_FACT, JUDGE_KNOWS
 
     scenario, minds, now = session.scenario, session.minds, session.world.now()
     personas = {p.name: p for p in scenario.personas}
     names = sorted(minds)
+    counts = counts or PhaseCounts()
     fact_jobs, knows_jobs = [], []
     for f in scenario.facts:
         if f.question:
             for a in names:
-                fact_jobs.append((f.id, _judged_answer(minds[a], f.question, judge, personas[a], now, JUDGE_FACT,
+                fact_jobs.append((f.id, _judged_answer(minds[a], f.question, judge, personas[a], now, counts,
+                                                       JUDGE_FACT,
                                                        fact=f.text, question=f.question)))
     for a in names:
         for b in names:
             if a != b:
-                knows_jobs.append((b, _judged_answer(minds[a], f"Who is {b}?", judge, personas[a], now,
+                knows_jobs.append((b, _judged_answer(minds[a], f"Who is {b}?", judge, personas[a], now, counts,
                                                      JUDGE_KNOWS, other=b)))
     fact_rows = await asyncio.gather(*(job for _, job in fact_jobs))
     knows_rows = await asyncio.gather(*(job for _, job in knows_jobs))

@@ -9,7 +9,6 @@ folder), each through its own ``backend.share(seed=...)`` so accounting and seed
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import tomllib
 from pathlib import Path
@@ -21,8 +20,8 @@ from town.app import checkpoint as ckpt
 from town.app.session import RunConfig, Session, UserError, run_session, ticks_for_hours
 from town.app.eval.ablation import ABLATION_FILE, believability
 from town.app.eval.probe import PROBE_FILE, probe_run
+from town.app.eval.progress import EvalProgress
 
-log = logging.getLogger("town.app.eval")
 SPEC_FILE = "eval_spec.json"
 WALL_FILE = "eval_wall.json"
 
@@ -116,6 +115,28 @@ def _progress(rd: Path) -> tuple[int, int] | None:
     return int(ckpt.read_json(rd / ckpt.CHECKPOINT)["tick"]), cast(RunStart, start.data).seconds_per_tick
 
 
+def plan(out: Path, spec: EvalSpec) -> dict[tuple[str, int], tuple[int, int]]:
+    """Each run's ``(tick it starts at, target tick)``: its checkpoint's, else 0 of the scenario's ticks."""
+    from town.app.session import _load_scenario
+    from town.world.config import SettingsError, engine_settings
+
+    out_plan: dict[tuple[str, int], tuple[int, int]] = {}
+    fresh_spt: int | None = None
+    for arm in spec.arms:
+        for seed in spec.seeds:
+            got = _progress(run_dir(out, arm, seed))
+            if got is None:
+                if fresh_spt is None:
+                    try:
+                        fresh_spt = engine_settings().seconds_per_tick
+                    except SettingsError:  # Session.open names it; the plan is only what the progress shows
+                        pass
+                    fresh_spt = fresh_spt or _load_scenario(spec.scenario).seconds_per_tick
+                got = (0, fresh_spt)
+            out_plan[(arm, seed)] = (got[0], ticks_for_hours(spec.hours, got[1]))
+    return out_plan
+
+
 def _add_wall(rd: Path, seconds: float) -> None:
     """Wall time summed over every session of the run (a resumed session's ``run_end`` is not kept)."""
     path = rd / WALL_FILE
@@ -123,33 +144,38 @@ def _add_wall(rd: Path, seconds: float) -> None:
     ckpt.atomic_write_json(path, {"wall_s": round(old["wall_s"] + seconds, 2), "sessions": old["sessions"] + 1})
 
 
-async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any) -> None:
+async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, progress: EvalProgress) -> None:
     """Step one run to ``spec.hours``: fresh, resumed from its checkpoint, or left alone when finished."""
     rd = run_dir(out, arm, seed)
     settings = arm_settings(spec.arms[arm])
     llm = make_run_llm(backend, seed)
-    progress = _progress(rd)
-    if progress is not None:
-        done, spt = progress
+    checkpointed = _progress(rd)
+    if checkpointed is not None:
+        done, spt = checkpointed
         target = ticks_for_hours(spec.hours, spt)
         if done >= target and (rd / WALL_FILE).exists():
             return
-        log.info("%s: resuming at tick %d of %d", rd, done, target)
         session = await Session.open(rd, resume=True, llm=llm, mind_settings=settings)
     else:
         prompts = Path(spec.arms[arm].prompts) if spec.arms[arm].prompts else None
         cfg = RunConfig(scenario=spec.scenario, hours=spec.hours, seed=seed, run_dir=rd, prompts_dir=prompts)
         session = await Session.open(rd, resume=False, cfg=cfg, llm=llm, mind_settings=settings)
         target = ticks_for_hours(spec.hours, session.world.clock.seconds_per_tick)
+    key = (arm, seed)
+    progress.run_started(key, session.world.clock.tick, target, session.world.now())
+
+    def on_tick(s: Session) -> None:
+        progress.ticked(key, s.world.clock.tick, s.world.now())
+
     t0 = time.perf_counter()
     try:
-        await run_session(session, max(0, target - session.world.clock.tick))
+        await run_session(session, max(0, target - session.world.clock.tick), on_tick)
     finally:
         _add_wall(rd, time.perf_counter() - t0)
 
 
 async def after_run(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, judge: tuple[Any, Any],
-                    ablate: bool) -> None:
+                    ablate: bool, progress: EvalProgress) -> None:
     """Probe the finished run and, for the first runs, the believability ablations (each once)."""
     rd = run_dir(out, arm, seed)
     todo_probe = not (rd / PROBE_FILE).exists()
@@ -160,19 +186,24 @@ async def after_run(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any
                                  mind_settings=arm_settings(spec.arms[arm]))
     try:
         if todo_probe:
-            ckpt.atomic_write_json(rd / PROBE_FILE, await probe_run(session, judge))
+            with progress.phase((arm, seed), "interviews") as counts:
+                probe = await probe_run(session, judge, counts)
+            ckpt.atomic_write_json(rd / PROBE_FILE, probe)
         if todo_ablation:
             from town.app.interviews import default_questions_path
 
             questions = Path(spec.questions) if spec.questions else default_questions_path()
-            result = await believability(session, judge, questions, limit=spec.ablation_questions, seed=seed)
+            with progress.phase((arm, seed), "ablation") as counts:
+                result = await believability(session, judge, questions, limit=spec.ablation_questions, seed=seed,
+                                             counts=counts)
             ckpt.atomic_write_json(rd / ABLATION_FILE, result)
     finally:
         await session.runtime.aclose()
 
 
-async def run_all(out: Path, spec: EvalSpec, backend: Any, judge_backend: Any, *, concurrency: int) -> None:
-    """Every (arm, seed) run, at most ``concurrency`` at once, then its probe."""
+async def run_all(out: Path, spec: EvalSpec, backend: Any, judge_backend: Any, *, concurrency: int,
+                  console: Any = None) -> None:
+    """Every (arm, seed) run, at most ``concurrency`` at once, then its probe; progress on ``console``."""
     from agents import PromptLibrary
 
     judge = (make_run_llm(judge_backend, 0), PromptLibrary.load(None))
@@ -180,10 +211,13 @@ async def run_all(out: Path, spec: EvalSpec, backend: Any, judge_backend: Any, *
     first_arm = next(iter(spec.arms))
     ablated = set(spec.seeds[: spec.ablation_runs])
 
+    progress = EvalProgress(plan(out, spec), console)
+
     async def one(arm: str, seed: int) -> None:
         async with gate:
-            await advance(out, spec, arm, seed, backend)
-            await after_run(out, spec, arm, seed, backend, judge, arm == first_arm and seed in ablated)
-            log.info("eval: %s seed %d done", arm, seed)
+            await advance(out, spec, arm, seed, backend, progress)
+            await after_run(out, spec, arm, seed, backend, judge, arm == first_arm and seed in ablated, progress)
+            progress.run_finished((arm, seed))
 
-    await asyncio.gather(*(one(arm, seed) for arm in spec.arms for seed in spec.seeds))
+    with progress:
+        await asyncio.gather(*(one(arm, seed) for arm in spec.arms for seed in spec.seeds))
