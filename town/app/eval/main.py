@@ -27,8 +27,9 @@ async def _open_backends(out: Path, judge_base_url: str | None, judge_model: str
     if not judge_base_url:
         return backend, backend
     try:
+        # the judge's own server: the minds' cascade (small_steps) is not the judge's
         judge = await open_llm(agent_settings(base_urls=[judge_base_url], model=judge_model,
-                                              cache_path=out / "judge_cache.sqlite"), seed=0)
+                                              cache_path=out / "judge_cache.sqlite", small_steps=[]), seed=0)
     except BaseException:
         await backend.aclose()
         raise
