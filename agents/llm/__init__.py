@@ -77,7 +77,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
     small: SmallTier | None = None
     try:
         if settings.small_steps:
-            small = await _open_small(settings, common, servers)
+            small = await _open_small(settings, common, cache, servers)
         if settings.base_urls:
             model = settings.model or await discover_model(settings.base_urls[0], settings.api_key)
             log.info("llm: model %s over %s", model, ", ".join(redact(u) for u in settings.base_urls))
@@ -130,7 +130,7 @@ async def _open_embedded(settings: AgentSettings, common: dict[str, object], sma
     )
 
 
-async def _open_small(settings: AgentSettings, common: dict[str, object],
+async def _open_small(settings: AgentSettings, common: dict[str, object], cache: ResponseCache | None,
                       servers: list[EmbeddedServer]) -> SmallTier:
     """The cascade's small tier: its endpoints, else a second embedded server with a few slots of the same size."""
     pool = {k: common[k] for k in ("api_key", "backoff_s", "max_backoff_s", "park_after", "park_s",
@@ -150,8 +150,7 @@ async def _open_small(settings: AgentSettings, common: dict[str, object],
     log.info("llm: cascade on: %s asked of the small model %s (%s) first", ", ".join(settings.small_steps), model,
              ", ".join(redact(u) for u in urls))
     return small_tier(urls, model=model, steps=settings.small_steps, retries=settings.small_retries,
-                      concurrency=limit, cache=common["cache"], timeout_s=settings.small_timeout_s,  # type: ignore[arg-type]
-                      **pool)
+                      concurrency=limit, cache=cache, timeout_s=settings.small_timeout_s, **pool)
 
 
 def run_sync(fn: Callable[[BaseLLM], Awaitable[R]], settings: AgentSettings | None = None, *, seed: int | None = None) -> R:

@@ -7,6 +7,8 @@ concurrency limit). Our own bugs (a schema that is not a pydantic model, a templ
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -111,10 +113,19 @@ class BaseLLM:
         """The hook of a backend built without ``chat``: one raw completion; :class:`LLMError` is worth a retry."""
         raise NotImplementedError
 
-    def share(self, *, seed: int | None) -> BaseLLM:
-        """A face over this one's lower stack (no extra limit) with its own seed and accounting; closing it is a no-op."""
+    def share(self, *, seed: int | None, small_steps: Iterable[str] | None = None) -> BaseLLM:
+        """A face over this one's lower stack (no extra limit) with its own seed and accounting; closing it is a no-op.
+
+        ``small_steps`` (when given) replaces the steps the face asks of the small model (an eval arm's cascade).
+        """
+        small = self.small
+        if small_steps is not None:
+            steps = frozenset(small_steps)
+            if steps and small is None:
+                raise ValueError(f"share(small_steps={sorted(steps)}): this LLM was opened without a small model")
+            small = None if small is None else dataclasses.replace(small, steps=steps)
         face = BaseLLM(retries=self.retries, concurrency=None, seed=seed, chat=self.chat, temperature=self.temperature,
-                       small=self.small)
+                       small=small)
         face.model_name = self.model_name
         return face
 
