@@ -54,4 +54,4 @@ def test_a_cascaded_run_counts_small_answers_and_escalations(tmp_path: Path, mon
     assert minds["llm"]["by_step"][ROUTED]["cascade_small_answers"] == small_n == len(routed) - 1
     assert minds["counters"]["cascade_escalations"] == 1 and minds["counters"][f"cascade_escalations_{ROUTED}"] == 1
     assert minds["counters"]["cascade_small_answers"] == small_n
-    assert minds["llm_endpoints"][0]["url"] == main.url
+    assert minds["llm_endpoints"][0]["url"] == main.url and minds["llm_small_endpoints"][0]["url"] == small.url
