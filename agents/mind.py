@@ -162,7 +162,12 @@ class AgentMind:
             notes.append(Note(kind="llm_call", data={
                 "step": rec.step, "agent": rec.agent, "model": rec.model, "prompt_tokens": rec.prompt_tokens,
                 "completion_tokens": rec.completion_tokens, "cached": rec.cached, "latency_s": rec.latency_s,
-                "attempts": rec.attempts, "fallback": rec.fallback, **rec.server_fields()}))
+                "attempts": rec.attempts, "fallback": rec.fallback, **rec.server_fields(),
+                **({"cascade": rec.cascade} if rec.cascade else {})}))
+            if rec.cascade:  # the cascade's figures by step, beside the fallbacks: "small" or "escalated"
+                kind = "cascade_small_answers" if rec.cascade == "small" else "cascade_escalations"
+                self.ctx.count(kind)
+                self.ctx.count(f"{kind}_{rec.step}")
             if rec.fallback:
                 if noted[rec.step] > 0:
                     noted[rec.step] -= 1

@@ -155,9 +155,11 @@ class MindRuntime:
             counters.update(mind.ctx.counters)
         llm = self.llm.accounting.summary()
         pool = getattr(self.llm, "stats", None)  # the endpoint pool's counters (failures by kind), when there is one
+        stats = pool() if callable(pool) else {}
         return {
             "llm": llm,
-            **({"llm_endpoints": pool()["endpoints"]} if callable(pool) else {}),
+            **({"llm_endpoints": stats["endpoints"]} if stats else {}),
+            **({"llm_small_endpoints": stats["small"]["endpoints"]} if "small" in stats else {}),
             # every logged fallback (the event log's ``fallback`` notes): a step that used its fallback answer after
             # the retries, a ReAct loop that gave up, a reflection step skipped, a conversation line dropped
             "fallbacks": counters.get("fallbacks", 0),

@@ -10,6 +10,9 @@ Example ``town.toml``::
     model = "Qwen/Qwen2.5-7B-Instruct"
     concurrency = 16
     cache_path = "llm_cache.sqlite"
+    # the cascade (off unless small_steps names steps): these steps go to a small model first
+    small_base_urls = ["http://10.0.0.7:8000/v1"]
+    small_steps = ["perceive_importance", "react_decide"]
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ SERVER_TIMEOUT_S = 120.0
 #: a 300-token answer at a few tokens a second, behind other slots, on a busy 2-core machine: a retry after 120 s
 #: only adds work to the same server (seen: a run whose machine was shared timed out, retried and fell back)
 EMBEDDED_TIMEOUT_S = 600.0
+#: slots of the cascade's small embedded server: it answers short routine steps, beside the main server's slots
+SMALL_EMBEDDED_SLOTS = 2
 
 
 def config_file() -> Path | None:
@@ -144,8 +149,49 @@ class AgentSettings(_TableSettings):
         default=None, ge=0, le=2, description="when set, overrides every request's temperature (0 = greedy)"
     )
     seed: int | None = Field(default=None, description="request seed when the caller gives none")
+    # the cascade (agents/llm/cascade.py): off while small_steps is empty
+    small_steps: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="steps asked of the small model first (comma separated in the environment), escalating to the "
+        "main model when its answer does not parse or validate; empty = no cascade",
+    )
+    small_base_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="the small model's OpenAI-compatible endpoints; empty = a second embedded server "
+        "(small_embedded_model) when small_steps is set",
+    )
+    small_model: str | None = Field(
+        default=None, description="model name sent to the small endpoints; None = their first listed model"
+    )
+    small_embedded_model: str = Field(
+        default="0.5b", description="the small embedded model (0.5b, 1.5b or a .gguf path), when no small_base_urls"
+    )
+    small_retries: int = Field(
+        default=0, ge=0, le=10, description="re-asks of the small model before escalating (0 = one small attempt)"
+    )
 
-    @field_validator("base_urls", mode="before")
+    @field_validator("small_steps", mode="before")
+    @classmethod
+    def _split_steps(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [s for s in (p.strip() for p in value.split(",")) if s]
+        return value
+
+    @field_validator("small_steps")
+    @classmethod
+    def _known_steps(cls, value: list[str]) -> list[str]:
+        if not value:
+            return value
+        import agents.steps  # noqa: F401 - importing the steps registers them
+        from agents.step_registry import registered_steps
+
+        known = registered_steps()
+        unknown = [s for s in value if s not in known]
+        if unknown:
+            raise ValueError(f"unknown step {unknown[0]!r} (steps: {', '.join(sorted(known))})")
+        return list(dict.fromkeys(value))
+
+    @field_validator("base_urls", "small_base_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -157,7 +203,7 @@ class AgentSettings(_TableSettings):
             return [u.rstrip("/") for u in value]
         return value
 
-    @field_validator("embedded_model")
+    @field_validator("embedded_model", "small_embedded_model")
     @classmethod
     def _size_or_gguf(cls, value: str) -> str:
         if value in EMBEDDED_SIZES:
@@ -171,6 +217,16 @@ class AgentSettings(_TableSettings):
     def embedded_file(self) -> Path | None:
         """The user's own GGUF file when ``embedded_model`` is a path, else None (one of ours, by size)."""
         return None if self.embedded_model in EMBEDDED_SIZES else Path(self.embedded_model)
+
+    @property
+    def small_embedded_file(self) -> Path | None:
+        """Like :attr:`embedded_file`, for the cascade's small embedded model."""
+        return None if self.small_embedded_model in EMBEDDED_SIZES else Path(self.small_embedded_model)
+
+    @property
+    def small_embedded(self) -> bool:
+        """True when the cascade is on and its small model is a second embedded server."""
+        return bool(self.small_steps) and not self.small_base_urls
 
     @model_validator(mode="after")
     def _ctx_per_slot(self) -> AgentSettings:
@@ -193,6 +249,13 @@ class AgentSettings(_TableSettings):
         if self.request_timeout_s is not None:
             return self.request_timeout_s
         return EMBEDDED_TIMEOUT_S if self.embedded else SERVER_TIMEOUT_S
+
+    @property
+    def small_timeout_s(self) -> float:
+        """The request timeout of the cascade's small model (as :attr:`timeout_s`, for its own kind of server)."""
+        if self.request_timeout_s is not None:
+            return self.request_timeout_s
+        return EMBEDDED_TIMEOUT_S if self.small_embedded else SERVER_TIMEOUT_S
 
 
 MIND_TABLE = "mind"

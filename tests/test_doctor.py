@@ -49,7 +49,22 @@ def test_a_sound_setup_with_a_server_passes_and_says_where_each_setting_came_fro
     assert "     concurrency        3  (environment TOWN_CONCURRENCY)" in lines
     assert f"     retries            4  ({tmp_path / 'town.toml'})" in lines
     assert "     embedded_model     1.5b  (default)" in lines
+    assert "     small_steps        none: no small model first (cascade off)  (default)" in lines
     assert lines[-1] == "all checks passed"
+
+
+def test_the_cascade_shows_its_steps_and_checks_the_small_endpoint(monkeypatch):
+    port = _closed_port()
+    monkeypatch.setenv("TOWN_SMALL_STEPS", "perceive_importance,react_decide")
+    monkeypatch.setenv("TOWN_SMALL_BASE_URLS", f"http://127.0.0.1:{port}/v1")
+    with FakeOpenAIServer(model="served-model") as srv:
+        res = CliRunner().invoke(cli, ["doctor", "--base-url", srv.url])
+    lines = res.stdout.splitlines()
+    assert res.exit_code == 1, res.stdout
+    assert f"ok   endpoint        {srv.url}: /models lists served-model" in lines
+    assert any(line.startswith(f"FAIL small endpoint  http://127.0.0.1:{port}/v1: /models did not answer")
+               for line in lines), lines
+    assert "     small_steps        perceive_importance, react_decide  (environment TOWN_SMALL_STEPS)" in lines
 
 
 def test_a_missing_model_file_fails_and_says_how_to_get_it(tmp_path, monkeypatch):

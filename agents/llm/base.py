@@ -7,7 +7,9 @@ concurrency limit). Our own bugs (a schema that is not a pydantic model, a templ
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -25,6 +27,9 @@ from .interface import (
     response_format_for,
 )
 from .layers import AccountingLayer, ConcurrencyLimit, RetryLayer, build_gateway
+
+if TYPE_CHECKING:
+    from .cascade import SmallTier
 
 __all__ = [
     "Accounting", "BaseLLM", "ChatModel", "ChatRequest", "LLMCallRecord", "LLMError", "LLMFailure", "Messages",
@@ -57,18 +62,21 @@ class BaseLLM:
     """``structured``/``text`` over ``chat`` (a backend's lower stack) or the subclass's ``_complete`` hook.
 
     ``temperature`` (if set) overrides every caller's. :meth:`share` gives another face over the same lower stack
-    (same limit, same cache) with its own seed, retries and accounting.
+    (same limit, same cache, same ``small`` tier) with its own seed, retries and accounting. ``small``: the
+    cascade's small model and the steps it answers first (cascade.py); None = every step to ``chat``.
     """
 
     model_name: str = "unknown"
 
     def __init__(self, *, retries: int = 2, concurrency: int | None = 8, seed: int | None = None,
-                 chat: ChatModel | None = None, temperature: float | None = None) -> None:
+                 chat: ChatModel | None = None, temperature: float | None = None,
+                 small: SmallTier | None = None) -> None:
         self.temperature = temperature
+        self.small = small
         inner = chat if chat is not None else _HookChat(self)
         self.model_name = inner.model_name
         self.chat: ChatModel = inner if concurrency is None else ConcurrencyLimit(inner, concurrency)
-        self.gateway: AccountingLayer = build_gateway(self.chat, retries=retries, seed=seed)
+        self.gateway: AccountingLayer = build_gateway(self.chat, retries=retries, seed=seed, small=small)
 
     @property
     def accounting(self) -> Accounting:
@@ -76,7 +84,9 @@ class BaseLLM:
 
     @property
     def _retry(self) -> RetryLayer:
-        return self.gateway.inner  # type: ignore[return-value]  # build_gateway puts the retry layer there
+        """The main tier's retry layer (build_gateway puts it under the accounting, or under the cascade)."""
+        inner = self.gateway.inner
+        return inner if isinstance(inner, RetryLayer) else inner.main  # type: ignore[attr-defined]
 
     @property
     def seed(self) -> int | None:
@@ -86,6 +96,9 @@ class BaseLLM:
     @seed.setter
     def seed(self, value: int | None) -> None:
         self._retry.seed = value
+        small = getattr(self.gateway.inner, "small", None)  # the cascade's small tier asks with the same seed
+        if small is not None:
+            small.seed = value
 
     @property
     def retries(self) -> int:
@@ -100,9 +113,19 @@ class BaseLLM:
         """The hook of a backend built without ``chat``: one raw completion; :class:`LLMError` is worth a retry."""
         raise NotImplementedError
 
-    def share(self, *, seed: int | None) -> BaseLLM:
-        """A face over this one's lower stack (no extra limit) with its own seed and accounting; closing it is a no-op."""
-        face = BaseLLM(retries=self.retries, concurrency=None, seed=seed, chat=self.chat, temperature=self.temperature)
+    def share(self, *, seed: int | None, small_steps: Iterable[str] | None = None) -> BaseLLM:
+        """A face over this one's lower stack (no extra limit) with its own seed and accounting; closing it is a no-op.
+
+        ``small_steps`` (when given) replaces the steps the face asks of the small model (an eval arm's cascade).
+        """
+        small = self.small
+        if small_steps is not None:
+            steps = frozenset(small_steps)
+            if steps and small is None:
+                raise ValueError(f"share(small_steps={sorted(steps)}): this LLM was opened without a small model")
+            small = None if small is None else dataclasses.replace(small, steps=steps)
+        face = BaseLLM(retries=self.retries, concurrency=None, seed=seed, chat=self.chat, temperature=self.temperature,
+                       small=small)
         face.model_name = self.model_name
         return face
 

@@ -105,6 +105,9 @@ class LLMCallRecord(BaseModel):
     attempts: int
     fallback: bool = False
     error: str | None = None
+    # a step routed to the small model: "small" (it answered, ``model`` is its name) or "escalated" (the main
+    # model answered after the small one failed; tokens, attempts and server figures are both tiers'); None: not routed
+    cascade: str | None = None
     # the server's own figures (see ServerFigures), summed over the attempts; None when it did not say
     server_prompt_n: int | None = None
     server_cache_n: int | None = None
@@ -128,6 +131,8 @@ class Tally:
     retries: int = 0
     fallbacks: int = 0
     latency_s: float = 0.0
+    cascade_small_answers: int = 0  # calls routed to the small model that it answered
+    cascade_escalations: int = 0  # calls routed to the small model that the main one answered
 
     def add(self, rec: LLMCallRecord) -> None:
         self.calls += 1
@@ -137,6 +142,8 @@ class Tally:
         self.retries += max(0, rec.attempts - 1)
         self.fallbacks += int(rec.fallback)
         self.latency_s += rec.latency_s
+        self.cascade_small_answers += int(rec.cascade == "small")
+        self.cascade_escalations += int(rec.cascade == "escalated")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
     ConcurrencyLimit  (a ChatModel: at most N requests to the layer below at once)
     RetryLayer        (parses each answer; a bad one is re-asked, then the logged, counted fallback)
+    CascadeLayer      (cascade.py, when configured: routine steps to a small model first, escalating to the main one)
     AccountingLayer   (calls, tokens, latency by step and agent; calls in flight for the progress line)
 
 ``build_gateway`` stacks them over the pool / cache (or any ChatModel); :class:`BaseLLM` is the minds' face on top.
@@ -16,12 +17,15 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .interface import (
     Accounting, ChatModel, ChatRequest, LLMCallRecord, LLMError, LLMFailure, RawCompletion, ServerFigures,
 )
 from .redact import redact
+
+if TYPE_CHECKING:
+    from .cascade import SmallTier
 
 log = logging.getLogger("agents.llm")
 V = TypeVar("V")
@@ -40,6 +44,7 @@ class Answer(Generic[V]):
     fallback: bool = False
     error: str | None = None
     server: ServerFigures | None = None  # summed over the attempts the server answered (a bad answer cost it too)
+    cascade: str | None = None  # "small" or "escalated" for a step routed to the small model (cascade.py)
 
 
 class Asker(Protocol):
@@ -75,10 +80,12 @@ class RetryLayer:
     without a fallback :class:`LLMFailure` is raised carrying the :class:`Answer` (for the accounting above).
     """
 
-    def __init__(self, inner: ChatModel, *, retries: int = 2, seed: int | None = None) -> None:
+    def __init__(self, inner: ChatModel, *, retries: int = 2, seed: int | None = None,
+                 log_level: int = logging.WARNING) -> None:
         self.inner = inner
         self.retries = retries
         self.seed = seed
+        self.log_level = log_level  # the cascade's small tier: a failed attempt is routine there (it escalates)
         self.fallbacks: Counter[str] = Counter()
 
     async def ask(self, request: ChatRequest, parse: Callable[[str], V], fallback: V | None) -> Answer[V]:
@@ -98,7 +105,8 @@ class RetryLayer:
                 if exc.server is not None:  # an empty answer still took the server's time
                     out.server = exc.server if out.server is None else out.server + exc.server
                 out.error = redact(str(exc))  # kept in records, events and reports
-                log.warning("llm %s/%s attempt %d failed: %s", request.step, request.agent, out.attempts, out.error)
+                log.log(self.log_level, "llm %s/%s attempt %d failed: %s", request.step, request.agent,
+                        out.attempts, out.error)
                 continue
             out.error = None
             return out
@@ -141,7 +149,8 @@ class AccountingLayer:
     def _record(self, request: ChatRequest, a: Answer[Any], latency: float) -> None:
         rec = LLMCallRecord(step=request.step, agent=request.agent, model=a.model, prompt_tokens=a.prompt_tokens,
                             completion_tokens=a.completion_tokens, cached=a.cached, latency_s=round(latency, 4),
-                            attempts=a.attempts, fallback=a.fallback, error=a.error, **_server_fields(a.server))
+                            attempts=a.attempts, fallback=a.fallback, error=a.error, cascade=a.cascade,
+                            **_server_fields(a.server))
         self.accounting.add(rec)
         self._records.append(rec)
 
@@ -162,10 +171,18 @@ def _server_fields(f: ServerFigures | None) -> dict[str, Any]:
             "server_gen_n": f.gen_n, "server_gen_ms": f.gen_ms, "ended_at": f.ended_at}
 
 
-def build_gateway(chat: ChatModel, *, retries: int, seed: int | None, concurrency: int | None = None) -> AccountingLayer:
+def build_gateway(chat: ChatModel, *, retries: int, seed: int | None, concurrency: int | None = None,
+                  small: SmallTier | None = None) -> AccountingLayer:
     """``chat`` (the pool, the cache over it, or any ChatModel) -> limit -> retry -> accounting.
 
     ``concurrency=None`` adds no limit (``chat`` is already limited, e.g. a stack shared by several faces).
+    With a ``small`` tier a :class:`~agents.llm.cascade.CascadeLayer` routes its steps to it, under the accounting.
     """
     limited = chat if concurrency is None else ConcurrencyLimit(chat, concurrency)
-    return AccountingLayer(RetryLayer(limited, retries=retries, seed=seed))
+    main = RetryLayer(limited, retries=retries, seed=seed)
+    if small is None or not small.steps:
+        return AccountingLayer(main)
+    from .cascade import CascadeLayer  # cascade.py builds on this module's layers
+
+    first = RetryLayer(small.chat, retries=small.retries, seed=seed, log_level=logging.INFO)
+    return AccountingLayer(CascadeLayer(main, first, small.steps))

@@ -6,6 +6,7 @@
                      over EndpointPool (routing, parking, backoff, Retry-After, outage: pool.py)
 
 Each lower layer takes a :class:`ChatRequest` and returns a :class:`RawCompletion`, so each is tested alone.
+With a small tier (:func:`small_tier`), the cascade (cascade.py) routes its steps to a second such stack first.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ from typing import Any
 
 from .base import BaseLLM, ChatModel
 from .cache import CachedChat, ResponseCache
+from .cascade import SmallTier
+from .layers import ConcurrencyLimit
 from .endpoint import LLMEndpointError, LLMOutage
 from .pool import EndpointPool, discover_model
 
-__all__ = ["LLMEndpointError", "LLMOutage", "OpenAIChatLLM", "discover_model"]
+__all__ = ["LLMEndpointError", "LLMOutage", "OpenAIChatLLM", "discover_model", "small_tier"]
+
+
+def small_tier(base_urls: Sequence[str], *, model: str, steps: Sequence[str], retries: int, concurrency: int,
+               cache: ResponseCache | None = None, **pool: Any) -> SmallTier:
+    """The cascade's small model: its own endpoint pool (``pool``: EndpointPool's keywords) under the shared
+    response cache (keyed by model, so the tiers never answer for each other) and its own concurrency limit."""
+    endpoints = EndpointPool(base_urls, model=model, **pool)
+    chat: ChatModel = CachedChat(endpoints, cache) if cache is not None else endpoints
+    return SmallTier(ConcurrencyLimit(chat, concurrency), frozenset(steps), retries)
 
 
 class OpenAIChatLLM(BaseLLM):
@@ -43,6 +55,7 @@ class OpenAIChatLLM(BaseLLM):
         temperature: float | None = None,
         cache: ResponseCache | None = None,
         on_close: Callable[[], Awaitable[None] | None] | None = None,
+        small: SmallTier | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("OpenAIChatLLM needs at least one base URL")
@@ -56,22 +69,28 @@ class OpenAIChatLLM(BaseLLM):
             max_retry_after_s=max_retry_after_s, outage_after=outage_after,
         )
         chat: ChatModel = CachedChat(self.pool, cache) if cache is not None else self.pool
-        super().__init__(retries=retries, concurrency=concurrency, seed=seed, chat=chat, temperature=temperature)
+        super().__init__(retries=retries, concurrency=concurrency, seed=seed, chat=chat, temperature=temperature,
+                         small=small)
 
     @property
     def endpoints(self) -> list[Any]:
         return self.pool.endpoints
 
     def stats(self) -> dict[str, Any]:
-        """Per-endpoint counters and cache hits/misses."""
+        """Per-endpoint counters and cache hits/misses (and the cascade's small model's endpoints, if any)."""
+        small = {} if self.small is None else {
+            "small": {"model": self.small.chat.model_name, "endpoints": self.small.chat.stats()["endpoints"]}}
         return {
             "model": self.model_name,
             "endpoints": self.pool.stats()["endpoints"],
             "cache": self.cache.stats() if self.cache is not None else None,
+            **small,
         }
 
     async def aclose(self) -> None:
         await self.chat.aclose()  # the pool's clients, and the cache if there is one
+        if self.small is not None:
+            await self.small.chat.aclose()  # closing the shared cache again is harmless
         if self._on_close is not None:
             result = self._on_close()
             if result is not None:

@@ -152,6 +152,8 @@ def _check_own_model() -> None:
         settings = agent_settings()
         if settings.embedded and settings.embedded_file is not None:
             check_loads(settings.embedded_file, threads=settings.embedded_threads)
+        if settings.small_embedded and settings.small_embedded_file is not None:  # the cascade's small model
+            check_loads(settings.small_embedded_file, threads=settings.embedded_threads)
     except (SettingsError, RuntimeError) as exc:
         _fail(str(exc))
 
@@ -166,5 +168,7 @@ def _prepare_embedded_model() -> None:
         settings = agent_settings()
         if settings.embedded and settings.embedded_file is None:  # a user's own file needs no joining
             model_join_progress(settings.embedded_model)
+        if settings.small_embedded and settings.small_embedded_file is None:  # the cascade's small model
+            model_join_progress(settings.small_embedded_model)
     except (SettingsError, ModelFilesError) as exc:
         _fail(str(exc))

@@ -21,7 +21,7 @@ Status = Literal["ok", "fail", "note"]
 ENDPOINT_TIMEOUT_S = 3.0
 #: settings worth a line: those that decide which model answers, how fast and where answers are kept
 SHOWN_SETTINGS = ("base_urls", "api_key", "model", "embedded_model", "request_timeout_s", "concurrency", "retries",
-                  "cache_path")
+                  "cache_path", "small_steps")
 
 
 @dataclass
@@ -162,26 +162,38 @@ def check_display() -> Check:
 
 
 def check_endpoints(settings: Any, get: Callable[..., Any] | None = None) -> list[Check]:
-    """GET /models on each configured endpoint, with a short timeout; URLs shown redacted."""
+    """GET /models on each configured endpoint (and the cascade's small ones), with a short timeout; URLs shown
+    redacted."""
+    out = []
+    if settings.embedded:
+        out.append(Check("endpoint", "note", "none configured: the embedded model answers (set OPENAI_BASE_URL or "
+                         "--base-url for a server)"))
+    else:
+        out += _ask_models("endpoint", settings.base_urls, settings.api_key, get,
+                           "start the server or fix the URL (OPENAI_BASE_URL, --base-url or [llm] base_urls)")
+    if settings.small_steps and settings.small_base_urls:
+        out += _ask_models("small endpoint", settings.small_base_urls, settings.api_key, get,
+                           "start the small model's server or fix [llm] small_base_urls (TOWN_SMALL_BASE_URLS)")
+    return out
+
+
+def _ask_models(name: str, urls: list[str], api_key: str | None, get: Callable[..., Any] | None,
+                fix: str) -> list[Check]:
     import httpx
 
-    if settings.embedded:
-        return [Check("endpoint", "note", "none configured: the embedded model answers (set OPENAI_BASE_URL or "
-                      "--base-url for a server)")]
     get = get or httpx.get
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     out = []
-    for url in settings.base_urls:
+    for url in urls:
         shown = redact(url)
         try:
             resp = get(f"{url}/models", headers=headers, timeout=ENDPOINT_TIMEOUT_S)
             resp.raise_for_status()
             ids = [m.get("id", "?") for m in resp.json().get("data", [])]
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            out.append(Check("endpoint", "fail", f"{shown}: /models did not answer: {redact(str(exc))}",
-                             "start the server or fix the URL (OPENAI_BASE_URL, --base-url or [llm] base_urls)"))
+            out.append(Check(name, "fail", f"{shown}: /models did not answer: {redact(str(exc))}", fix))
             continue
-        out.append(Check("endpoint", "ok", f"{shown}: /models lists {', '.join(ids[:3]) or 'no model'}"))
+        out.append(Check(name, "ok", f"{shown}: /models lists {', '.join(ids[:3]) or 'no model'}"))
     return out
 
 
@@ -221,6 +233,8 @@ def settings_sources(settings: Any, flags: set[str]) -> list[tuple[str, str, str
             value = f"{settings.timeout_s:.0f} s"
         elif name == "model" and value is None:
             value = "not set: the server's first model" if settings.base_urls else "not set: the model file's name"
+        elif name == "small_steps":
+            value = ", ".join(value) or "none: no small model first (cascade off)"
         elif name == "cache_path" and value is None:
             value = "not set: RUN/llm_cache.sqlite in each run folder"
         elif value is None:

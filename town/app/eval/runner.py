@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from town.app import checkpoint as ckpt
 from town.app.session import RunConfig, Session, UserError, run_session, ticks_for_hours
 from town.app.eval.ablation import ABLATION_FILE, believability
+from town.app.eval.cascade import arm_small_steps, backend_overrides, configured_small_steps
 from town.app.eval.probe import PROBE_FILE, probe_run
 from town.app.eval.progress import EvalProgress
 
@@ -27,7 +28,8 @@ WALL_FILE = "eval_wall.json"
 
 
 class Arm(BaseModel):
-    """One side of an A/B: a template folder and/or a settings file (``[mind]`` table)."""
+    """One side of an A/B: a template folder and/or a settings file (``[mind]`` table; ``[llm]``'s cascade keys,
+    eval/cascade.py)."""
 
     model_config = ConfigDict(extra="forbid")
     prompts: str | None = None
@@ -93,15 +95,19 @@ def check_inputs(spec: EvalSpec) -> None:
         except PromptError as exc:
             raise UserError(str(exc)) from exc
         arm_settings(arm)
+    backend_overrides(spec)  # the arms' cascade keys, checked
     try:
         load_questions(Path(spec.questions) if spec.questions else default_questions_path())
     except (QuestionFileError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from exc
 
 
-def make_run_llm(backend: Any, seed: int | None) -> Any:
-    """A per-run face of the shared backend (same limit and cache): its own seed, retries, records and accounting."""
-    return backend.share(seed=seed)
+def make_run_llm(backend: Any, seed: int | None, small_steps: list[str] | None = None) -> Any:
+    """A per-run face of the shared backend (same limit and cache): its own seed, retries, records and accounting;
+    ``small_steps``: the steps its arm asks of the cascade's small model (None: the backend's)."""
+    if small_steps is None:
+        return backend.share(seed=seed)
+    return backend.share(seed=seed, small_steps=small_steps)
 
 
 def _progress(rd: Path) -> tuple[int, int] | None:
@@ -148,7 +154,7 @@ async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, 
     """Step one run to ``spec.hours``: fresh, resumed from its checkpoint, or left alone when finished."""
     rd = run_dir(out, arm, seed)
     settings = arm_settings(spec.arms[arm])
-    llm = make_run_llm(backend, seed)
+    llm = make_run_llm(backend, seed, arm_small_steps(spec, arm))
     checkpointed = _progress(rd)
     if checkpointed is not None:
         done, spt = checkpointed
@@ -182,7 +188,8 @@ async def after_run(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any
     todo_ablation = ablate and spec.ablation_questions > 0 and not (rd / ABLATION_FILE).exists()
     if not (todo_probe or todo_ablation):
         return
-    session = await Session.open(rd, resume=True, read_only=True, llm=make_run_llm(backend, seed),
+    session = await Session.open(rd, resume=True, read_only=True,
+                                 llm=make_run_llm(backend, seed, arm_small_steps(spec, arm)),
                                  mind_settings=arm_settings(spec.arms[arm]))
     try:
         if todo_probe:
@@ -206,7 +213,8 @@ async def run_all(out: Path, spec: EvalSpec, backend: Any, judge_backend: Any, *
     """Every (arm, seed) run, at most ``concurrency`` at once, then its probe; progress on ``console``."""
     from agents import PromptLibrary
 
-    judge = (make_run_llm(judge_backend, 0), PromptLibrary.load(None))
+    own = configured_small_steps(spec) if judge_backend is backend else None  # not an arm's cascade
+    judge = (make_run_llm(judge_backend, 0, own), PromptLibrary.load(None))
     gate = asyncio.Semaphore(max(1, concurrency))
     first_arm = next(iter(spec.arms))
     ablated = set(spec.seeds[: spec.ablation_runs])
