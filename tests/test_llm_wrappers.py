@@ -11,7 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 from agents.llm.base import BaseLLM, ChatRequest, LLMError, LLMFailure, RawCompletion, parse_structured
-from agents.llm.layers import AccountingLayer, Answer, ConcurrencyLimit, RetryLayer, build_gateway
+from agents.llm.cascade import build_gateway
+from agents.llm.layers import AccountingLayer, Answer, ConcurrencyLimit, RetryLayer
 
 REQ = ChatRequest([{"role": "user", "content": "hi"}], None, 0.7, 32, None, step="plan", agent="Klaus")
 

@@ -1,7 +1,7 @@
 """The minds' face of the LLM gateway: ``structured`` (a pydantic model) and ``text`` completions.
 
 :class:`BaseLLM` turns a call into a :class:`ChatRequest` plus a parser and asks the gateway stacked by
-:func:`build_gateway` (retry -> accounting, in layers.py) over a lower :class:`ChatModel` stack (pool -> cache ->
+:func:`build_gateway` (retry -> accounting, in cascade.py) over a lower :class:`ChatModel` stack (pool -> cache ->
 concurrency limit). Our own bugs (a schema that is not a pydantic model, a template error) are not caught: they raise.
 """
 
@@ -26,7 +26,8 @@ from .interface import (
     parse_structured,
     response_format_for,
 )
-from .layers import AccountingLayer, ConcurrencyLimit, RetryLayer, build_gateway
+from .cascade import build_gateway
+from .layers import AccountingLayer, ConcurrencyLimit, RetryLayer
 
 if TYPE_CHECKING:
     from .cascade import SmallTier

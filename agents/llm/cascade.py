@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .interface import ChatModel, ChatRequest, LLMFailure
-from .layers import Answer, RetryLayer
+from .layers import AccountingLayer, Answer, ConcurrencyLimit, RetryLayer
 
 log = logging.getLogger("agents.llm")
 V = TypeVar("V")
@@ -76,3 +76,18 @@ def _add_cost(answer: Answer[V] | None, small: Answer[V]) -> None:
 
 
 __all__ = ["ESCALATED", "SMALL", "CascadeLayer", "SmallTier"]
+
+
+def build_gateway(chat: ChatModel, *, retries: int, seed: int | None, concurrency: int | None = None,
+                  small: SmallTier | None = None) -> AccountingLayer:
+    """``chat`` (the pool, the cache over it, or any ChatModel) -> limit -> retry -> accounting.
+
+    ``concurrency=None`` adds no limit (``chat`` is already limited, e.g. a stack shared by several faces).
+    With a ``small`` tier a :class:`CascadeLayer` routes its steps to it, under the accounting.
+    """
+    limited = chat if concurrency is None else ConcurrencyLimit(chat, concurrency)
+    main = RetryLayer(limited, retries=retries, seed=seed)
+    if small is None or not small.steps:
+        return AccountingLayer(main)
+    first = RetryLayer(small.chat, retries=small.retries, seed=seed, log_level=logging.INFO)
+    return AccountingLayer(CascadeLayer(main, first, small.steps))

@@ -5,7 +5,7 @@
     CascadeLayer      (cascade.py, when configured: routine steps to a small model first, escalating to the main one)
     AccountingLayer   (calls, tokens, latency by step and agent; calls in flight for the progress line)
 
-``build_gateway`` stacks them over the pool / cache (or any ChatModel); :class:`BaseLLM` is the minds' face on top.
+``build_gateway`` (cascade.py, with the small tier when configured) stacks them over the pool / cache (or any ChatModel); :class:`BaseLLM` is the minds' face on top.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .interface import (
     Accounting, ChatModel, ChatRequest, LLMCallRecord, LLMError, LLMFailure, RawCompletion, ServerFigures,
 )
 from .redact import redact
-
-if TYPE_CHECKING:
-    from .cascade import SmallTier
 
 log = logging.getLogger("agents.llm")
 V = TypeVar("V")
@@ -169,20 +166,3 @@ def _server_fields(f: ServerFigures | None) -> dict[str, Any]:
         return {}
     return {"server_prompt_n": f.prompt_n, "server_cache_n": f.cache_n, "server_prompt_ms": f.prompt_ms,
             "server_gen_n": f.gen_n, "server_gen_ms": f.gen_ms, "ended_at": f.ended_at}
-
-
-def build_gateway(chat: ChatModel, *, retries: int, seed: int | None, concurrency: int | None = None,
-                  small: SmallTier | None = None) -> AccountingLayer:
-    """``chat`` (the pool, the cache over it, or any ChatModel) -> limit -> retry -> accounting.
-
-    ``concurrency=None`` adds no limit (``chat`` is already limited, e.g. a stack shared by several faces).
-    With a ``small`` tier a :class:`~agents.llm.cascade.CascadeLayer` routes its steps to it, under the accounting.
-    """
-    limited = chat if concurrency is None else ConcurrencyLimit(chat, concurrency)
-    main = RetryLayer(limited, retries=retries, seed=seed)
-    if small is None or not small.steps:
-        return AccountingLayer(main)
-    from .cascade import CascadeLayer  # cascade.py builds on this module's layers
-
-    first = RetryLayer(small.chat, retries=small.retries, seed=seed, log_level=logging.INFO)
-    return AccountingLayer(CascadeLayer(main, first, small.steps))

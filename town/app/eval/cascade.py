@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from town.app.session import UserError
 
 if TYPE_CHECKING:
-    from town.app.eval.runner import Arm, EvalSpec
+    from town.app.eval.spec import Arm, EvalSpec
 
 SMALL_KEYS = ("small_steps", "small_base_urls", "small_model", "small_embedded_model", "small_retries")
 

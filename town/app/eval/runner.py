@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from town.app import checkpoint as ckpt
 from town.app.session import RunConfig, Session, UserError, run_session, ticks_for_hours
@@ -22,32 +22,10 @@ from town.app.eval.ablation import ABLATION_FILE, believability
 from town.app.eval.cascade import arm_small_steps, backend_overrides, configured_small_steps
 from town.app.eval.probe import PROBE_FILE, probe_run
 from town.app.eval.progress import EvalProgress
+from town.app.eval.spec import Arm, EvalSpec  # defined in spec.py; callers import them from here too
 
 SPEC_FILE = "eval_spec.json"
 WALL_FILE = "eval_wall.json"
-
-
-class Arm(BaseModel):
-    """One side of an A/B: a template folder and/or a settings file (``[mind]`` table; ``[llm]``'s cascade keys,
-    eval/cascade.py)."""
-
-    model_config = ConfigDict(extra="forbid")
-    prompts: str | None = None
-    settings: str | None = None
-
-
-class EvalSpec(BaseModel):
-    """What an eval folder measures; a rerun with a different spec is refused, not mixed in."""
-
-    model_config = ConfigDict(extra="forbid")
-    scenario: str
-    seeds: list[int] = Field(min_length=1)
-    hours: float = Field(gt=0)
-    arms: dict[str, Arm]
-    ablation_questions: int = Field(10, ge=0)
-    ablation_runs: int = Field(1, ge=0)
-    questions: str | None = None
-    judge: dict[str, Any] = Field(default_factory=dict)
 
 
 def run_dir(out: Path, arm: str, seed: int) -> Path:
