@@ -75,6 +75,7 @@ def test_a_resumed_run_logs_from_its_checkpoint(tmp_path, caplog, monkeypatch):
         evaluate(spec, out, llm=scripted(), formats=())
     monkeypatch.setattr(runner, "run_session", real_run_session)
     caplog.set_level(logging.INFO, logger="town.app.eval")
+    caplog.clear()  # an earlier test may have left INFO on: only the resumed eval's lines count
     evaluate(spec, out, llm=scripted(), formats=())
     lines = _lines(caplog, "A seed 5")
     assert lines[0].startswith(f"eval: A seed 5: resuming at tick 5 of {TICKS} (Mon ")
