@@ -33,6 +33,7 @@ def test_bench_server_reports_the_servers_own_throughput(tmp_path, monkeypatch):
     words = sum(len(b["messages"][0]["content"].split()) for b in prompt_bodies)
     assert len(prompt_bodies) == 3 and 3 * 400 < words  # ~1,000 tokens each
     assert prompt["prompt tokens evaluated"] == words and prompt["prompt tok/s (server)"] == 2000.0
+    assert prompt["gen tok/s per slot (server)"] is None  # one token per request: it comes with the prompt
     assert prompt["tokens generated"] == 3
     assert (one["requests"], one["tokens generated"], one["gen tok/s per slot (server)"]) == (3, 384, 200.0)
     assert (many["requests"], many["tokens generated"], many["gen tok/s per slot (server)"]) == (4, 512, 200.0)

@@ -52,8 +52,11 @@ async def _ask(client: Any, model: str, prompt: str, max_tokens: int, extra: dic
 
 
 def _rate(n: list[int | None], ms: list[float | None]) -> float | None:
-    """Tokens per second over the samples, by the server's clock; None unless every sample was timed."""
+    """Tokens per second over the samples, by the server's clock; None unless every sample was timed and made at
+    least two tokens (one token comes out with the prompt's evaluation: llama.cpp times it at a few microseconds)."""
     if not n or any(x is None for x in n) or any(x is None for x in ms) or not sum(ms):  # type: ignore[arg-type]
+        return None
+    if sum(n) < 2 * len(n):  # type: ignore[arg-type]
         return None
     return round(sum(n) / (sum(ms) / 1000), 1)  # type: ignore[arg-type]
 
