@@ -29,3 +29,17 @@ def _restore_environment():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def root_logging():
+    """`town run` installs its log handlers on the root logger; put the test runner's back afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    for h in root.handlers:
+        if h not in saved[0]:
+            h.close()
+    root.handlers[:], root.level = saved

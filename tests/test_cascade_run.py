@@ -4,7 +4,6 @@ answers and the escalations by step, and each ``llm_call`` event names the model
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,6 @@ from town.app.cli import app as cli
 
 ROUTED = "plan_daily"
 
-
-@pytest.fixture
-def root_logging():
-    """`town run` installs its log handlers on the root logger; put the test runner's back afterwards."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    yield
-    for h in root.handlers:
-        if h not in saved[0]:
-            h.close()
-    root.handlers[:], root.level = saved
 
 
 def test_a_cascaded_run_counts_small_answers_and_escalations(tmp_path: Path, monkeypatch, root_logging):

@@ -24,17 +24,6 @@ from town.world.events import EventLog
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def root_logging():
-    """`town run` installs its log handlers on the root logger; put the test runner's back afterwards."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    yield
-    for h in root.handlers:
-        if h not in saved[0]:
-            h.close()
-    root.handlers[:], root.level = saved
-
 
 @pytest.fixture
 def server(monkeypatch):

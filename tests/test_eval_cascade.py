@@ -4,7 +4,6 @@ small model, and only that arm's runs ask it their routed steps; the file's bad 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -65,17 +64,6 @@ async def test_the_shared_backend_is_opened_with_the_arms_small_model(tmp_path: 
         finally:
             await backend.aclose()
 
-
-@pytest.fixture
-def root_logging():
-    """`town eval` installs its log handlers on the root logger; put the test runner's back afterwards."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    yield
-    for h in root.handlers:
-        if h not in saved[0]:
-            h.close()
-    root.handlers[:], root.level = saved
 
 
 def test_only_the_arm_with_the_cascade_asks_the_small_model(tmp_path: Path, monkeypatch, root_logging):

@@ -5,7 +5,6 @@ nothing of them when the server gives no figures."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ from town.app.eval.metrics import run_metrics
 from town.app.report import load_run
 from town.world.event_types import LLMCall
 
-
-@pytest.fixture
-def root_logging():
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    yield
-    for h in root.handlers:
-        if h not in saved[0]:
-            h.close()
-    root.handlers[:], root.level = saved
 
 
 def run_against(srv: FakeOpenAIServer, run_dir: Path, monkeypatch) -> str:
