@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.memory.retrieve import RetrievalWeights
 from agents.prompts import PromptLibrary, format_time
+from agents.schemas import without_reasoning
 from town.world.protocol import Note, Persona, WorldView
 
 if TYPE_CHECKING:  # concrete types live in their own modules
@@ -47,6 +48,8 @@ class CognitionSettings(BaseModel):
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")
     plan_cache: bool = True
     object_rules: bool = Field(False, description="use the object a task names without asking the model")
+    reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "
+                            "reasoning sentence (false: not asked for, fewer generated tokens)")
     wake_hour_default: int = 7
     retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights, description="retrieval weights and decay")
 
@@ -57,6 +60,9 @@ class CognitionSettings(BaseModel):
             raise ValueError(RENAMED_MESSAGE)
         return data
 
+
+#: the template variable (and answer field) of the reasoning lever: [mind] reasoning = false drops both
+REASONING = "reasoning"
 
 #: the minds' knob had the engine's name; the old one is refused, naming the new one (before 1.0: no alias)
 RENAMED_MESSAGE = ("[mind] attention_limit is now attend_limit (events the mind attends to); "
@@ -123,6 +129,8 @@ async def ask(
     caller uses when every attempt fails (BaseLLM logs and counts it); pass ``None`` to raise.
     """
     tpl = ctx.prompts.get(template_name)
+    if REASONING in tpl.variables:  # the steps whose answers may open with a reasoning sentence
+        variables[REASONING] = ctx.settings.reasoning
     messages = tpl.render(persona=ctx.persona, now=format_time(ctx.now()), **variables)
     if tpl.schema is None:
         if schema is not None:
@@ -138,6 +146,8 @@ async def ask(
     use = schema or tpl.schema
     if not issubclass(use, tpl.schema):
         raise TypeError(f"schema {use.__name__} is not a {tpl.schema.__name__} (template {template_name!r})")
+    if not ctx.settings.reasoning and REASONING in use.model_fields:
+        use = without_reasoning(use)
     return await ctx.llm.structured(
         messages,
         use,

@@ -220,3 +220,32 @@ def schedule_schema(wake_hour: int, bed_hour: int) -> type[HourlySchedule]:
         __base__=HourlySchedule,
         blocks=(list[block], Field(min_length=1, max_length=10)),  # type: ignore[valid-type]
     )
+
+
+# -- the reasoning lever ([mind] reasoning = false) ---------------------------------------------------
+def _drop_reasoning(schema: dict[str, Any]) -> None:
+    schema.get("properties", {}).pop("reasoning", None)
+    required = [name for name in schema.get("required", []) if name != "reasoning"]
+    if required:
+        schema["required"] = required
+    else:
+        schema.pop("required", None)
+
+
+@lru_cache(maxsize=256)
+def without_reasoning(schema: type[BaseModel]) -> type[BaseModel]:
+    """``schema`` without its ``reasoning`` field: the model is not asked for it (its JSON schema has no such
+    property, so a grammar-constrained server cannot emit it) and an answer carrying one is rejected.
+
+    A subclass, so the call-specific bounds and validators of ``schema`` still hold and ``ask``'s
+    subclass check passes; ``reasoning`` reads ``""`` on the parsed answer."""
+    if "reasoning" not in schema.model_fields:
+        raise ValueError(f"{schema.__name__} has no reasoning field")
+    brief = create_model(  # type: ignore[call-overload]
+        f"{schema.__name__}Brief",
+        __base__=schema,
+        reasoning=(str, Field(default="", max_length=0)),
+    )
+    brief.model_config["json_schema_extra"] = _drop_reasoning
+    brief.model_rebuild(force=True)
+    return brief  # type: ignore[no-any-return]

@@ -131,3 +131,38 @@ def test_compare_settings_reads_the_mind_table_and_names_a_bad_key(tmp_path):
     bad.write_text("[mind]\nretreive_k = 3\n")
     with pytest.raises(UserError, match=r"bad\.toml: \[mind\] retreive_k"):
         arm_settings(Arm(settings=str(bad)))
+
+
+def test_settings_file_is_arm_a_and_b_inherits_it_unless_given_its_own(tmp_path, monkeypatch):
+    seen = {}
+
+    def capture(spec, out, **kw):
+        seen["spec"] = spec
+        raise UserError("captured")
+
+    monkeypatch.setattr("town.app.eval.evaluate", capture)
+    levers = tmp_path / "levers.toml"
+    levers.write_text("[mind]\nreasoning = false\n")
+    quiet = forbidding_templates(tmp_path)
+    base = ["eval", str(cafe_scenario(tmp_path)), "--seeds", "1", "--out", str(tmp_path / "out"), "--settings", str(levers)]
+    res = CliRunner().invoke(cli, [*base, "--compare", str(quiet)])
+    assert res.exit_code == 2 and "captured" in res.output
+    arms = seen["spec"].arms
+    assert arms["A"].settings == arms["B"].settings == str(levers) and arms["B"].prompts == str(quiet)
+    other = tmp_path / "other.toml"
+    other.write_text("[mind]\nretrieve_k = 3\n")
+    CliRunner().invoke(cli, [*base, "--compare-settings", str(other)])
+    arms = seen["spec"].arms
+    assert (arms["A"].settings, arms["B"].settings) == (str(levers), str(other))
+
+
+def test_arm_a_settings_reach_the_minds(tmp_path):
+    levers = tmp_path / "levers.toml"
+    levers.write_text("[mind]\nreasoning = false\n")
+    llm = scripted()
+    evaluate(_spec(tmp_path, seeds=[0], arms={"A": Arm(settings=str(levers))}), tmp_path / "out", llm=llm, formats=())
+    planned = [r for r in llm.requests if r["step"] in ("plan_daily", "plan_schedule", "plan_decompose")]
+    assert planned and all("reasoning" not in r["response_format"]["json_schema"]["schema"]["properties"]
+                           for r in planned)
+    spec = json.loads((tmp_path / "out/eval_spec.json").read_text())
+    assert spec["arms"]["A"]["settings"] == str(levers)

@@ -15,10 +15,10 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def test_levers_file_turns_every_lever_on_and_the_defaults_leave_them_off():
     on = arm_settings(Arm(settings=str(DOCS / "levers.toml")))
     off = CognitionSettings()
-    assert (on.min_conversation_lines, on.news_k, on.importance_max_wait_min, on.object_rules) == (4, 3, 30, True)
-    assert (off.min_conversation_lines, off.news_k, off.importance_max_wait_min, off.object_rules) == (1, 0, 0, False)
-    assert on.model_dump(exclude={"min_conversation_lines", "news_k", "importance_max_wait_min", "object_rules"}) == \
-        off.model_dump(exclude={"min_conversation_lines", "news_k", "importance_max_wait_min", "object_rules"})
+    levers = ("min_conversation_lines", "news_k", "importance_max_wait_min", "object_rules", "reasoning")
+    assert tuple(getattr(on, k) for k in levers) == (4, 3, 30, True, False)
+    assert tuple(getattr(off, k) for k in levers) == (1, 0, 0, False, True)
+    assert on.model_dump(exclude=set(levers)) == off.model_dump(exclude=set(levers))
     assert arm_cascade(Arm(settings=str(DOCS / "levers.toml"))) == {}
 
 

@@ -44,7 +44,7 @@ def test_default_templates_load_and_check_clean() -> None:
 def test_render_orders_system_persona_then_user_and_shares_prefix() -> None:
     lib = library()
     p = persona()
-    a = lib.get("plan_daily").render(persona=p, now="Monday 08:00", memories=["went jogging"])
+    a = lib.get("plan_daily").render(persona=p, now="Monday 08:00", memories=["went jogging"], reasoning=True)
     b = lib.get("reflect_questions").render(persona=p, now="Monday 09:00", memories=["x"], n=3)
     assert [m["role"] for m in a] == ["system", "user"]
     assert p.learned in a[0]["content"] and "went jogging" in a[1]["content"]
@@ -55,9 +55,9 @@ def test_render_orders_system_persona_then_user_and_shares_prefix() -> None:
 def test_render_missing_or_extra_variable_raises() -> None:
     tpl = library().get("plan_daily")
     with pytest.raises(PromptError, match="missing \\['memories'\\]"):
-        tpl.render(persona=persona(), now="x")
+        tpl.render(persona=persona(), now="x", reasoning=True)
     with pytest.raises(PromptError, match="unexpected \\['bogus'\\]"):
-        tpl.render(persona=persona(), now="x", memories=[], bogus=1)
+        tpl.render(persona=persona(), now="x", memories=[], reasoning=True, bogus=1)
 
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_override_replaces_template_by_name(tmp_path: Path) -> None:
     lib = PromptLibrary.load(tmp_path)
     tpl = lib.get("plan_daily")
     assert tpl.overridden and tpl.temperature == 0.3 and tpl.max_tokens == 99
-    msgs = tpl.render(persona=persona(), now="now", memories=["a", "b"])
+    msgs = tpl.render(persona=persona(), now="now", memories=["a", "b"], reasoning=True)
     assert "Override says hello. 2 memories." in msgs[1]["content"]
     assert not lib.get("plan_schedule").overridden
     rows = {name: (schema, over) for name, _, schema, over in list_prompts(tmp_path)}

@@ -30,10 +30,10 @@ from agents.schemas import DailyPlan, HourlySchedule, PlannedTask, ScheduleBlock
 from agents.schemas import daily_plan_schema, decomposition_schema, schedule_schema
 
 DAILY, SCHEDULE, DECOMPOSE, REPLAN = "plan_daily", "plan_schedule", "plan_decompose", "plan_replan"
-register_step(DAILY, {"memories"})
-register_step(SCHEDULE, {"plan_items", "wake_hour", "bed_hour"})
-register_step(DECOMPOSE, {"activity", "minutes", "places"})
-register_step(REPLAN, {"activity", "event", "new_activity", "minutes", "places"})
+register_step(DAILY, {"memories", "reasoning"})
+register_step(SCHEDULE, {"plan_items", "wake_hour", "bed_hour", "reasoning"})
+register_step(DECOMPOSE, {"activity", "minutes", "places", "reasoning"})
+register_step(REPLAN, {"activity", "event", "new_activity", "minutes", "places", "reasoning"})
 
 #: at most this many minutes of a block are decomposed at once
 CHUNK_MIN = 60

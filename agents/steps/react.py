@@ -33,7 +33,7 @@ LAST_IGNORED_KEY = "last_ignored"
 MEMORIES_K = 5
 _ASLEEP = re.compile(r"\b(asleep|sleep|sleeping|napping)\b", re.IGNORECASE)
 
-register_step(STEP, {"obs", "other", "other_activity", "memories", "last_chat"})
+register_step(STEP, {"obs", "other", "other_activity", "memories", "last_chat", "reasoning"})
 
 
 class ReactionAnswer(Reaction):

@@ -27,7 +27,7 @@ log = logging.getLogger("agents.steps.reflect")
 
 QUESTIONS, INSIGHTS = "reflect_questions", "reflect_insights"
 register_step(QUESTIONS, {"memories", "n"})
-register_step(INSIGHTS, {"memories", "n", "question"})
+register_step(INSIGHTS, {"memories", "n", "question", "reasoning"})
 
 RECENT_FOR_QUESTIONS = 100
 TRIGGER_KINDS = {"observation", "thought", "chat"}

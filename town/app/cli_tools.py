@@ -42,6 +42,8 @@ def eval_cmd(
     hours: Annotated[float, typer.Option(min=0.01, help="game hours per run")] = 6.0,
     out: Annotated[Optional[Path], typer.Option(help="eval folder (rerun it to continue an interrupted eval)")] = None,
     prompts: PromptsOpt = None,
+    settings: Annotated[Optional[Path], typer.Option(
+        help="a town.toml whose \\[mind] table (and \\[llm] small_* keys) is arm A (and B's, without --compare-settings)")] = None,
     compare: Annotated[Optional[Path], typer.Option(help="template folder of arm B: an A/B on the same seeds")] = None,
     compare_settings: Annotated[Optional[Path], typer.Option(
         help="a town.toml whose \\[mind] table (and \\[llm] small_* keys) is arm B")] = None,
@@ -64,10 +66,10 @@ def eval_cmd(
         _fail("give --compare or --compare-settings, not both")
     _apply_llm_options(model, base_url)
     _check_own_model()
-    arms = {"A": Arm(prompts=str(prompts) if prompts else None)}
-    if compare is not None or compare_settings is not None:
+    arms = {"A": Arm(prompts=str(prompts) if prompts else None, settings=str(settings) if settings else None)}
+    if compare is not None or compare_settings is not None:  # B differs from A only in what is given for it
         arms["B"] = Arm(prompts=str(compare) if compare else arms["A"].prompts,
-                        settings=str(compare_settings) if compare_settings else None)
+                        settings=str(compare_settings) if compare_settings else arms["A"].settings)
     spec = EvalSpec(scenario=scenario, seeds=list(range(seeds)), hours=hours, arms=arms,
                     ablation_questions=ablation_questions, ablation_runs=ablation_runs,
                     questions=str(questions) if questions else None)
