@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -129,6 +129,15 @@ class AgentSettings(_TableSettings):
     embedded_ctx: int = Field(default=8192, ge=512, description="total context of the embedded server (all slots)")
     embedded_parallel: int = Field(default=4, ge=1, le=64, description="parallel slots of the embedded server")
     embedded_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    embedded_speculative: Literal["none", "ngram", "draft"] = Field(
+        default="none", description="speculative decoding on the embedded server: none, ngram (drafts copied from "
+        "the prompt and the answer so far) or draft (embedded_draft_model drafts, the model checks)",
+    )
+    embedded_draft_model: str = Field(
+        default="0.5b", description="the draft model of embedded_speculative = draft (0.5b or a .gguf path of the "
+        "same tokenizer)",
+    )
+    embedded_draft_max: int = Field(default=8, ge=1, le=64, description="tokens drafted per step")
     request_timeout_s: float | None = Field(
         default=None, gt=0,
         description="seconds before a request is abandoned (and retried); None = 120 for servers, 600 for the embedded "
@@ -203,7 +212,7 @@ class AgentSettings(_TableSettings):
             return [u.rstrip("/") for u in value]
         return value
 
-    @field_validator("embedded_model", "small_embedded_model")
+    @field_validator("embedded_model", "small_embedded_model", "embedded_draft_model")
     @classmethod
     def _size_or_gguf(cls, value: str) -> str:
         if value in EMBEDDED_SIZES:
@@ -217,6 +226,11 @@ class AgentSettings(_TableSettings):
     def embedded_file(self) -> Path | None:
         """The user's own GGUF file when ``embedded_model`` is a path, else None (one of ours, by size)."""
         return None if self.embedded_model in EMBEDDED_SIZES else Path(self.embedded_model)
+
+    @property
+    def embedded_draft_file(self) -> Path | None:
+        """Like :attr:`embedded_file`, for the speculative draft model."""
+        return None if self.embedded_draft_model in EMBEDDED_SIZES else Path(self.embedded_draft_model)
 
     @property
     def small_embedded_file(self) -> Path | None:

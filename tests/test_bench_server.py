@@ -27,7 +27,7 @@ def test_bench_server_reports_the_servers_own_throughput(tmp_path, monkeypatch):
     figures = json.loads((tmp_path / "b.json").read_text())
     assert figures["machine"] and figures["server"]["model"] == "test-model"
     assert figures["server"]["embedded"] is False and figures["server"]["parallel"] == 4
-    prompt, one, many = figures["server"]["rows"]
+    prompt, one, many, plan = figures["server"]["rows"]
     # 3 prompts, each a fresh first line: the fake's one-slot cache reuses none of them
     prompt_bodies = [b for b in srv.bodies if b["max_tokens"] == 1]
     words = sum(len(b["messages"][0]["content"].split()) for b in prompt_bodies)
@@ -37,8 +37,14 @@ def test_bench_server_reports_the_servers_own_throughput(tmp_path, monkeypatch):
     assert prompt["tokens generated"] == 3
     assert (one["requests"], one["tokens generated"], one["gen tok/s per slot (server)"]) == (3, 384, 200.0)
     assert (many["requests"], many["tokens generated"], many["gen tok/s per slot (server)"]) == (4, 512, 200.0)
-    assert srv.max_in_flight == 4  # the last test's requests were in flight together
-    for row in (prompt, one, many):
+    assert srv.max_in_flight == 4  # the third test's requests were in flight together
+    # the JSON plan is asked under its response schema, which lists every address of the prompt
+    plan_bodies = [b for b in srv.bodies if b.get("response_format")]
+    assert len(plan_bodies) == 3 and plan["requests"] == 3 and plan["gen tok/s per slot (server)"] == 200.0
+    enum = plan_bodies[0]["response_format"]["json_schema"]["schema"]["properties"]["tasks"]["items"]["properties"]
+    assert all(address in plan_bodies[0]["messages"][0]["content"] for address in enum["address"]["enum"])
+    assert all(row["draft accepted"] is None for row in (prompt, one, many, plan))  # no speculative decoding there
+    for row in (prompt, one, many, plan):
         assert row["client wall s"] >= 0.2 * (3 if row is not many else 1)  # each answer takes 0.2 s
     assert many["tokens/s (client wall)"] == pytest.approx(512 / many["client wall s"], rel=0.01)
     assert prompt["tokens/s (client wall)"] == pytest.approx(words / prompt["client wall s"], rel=0.01)
@@ -66,3 +72,14 @@ def test_an_endpoint_that_fails_is_one_line_and_exit_2(tmp_path, monkeypatch):
         res = CliRunner().invoke(cli, ["bench", "server", "--out", str(tmp_path / "b.json")])
     assert res.exit_code == 2 and "bench server: http://127.0.0.1" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "b.json").exists()
+
+
+def test_draft_acceptance_is_the_share_of_drafted_tokens_accepted():
+    from town.app.bench_server import Sample, _row
+
+    def sample(n, accepted):
+        return Sample(1.0, 10, 20, 10, 5.0, 20, 100.0, n, accepted)
+
+    assert _row("t", [sample(10, 8), sample(30, 12)], 2.0)["draft accepted"] == 0.5
+    assert _row("t", [sample(10, 8), sample(None, None)], 2.0)["draft accepted"] is None  # one did not say
+    assert _row("t", [sample(0, 0)], 1.0)["draft accepted"] is None  # nothing drafted: no share

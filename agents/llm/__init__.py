@@ -103,12 +103,19 @@ def _stopper(servers: list[EmbeddedServer]) -> Callable[[], None]:
 
 
 async def _start_server(size_or_file: str, file: Path | None, *, ctx: int, parallel: int,
-                        threads: int) -> EmbeddedServer:
+                        threads: int, settings: AgentSettings | None = None) -> EmbeddedServer:
+    """An embedded server; ``settings`` (the main model's) add its speculative decoding."""
     from .embedded import EmbeddedServer
     from .model_files import ensure_model
 
     path = file or await asyncio.to_thread(ensure_model, size_or_file)
-    server = EmbeddedServer(path, ctx=ctx, parallel=parallel, threads=threads)
+    spec: dict[str, object] = {}
+    if settings is not None and settings.embedded_speculative != "none":
+        spec = {"speculative": settings.embedded_speculative, "draft_max": settings.embedded_draft_max}
+        if settings.embedded_speculative == "draft":
+            spec["draft_path"] = settings.embedded_draft_file or await asyncio.to_thread(
+                ensure_model, settings.embedded_draft_model)
+    server = EmbeddedServer(path, ctx=ctx, parallel=parallel, threads=threads, **spec)  # type: ignore[arg-type]
     await asyncio.to_thread(server.start)
     return server
 
@@ -116,7 +123,8 @@ async def _start_server(size_or_file: str, file: Path | None, *, ctx: int, paral
 async def _open_embedded(settings: AgentSettings, common: dict[str, object], small: SmallTier | None,
                          servers: list[EmbeddedServer]) -> OpenAIChatLLM:
     server = await _start_server(settings.embedded_model, settings.embedded_file, ctx=settings.embedded_ctx,
-                                 parallel=settings.embedded_parallel, threads=settings.embedded_threads)
+                                 parallel=settings.embedded_parallel, threads=settings.embedded_threads,
+                                 settings=settings)
     servers.append(server)
     log.info(  # normal operation, not a warning: `town doctor` and the README say which model is in use
         "llm: no base URL configured, using the EMBEDDED model %s (%s) at %s; set OPENAI_BASE_URL to use a server",

@@ -15,10 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("agents.llm.embedded")
 
 QUIET = -1  # llama.cpp log verbosity threshold that keeps its logs off stderr
+#: speculative decoding: none, n-gram lookup in the prompt and answer so far, or a small draft model
+SPECULATIVE = ("none", "ngram", "draft")
 
 
 def free_port() -> int:
@@ -40,10 +43,22 @@ class EmbeddedServer:
         port: int | None = None,
         verbose: bool = False,
         ready_timeout_s: float = 120.0,
+        speculative: str = "none",
+        draft_path: str | Path | None = None,
+        draft_max: int = 8,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise FileNotFoundError(f"embedded model file {self.model_path} does not exist")
+        if speculative not in SPECULATIVE:
+            raise ValueError(f"speculative must be one of {', '.join(SPECULATIVE)}, got {speculative!r}")
+        self.draft_path = Path(draft_path) if draft_path is not None else None
+        if speculative == "draft" and (self.draft_path is None or not self.draft_path.is_file()):
+            raise FileNotFoundError(f"speculative decoding needs a draft model file; {self.draft_path} does not exist")
+        if not 1 <= draft_max <= 64:
+            raise ValueError(f"draft_max must be 1..64 tokens, got {draft_max}")
+        self.speculative = speculative
+        self.draft_max = draft_max
         if ctx // parallel < 512:
             raise ValueError(f"ctx={ctx} over parallel={parallel} slots leaves under 512 tokens per slot")
         self.ctx = ctx
@@ -70,10 +85,8 @@ class EmbeddedServer:
             raise RuntimeError("EmbeddedServer is not running")
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> EmbeddedServer:
-        """Load the model and serve; blocks until ``/health`` answers (run it in a thread from async code)."""
-        if self._server is not None:
-            return self
+    def params(self) -> Any:
+        """The llama.cpp server parameters (``xllamacpp.CommonParams``) :meth:`start` serves with."""
         import xllamacpp as xlc  # heavy native module: imported only when the embedded model is used
 
         params = xlc.CommonParams()
@@ -89,6 +102,25 @@ class EmbeddedServer:
         params.warmup = False
         if not self.verbose:
             params.verbosity = QUIET
+        kinds = type(params.speculative.types[0])
+        if self.speculative == "ngram":  # drafts copied from earlier text of the same prompt and answer
+            params.speculative.types = [kinds.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
+        elif self.speculative == "draft":  # a small model of the same tokenizer drafts, the model checks
+            params.speculative.types = [kinds.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+            draft = params.speculative.draft
+            draft.mparams.path = str(self.draft_path)
+            draft.n_max = self.draft_max
+            draft.cpuparams.n_threads = self.threads
+            draft.cpuparams_batch.n_threads = self.threads
+        return params
+
+    def start(self) -> EmbeddedServer:
+        """Load the model and serve; blocks until ``/health`` answers (run it in a thread from async code)."""
+        if self._server is not None:
+            return self
+        import xllamacpp as xlc
+
+        params = self.params()
         t0 = time.perf_counter()
         try:
             self._server = xlc.Server(params)
@@ -98,8 +130,10 @@ class EmbeddedServer:
         self._wait_ready()
         self.start_s = time.perf_counter() - t0
         log.info(
-            "embedded LLM %s serving at %s (%d slots x %d ctx, %d threads, started in %.1f s)",
-            self.model_name, self.base_url, self.parallel, self.ctx // self.parallel, self.threads, self.start_s,
+            "embedded LLM %s serving at %s (%d slots x %d ctx, %d threads, speculative decoding: %s, started in %.1f s)",
+            self.model_name, self.base_url, self.parallel, self.ctx // self.parallel, self.threads,
+            self.speculative if self.speculative != "draft" else f"draft {self.draft_path.name} x{self.draft_max}",  # type: ignore[union-attr]
+            self.start_s,
         )
         return self
 

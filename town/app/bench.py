@@ -331,8 +331,8 @@ def main(which: str, *, quick: bool = False, out: Path | None = None, run: Path 
 
         figures["server"] = asyncio.run(bench_server())
         srv = figures["server"]
-        console.print(f"model {srv['model']} ({'embedded' if srv['embedded'] else 'configured endpoint'}), "
-                      f"{srv['parallel']} requests at once in the last test")
+        kind = f"embedded, speculative decoding: {srv['speculative']}" if srv["embedded"] else "configured endpoint"
+        console.print(f"model {srv['model']} ({kind}), {srv['parallel']} requests at once in the third test")
         _table("model server throughput (server's own timings; '-': the server gave none)",
                [{k: "-" if v is None else v for k, v in r.items()} for r in srv["rows"]])
     if out is not None:

@@ -3,7 +3,10 @@
 Against the configured endpoint(s), or the embedded model when none is configured (as `town run`): (a) a
 ~1,000-token prompt with a fresh prefix each time (nothing reused from a prefix cache), one token out, 3 times;
 (b) 128 tokens generated in one slot, 3 times; (c) N such requests at once (N = the embedded server's slots,
-else 4). Server figures are None where the server gives no ``timings``; the client's wall time is always shown.
+else 4); (d) a JSON answer under a response schema that copies addresses from the prompt, as the planning
+steps do, one slot, 3 times. Server figures are None where the server gives no ``timings``; the client's wall
+time is always shown, and with speculative decoding (llama.cpp's ``draft_n``/``draft_n_accepted``) the share
+of drafted tokens the model accepted.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ PROMPT_REPEATS = 25  # ~1,000 prompt tokens
 GEN_TOKENS = 128
 REPEATS = 3
 STORY = "Tell a long story about a day in a small town, with many details."
+PLACES = ["Hobbs Cafe:cafe", "Hobbs Cafe:cafe kitchen", "Oak Hill College:library", "Oak Hill College:classroom A",
+          "Johnson Park:community garden", "Johnson Park:pond", "Willow Market:shop floor", "Town Hall:council chamber",
+          "Rose and Crown Pub:bar", "Artists' co-living space:studio"]
+PLAN = ("It is Monday 09:00. For the next 60 minutes you are: getting ready for the Valentine's Day party.\n"
+        "Places:\n" + "\n".join(f"- {p}" for p in PLACES) + "\nSplit this into 4 tasks of 15 minutes, each with a "
+        "description and an address (exactly one address from the list).")
+PLAN_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["tasks"], "properties": {"tasks": {
+    "type": "array", "minItems": 4, "maxItems": 4, "items": {
+        "type": "object", "additionalProperties": False, "required": ["description", "address"],
+        "properties": {"description": {"type": "string", "maxLength": 80}, "address": {"enum": PLACES}}}}}}
 
 
 @dataclass(frozen=True)
@@ -37,18 +50,32 @@ class Sample:
     prompt_ms: float | None
     gen_n: int | None
     gen_ms: float | None
+    draft_n: int | None = None  # tokens drafted by speculative decoding, and how many the model accepted
+    draft_accepted: int | None = None
 
 
-async def _ask(client: Any, model: str, prompt: str, max_tokens: int, extra: dict[str, Any] | None = None) -> Sample:
+def _draft(resp: Any) -> tuple[int | None, int | None]:
+    timings = (getattr(resp, "model_extra", None) or {}).get("timings")
+    if not isinstance(timings, dict):
+        return None, None
+    n, accepted = timings.get("draft_n"), timings.get("draft_n_accepted")
+    if isinstance(n, int) and isinstance(accepted, int) and 0 <= accepted <= n:
+        return n, accepted
+    return None, None
+
+
+async def _ask(client: Any, model: str, prompt: str, max_tokens: int, extra: dict[str, Any] | None = None,
+               schema: dict[str, Any] | None = None) -> Sample:
+    fmt = {"type": "json_schema", "json_schema": {"name": "Tasks", "schema": schema, "strict": True}} if schema else None
     t0 = time.perf_counter()
     resp = await client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0.7,
-        extra_body=extra)
+        extra_body=extra, **({"response_format": fmt} if fmt else {}))
     wall = time.perf_counter() - t0
     f = server_figures(resp, time.time())
     usage = resp.usage
     return Sample(wall, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
-                  f and f.prompt_n, f and f.prompt_ms, f and f.gen_n, f and f.gen_ms)
+                  f and f.prompt_n, f and f.prompt_ms, f and f.gen_n, f and f.gen_ms, *_draft(resp))
 
 
 def _rate(n: list[int | None], ms: list[float | None]) -> float | None:
@@ -67,6 +94,9 @@ def _row(test: str, samples: list[Sample], wall_s: float, *, prompt: bool = Fals
     gen = sum(s.completion_tokens for s in samples)
     client_tokens = sum(s.prompt_tokens for s in samples) if prompt else gen
     evaluated = [s.prompt_n for s in samples]
+    drafted = [s.draft_n for s in samples]
+    accepted = None if None in drafted or not sum(drafted) else round(  # type: ignore[arg-type]
+        sum(s.draft_accepted or 0 for s in samples) / sum(drafted), 2)  # type: ignore[arg-type]
     return {
         "test": test,
         "requests": len(samples),
@@ -76,6 +106,7 @@ def _row(test: str, samples: list[Sample], wall_s: float, *, prompt: bool = Fals
         "gen tok/s per slot (server)": _rate([s.gen_n for s in samples], [s.gen_ms for s in samples]),
         "tokens/s (client wall)": round(client_tokens / wall_s, 1) if wall_s > 0 else None,
         "client wall s": round(wall_s, 3),
+        "draft accepted": accepted,
     }
 
 
@@ -96,7 +127,12 @@ async def bench_endpoint(client: Any, model: str, parallel: int, *, llama_cpp: b
     t0 = time.perf_counter()
     samples = list(await asyncio.gather(*(_ask(client, model, f"{i}. {STORY}", GEN_TOKENS) for i in range(parallel))))
     many = _row(f"generate {GEN_TOKENS} tokens, {parallel} at once", samples, time.perf_counter() - t0)
-    return [prompt, one, many]
+    samples = []
+    t0 = time.perf_counter()
+    for _ in range(REPEATS):
+        samples.append(await _ask(client, model, PLAN, GEN_TOKENS * 2, schema=PLAN_SCHEMA))
+    plan = _row("JSON plan copying addresses, one slot", samples, time.perf_counter() - t0)
+    return [prompt, one, many, plan]
 
 
 async def bench_server(parallel: int | None = None) -> dict[str, Any]:
@@ -115,6 +151,7 @@ async def bench_server(parallel: int | None = None) -> dict[str, Any]:
             except openai.APIError as exc:  # the command says so in one line (its caller turns ValueError into that)
                 raise ValueError(f"bench server: {ep.label}: {' '.join(str(exc).split())[:300]}") from None
             rows += [{"endpoint": ep.label, **r} for r in measured]
-        return {"model": llm.model_name, "embedded": embedded, "parallel": slots, "rows": rows}
+        return {"model": llm.model_name, "embedded": embedded, "parallel": slots, "rows": rows,
+                "speculative": settings.embedded_speculative if embedded else None}
     finally:
         await llm.aclose()
