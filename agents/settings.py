@@ -149,6 +149,10 @@ class AgentSettings(_TableSettings):
     concurrency: int = Field(default=8, ge=1, le=1024, description="LLM requests in flight at once")
     park_after: int = Field(default=3, ge=1, description="consecutive failures that park an endpoint")
     park_s: float = Field(default=30.0, ge=0, description="how long a failing endpoint is parked")
+    affinity_slack: int = Field(
+        default=0, ge=0, le=1024, description="keep each agent on its own endpoint of the pool (its prompt prefix "
+        "stays cached there) unless that one has this many more requests in flight than the least busy (0: off)",
+    )
     max_retry_after_s: float = Field(default=30.0, ge=0, description="cap on a 429's Retry-After wait")
     outage_after: int = Field(
         default=20, ge=0, description="failed requests in a row, on every endpoint, that stop the run (0 = never)"

@@ -72,6 +72,7 @@ async def open_llm(settings: AgentSettings | None = None, *, seed: int | None = 
         outage_after=settings.outage_after,
         temperature=settings.temperature,
         cache=cache,
+        affinity_slack=settings.affinity_slack,
     )
     servers: list[EmbeddedServer] = []  # started here: stopped by aclose, or at once when opening fails
     small: SmallTier | None = None
@@ -141,7 +142,7 @@ async def _open_embedded(settings: AgentSettings, common: dict[str, object], sma
 async def _open_small(settings: AgentSettings, common: dict[str, object], cache: ResponseCache | None,
                       servers: list[EmbeddedServer]) -> SmallTier:
     """The cascade's small tier: its endpoints, else a second embedded server with a few slots of the same size."""
-    pool = {k: common[k] for k in ("api_key", "backoff_s", "max_backoff_s", "park_after", "park_s",
+    pool = {k: common[k] for k in ("api_key", "backoff_s", "max_backoff_s", "park_after", "park_s", "affinity_slack",
                                    "max_retry_after_s", "outage_after")}
     if settings.small_base_urls:
         urls = settings.small_base_urls

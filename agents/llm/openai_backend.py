@@ -56,6 +56,7 @@ class OpenAIChatLLM(BaseLLM):
         cache: ResponseCache | None = None,
         on_close: Callable[[], Awaitable[None] | None] | None = None,
         small: SmallTier | None = None,
+        affinity_slack: int = 0,
     ) -> None:
         if not base_urls:
             raise ValueError("OpenAIChatLLM needs at least one base URL")
@@ -66,7 +67,7 @@ class OpenAIChatLLM(BaseLLM):
         self.pool = EndpointPool(
             base_urls, model=model, api_key=api_key, timeout_s=timeout_s, backoff_s=backoff_s,
             max_backoff_s=max_backoff_s, park_after=park_after, park_s=park_s,
-            max_retry_after_s=max_retry_after_s, outage_after=outage_after,
+            max_retry_after_s=max_retry_after_s, outage_after=outage_after, affinity_slack=affinity_slack,
         )
         chat: ChatModel = CachedChat(self.pool, cache) if cache is not None else self.pool
         super().__init__(retries=retries, concurrency=concurrency, seed=seed, chat=chat, temperature=temperature,
@@ -82,7 +83,7 @@ class OpenAIChatLLM(BaseLLM):
             "small": {"model": self.small.chat.model_name, "endpoints": self.small.chat.stats()["endpoints"]}}
         return {
             "model": self.model_name,
-            "endpoints": self.pool.stats()["endpoints"],
+            **self.pool.stats(),
             "cache": self.cache.stats() if self.cache is not None else None,
             **small,
         }

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -77,9 +78,16 @@ class EndpointPool:
         park_s: float = 30.0,
         max_retry_after_s: float = 30.0,
         outage_after: int = 20,
+        affinity_slack: int = 0,
     ) -> None:
         if not base_urls:
             raise ValueError("an endpoint pool needs at least one base URL")
+        if affinity_slack < 0:
+            raise ValueError(f"affinity_slack must be 0 (off) or more, got {affinity_slack}")
+        # an agent's requests go to its home endpoint, where its prompt prefix stays cached, unless that one has
+        # affinity_slack more requests in flight than the least busy live endpoint (0: always the least busy)
+        self.affinity_slack = affinity_slack
+        self.affinity = {"home": 0, "spilled": 0}
         self.model_name = model
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -100,12 +108,20 @@ class EndpointPool:
         ]
 
     # -- routing ------------------------------------------------------------------------------
-    def _pick(self) -> Endpoint:
+    def _pick(self, agent: str | None = None) -> Endpoint:
         now = time.monotonic()
         live = [e for e in self.endpoints if e.parked_until <= now]
         if not live:
             return min(self.endpoints, key=lambda e: e.parked_until)
-        return min(live, key=lambda e: (e.in_flight, e.stats.requests))
+        least = min(live, key=lambda e: (e.in_flight, e.stats.requests))
+        if not self.affinity_slack or agent is None or len(live) == 1:
+            return least
+        home = max(live, key=lambda e: _weight(agent, e.url))  # rendezvous hashing: stable while others park
+        if home.in_flight - least.in_flight < self.affinity_slack:
+            self.affinity["home"] += 1
+            return home
+        self.affinity["spilled"] += 1
+        return least
 
     def _failed(self, ep: Endpoint, reason: str, server_wait_s: float | None = None) -> float:
         """Count a failure; park the endpoint after too many in a row. Returns the jittered wait before the retry."""
@@ -150,7 +166,7 @@ class EndpointPool:
         temperature, max_tokens, seed = request.temperature, request.max_tokens, request.seed
         if self._outage is not None:
             raise LLMOutage(self._outage)
-        ep = self._pick()
+        ep = self._pick(request.agent)
         ep.in_flight += 1
         ep.stats.requests += 1
         ep.stats.max_in_flight = max(ep.stats.max_in_flight, ep.in_flight)
@@ -241,11 +257,19 @@ class EndpointPool:
     # -- reporting and shutdown ---------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Per-endpoint counters (credentials masked)."""
-        return {"endpoints": [e.summary() for e in self.endpoints]}
+        out: dict[str, Any] = {"endpoints": [e.summary() for e in self.endpoints]}
+        if self.affinity_slack:
+            out["affinity"] = dict(self.affinity)
+        return out
 
     async def aclose(self) -> None:
         for ep in self.endpoints:
             await ep.client.close()
+
+
+def _weight(agent: str, url: str) -> int:
+    """The rendezvous weight of an agent on an endpoint: the same on every machine and every run."""
+    return int.from_bytes(hashlib.blake2b(f"{agent}\n{url}".encode(), digest_size=8).digest(), "big")
 
 
 def server_figures(resp: Any, ended_at: float) -> ServerFigures | None:
