@@ -160,6 +160,7 @@ class MindRuntime:
             "llm": llm,
             **({"llm_endpoints": stats["endpoints"]} if stats else {}),
             **({"llm_small_endpoints": stats["small"]["endpoints"]} if "small" in stats else {}),
+            **({"llm_affinity": stats["affinity"]} if "affinity" in stats else {}),  # [llm] affinity_slack
             # every logged fallback (the event log's ``fallback`` notes): a step that used its fallback answer after
             # the retries, a ReAct loop that gave up, a reflection step skipped, a conversation line dropped
             "fallbacks": counters.get("fallbacks", 0),

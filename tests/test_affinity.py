@@ -5,12 +5,16 @@ prompt as a one-slot prefix cache and say in llama.cpp's ``timings`` how much of
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from agents.llm.base import ChatRequest
 from agents.llm.pool import EndpointPool
 from agents.testing import FakeOpenAIServer
+from town.app.cli import app as cli
 
 PERSONA = {name: f"You are {name}. " + " ".join(f"{name.split()[0].lower()}-fact-{i}" for i in range(200))
            for name in ("Klaus Mueller", "Maria Lopez", "Isabella Rodriguez", "Tom Moreno")}
@@ -77,3 +81,17 @@ async def test_homes_are_stable_when_an_endpoint_parks_and_off_means_least_busy(
         plain = EndpointPool([a.url, b.url], model="test-model")
         assert "affinity" not in plain.stats()
         await plain.aclose()
+
+
+def test_a_run_over_two_servers_counts_where_affinity_sent_its_requests(tmp_path: Path, monkeypatch, root_logging):
+    with FakeOpenAIServer(model="m", timings=(1.0, 5.0)) as a, FakeOpenAIServer(model="m", timings=(1.0, 5.0)) as b:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{a.url},{b.url}")
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        monkeypatch.setenv("TOWN_MODEL", "m")
+        monkeypatch.setenv("TOWN_AFFINITY_SLACK", "3")
+        res = CliRunner().invoke(cli, ["run", "--headless", "--hours", "0.05", "--seed", "3", "--out", str(tmp_path / "r")])
+        served = a.requests + b.requests
+    assert res.exit_code == 0, res.output
+    minds = json.loads((tmp_path / "r" / "summary.json").read_text())["minds"]
+    affinity = minds["llm_affinity"]
+    assert affinity["home"] > 0 and affinity["home"] + affinity["spilled"] == served
