@@ -13,12 +13,16 @@ from agents.testing import FakeOpenAIServer
 from town.app.cli import app as cli
 
 
+DELAY = 0.5
+
+
 def as_many_words_as_asked(body: dict) -> str:
     return " ".join(["word"] * body["max_tokens"])
 
 
 def test_bench_server_reports_the_servers_own_throughput(tmp_path, monkeypatch):
-    with FakeOpenAIServer(as_many_words_as_asked, delay_s=0.2, timings=(0.5, 5.0)) as srv:
+    # each answer takes DELAY s: long enough that the third test's requests overlap on a loaded machine too
+    with FakeOpenAIServer(as_many_words_as_asked, delay_s=DELAY, timings=(0.5, 5.0)) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
         monkeypatch.setenv("OPENAI_API_KEY", "test")
         monkeypatch.setenv("TOWN_MODEL", "test-model")
@@ -45,7 +49,7 @@ def test_bench_server_reports_the_servers_own_throughput(tmp_path, monkeypatch):
     assert all(address in plan_bodies[0]["messages"][0]["content"] for address in enum["address"]["enum"])
     assert all(row["draft accepted"] is None for row in (prompt, one, many, plan))  # no speculative decoding there
     for row in (prompt, one, many, plan):
-        assert row["client wall s"] >= 0.2 * (3 if row is not many else 1)  # each answer takes 0.2 s
+        assert row["client wall s"] >= DELAY * (3 if row is not many else 1)
     assert many["tokens/s (client wall)"] == pytest.approx(512 / many["client wall s"], rel=0.01)
     assert prompt["tokens/s (client wall)"] == pytest.approx(words / prompt["client wall s"], rel=0.01)
     assert "model server throughput" in res.stdout and "town bench on" in res.stdout

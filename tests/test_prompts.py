@@ -162,3 +162,13 @@ async def test_ask_rejects_a_schema_that_is_not_the_templates() -> None:
     ctx = make_ctx(ScriptedLLM({}))
     with pytest.raises(TypeError, match="is not a DailyPlan"):
         await ask(ctx, "plan_daily", fallback=None, schema=FocalQuestions, memories=[])
+
+
+def test_a_conversation_line_of_the_longest_allowed_text_fits_its_token_budget() -> None:
+    # the server's grammar lets the text run to its maxLength; at ~3 characters a token (names, punctuation) plus
+    # the JSON around it, a shorter budget cuts the answer before its closing brace: a wasted call and a retry
+    from agents.schemas import Utterance
+
+    longest = Utterance.model_fields["text"].metadata[-1].max_length
+    for name in ("converse_open", "converse_turn"):
+        assert library().get(name).max_tokens >= longest // 3 + 15, name

@@ -105,3 +105,20 @@ async def test_an_empty_answer_retried_still_counts_the_server_time_it_took():
     # reused it all from the slot and generated the one word
     assert rec.attempts == 2
     assert (rec.server_prompt_n, rec.server_cache_n, rec.server_gen_n, rec.server_prompt_ms) == (2, 2, 1, 2.0)
+
+
+def test_drafted_and_accepted_tokens_travel_from_timings_to_the_event():
+    from openai.types.chat import ChatCompletion
+
+    from agents.llm.pool import server_figures
+
+    body = completion("bread", {"messages": [SYSTEM], "max_tokens": 5}, 0, "test-model")
+    body = fake_server.server_timings(body, 0, 1.0, 5.0)
+    body["timings"].update(draft_n=12, draft_n_accepted=9)
+    figures = server_figures(ChatCompletion.model_validate(body), 123.0)
+    assert (figures.draft_n, figures.draft_accepted, figures.ended_at) == (12, 9, 123.0)
+    twice = figures + figures  # two attempts of one call: summed
+    assert (twice.draft_n, twice.draft_accepted) == (24, 18)
+    plain = server_figures(ChatCompletion.model_validate(fake_server.server_timings(
+        completion("bread", {"messages": [SYSTEM], "max_tokens": 5}, 0, "test-model"), 0, 1.0, 5.0)), 1.0)
+    assert plain.draft_n is None and plain.draft_accepted is None

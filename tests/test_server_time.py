@@ -72,3 +72,14 @@ def test_missing_figures_are_none_not_zero():
     st = run_server_time([call(12.0, 100.0, 100.0, prompt_n=5, cache_n=0, gen_n=2)], None)
     assert st.busy_s == pytest.approx(0.2) and st.busy_share is None
     assert st.cache_hit_rate == 0.0  # a real zero: the server said nothing was reused
+
+
+def test_speculative_decoding_acceptance_is_summed_over_calls_and_named_in_the_line():
+    events = [call(104.0, 1000.0, 3000.0, prompt_n=30, cache_n=10, gen_n=30, draft_n=30, draft_accepted=24),
+              call(110.0, 500.0, 500.0, prompt_n=5, cache_n=5, gen_n=10, draft_n=10, draft_accepted=6),
+              call(111.0, 100.0, 100.0, prompt_n=5, cache_n=5, gen_n=1)]  # no speculation said: not counted
+    st = run_server_time(events, 20.0)
+    assert st.draft_tokens == 40 and st.draft_acceptance == pytest.approx(0.75)
+    assert "speculative decoding: 75% of 40 drafted tokens accepted" in server_line(st)
+    plain = run_server_time([call(104.0, 1000.0, 3000.0, prompt_n=30, cache_n=10, gen_n=30)], 20.0)
+    assert plain.draft_tokens is None and plain.draft_acceptance is None and "speculative" not in server_line(plain)

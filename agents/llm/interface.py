@@ -55,6 +55,8 @@ class ServerFigures:
     gen_n: int | None = None
     gen_ms: float | None = None
     ended_at: float | None = None
+    draft_n: int | None = None  # tokens drafted by speculative decoding
+    draft_accepted: int | None = None  # of those, accepted by the model
 
     def __add__(self, later: ServerFigures) -> ServerFigures:
         """Two attempts of one call: figures summed (None only where neither said), the later arrival kept."""
@@ -63,7 +65,8 @@ class ServerFigures:
 
         return ServerFigures(plus(self.prompt_n, later.prompt_n), plus(self.cache_n, later.cache_n),
                              plus(self.prompt_ms, later.prompt_ms), plus(self.gen_n, later.gen_n),
-                             plus(self.gen_ms, later.gen_ms), later.ended_at or self.ended_at)
+                             plus(self.gen_ms, later.gen_ms), later.ended_at or self.ended_at,
+                             plus(self.draft_n, later.draft_n), plus(self.draft_accepted, later.draft_accepted))
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,13 @@ class LLMCallRecord(BaseModel):
     server_gen_n: int | None = None
     server_gen_ms: float | None = None
     ended_at: float | None = None  # unix seconds the (last) answer arrived
+    server_draft_n: int | None = None  # speculative decoding: tokens drafted, and accepted
+    server_draft_accepted: int | None = None
 
     def server_fields(self) -> dict[str, Any]:
         """The server figures the server gave (for the ``llm_call`` event; none at all for a cached answer)."""
-        names = ("server_prompt_n", "server_cache_n", "server_prompt_ms", "server_gen_n", "server_gen_ms", "ended_at")
+        names = ("server_prompt_n", "server_cache_n", "server_prompt_ms", "server_gen_n", "server_gen_ms", "ended_at",
+                 "server_draft_n", "server_draft_accepted")
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
 

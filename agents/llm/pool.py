@@ -287,7 +287,8 @@ def server_figures(resp: Any, ended_at: float) -> ServerFigures | None:
         cache_n = num("cache_n", int)
         return ServerFigures(prompt_n=num("prompt_n", int), cache_n=cached if cache_n is None else cache_n,
                              prompt_ms=num("prompt_ms", float), gen_n=num("predicted_n", int),
-                             gen_ms=num("predicted_ms", float), ended_at=ended_at)
+                             gen_ms=num("predicted_ms", float), ended_at=ended_at,
+                             draft_n=num("draft_n", int), draft_accepted=num("draft_n_accepted", int))
     if cached is not None:
         return ServerFigures(cache_n=cached, ended_at=ended_at)
     return None

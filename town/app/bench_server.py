@@ -54,16 +54,6 @@ class Sample:
     draft_accepted: int | None = None
 
 
-def _draft(resp: Any) -> tuple[int | None, int | None]:
-    timings = (getattr(resp, "model_extra", None) or {}).get("timings")
-    if not isinstance(timings, dict):
-        return None, None
-    n, accepted = timings.get("draft_n"), timings.get("draft_n_accepted")
-    if isinstance(n, int) and isinstance(accepted, int) and 0 <= accepted <= n:
-        return n, accepted
-    return None, None
-
-
 async def _ask(client: Any, model: str, prompt: str, max_tokens: int, extra: dict[str, Any] | None = None,
                schema: dict[str, Any] | None = None) -> Sample:
     fmt = {"type": "json_schema", "json_schema": {"name": "Tasks", "schema": schema, "strict": True}} if schema else None
@@ -75,7 +65,8 @@ async def _ask(client: Any, model: str, prompt: str, max_tokens: int, extra: dic
     f = server_figures(resp, time.time())
     usage = resp.usage
     return Sample(wall, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
-                  f and f.prompt_n, f and f.prompt_ms, f and f.gen_n, f and f.gen_ms, *_draft(resp))
+                  f and f.prompt_n, f and f.prompt_ms, f and f.gen_n, f and f.gen_ms, f and f.draft_n,
+                  f and f.draft_accepted)
 
 
 def _rate(n: list[int | None], ms: list[float | None]) -> float | None:

@@ -201,6 +201,8 @@ class LLMCall(Payload):
     server_gen_n: int | None = None
     server_gen_ms: float | None = None
     ended_at: float | None = None  # unix seconds the answer arrived
+    server_draft_n: int | None = None  # speculative decoding: tokens drafted, and accepted
+    server_draft_accepted: int | None = None
 
 
 class FallbackNote(Payload):

@@ -25,6 +25,8 @@ class ServerTime:
     cache_hit_rate: float | None  # reused / (reused + evaluated)
     gen_tokens: int | None
     gen_tokens_per_s: float | None  # per slot, as the server timed it
+    draft_tokens: int | None = None  # speculative decoding: tokens drafted, and the share the model accepted
+    draft_acceptance: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,12 +72,16 @@ def server_time(calls: Sequence[LLMCall], wall_s: float | None) -> ServerTime:
     timed_gen = [c for c in said if c.server_gen_n is not None and c.server_gen_ms is not None]
     gen_n = sum(c.server_gen_n or 0 for c in timed_gen) if timed_gen else None
     gen_ms = sum(c.server_gen_ms or 0.0 for c in timed_gen)
+    drafted = [c for c in said if c.server_draft_n is not None and c.server_draft_accepted is not None]
+    draft_n = sum(c.server_draft_n or 0 for c in drafted) if drafted else None
+    accepted = sum(c.server_draft_accepted or 0 for c in drafted)
     return ServerTime(
         calls=len(said), busy_s=busy, wall_s=wall_s,
         busy_share=busy / wall_s if busy is not None and wall_s else None,
         prompt_reused=reused, prompt_evaluated=evaluated,
         cache_hit_rate=reused / prompt if reused is not None and prompt else None,
         gen_tokens=gen_n, gen_tokens_per_s=gen_n / (gen_ms / 1000) if gen_n is not None and gen_ms > 0 else None,
+        draft_tokens=draft_n, draft_acceptance=accepted / draft_n if draft_n else None,
     )
 
 
@@ -100,4 +106,6 @@ def server_line(st: ServerTime | dict[str, Any] | None) -> str | None:
                      f"({d['busy_s']:,.0f} s of {d['wall_s']:,.0f} s)")
     if d.get("cache_hit_rate") is not None:
         parts.append(f"prefix cache reused {d['cache_hit_rate']:.0%} of prompt tokens")
+    if d.get("draft_acceptance") is not None:
+        parts.append(f"speculative decoding: {d['draft_acceptance']:.0%} of {d['draft_tokens']:,} drafted tokens accepted")
     return "; ".join(parts) or None
