@@ -122,3 +122,18 @@ def test_drafted_and_accepted_tokens_travel_from_timings_to_the_event():
     plain = server_figures(ChatCompletion.model_validate(fake_server.server_timings(
         completion("bread", {"messages": [SYSTEM], "max_tokens": 5}, 0, "test-model"), 0, 1.0, 5.0)), 1.0)
     assert plain.draft_n is None and plain.draft_accepted is None
+
+
+def test_every_server_figure_has_a_place_on_the_record_and_the_event():
+    # the record ignores unknown keys: a figure without a field there would be dropped without a word
+    from dataclasses import fields
+
+    from agents.llm.interface import LLMCallRecord, ServerFigures, record_name
+
+    names = {record_name(f.name) for f in fields(ServerFigures)}
+    assert names <= set(LLMCallRecord.model_fields) and names <= set(LLMCall.model_fields)
+    figures = ServerFigures(prompt_n=1, cache_n=2, prompt_ms=3.0, gen_n=4, gen_ms=5.0, ended_at=6.0, draft_n=7,
+                            draft_accepted=8)
+    record = LLMCallRecord(step="s", agent="A", model="m", prompt_tokens=0, completion_tokens=0, cached=False,
+                           latency_s=0.0, attempts=1, **figures.record_fields())
+    assert record.server_fields() == figures.record_fields() and len(names) == 8

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -68,6 +68,15 @@ class ServerFigures:
                              plus(self.gen_ms, later.gen_ms), later.ended_at or self.ended_at,
                              plus(self.draft_n, later.draft_n), plus(self.draft_accepted, later.draft_accepted))
 
+    def record_fields(self) -> dict[str, Any]:
+        """The figures under their :class:`LLMCallRecord` (and ``llm_call`` event) names."""
+        return {record_name(k): v for k, v in asdict(self).items()}
+
+
+def record_name(figure: str) -> str:
+    """A :class:`ServerFigures` field's name on the call record: ``server_`` + it, but ``ended_at`` as it is."""
+    return figure if figure == "ended_at" else f"server_{figure}"
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -123,8 +132,7 @@ class LLMCallRecord(BaseModel):
 
     def server_fields(self) -> dict[str, Any]:
         """The server figures the server gave (for the ``llm_call`` event; none at all for a cached answer)."""
-        names = ("server_prompt_n", "server_cache_n", "server_prompt_ms", "server_gen_n", "server_gen_ms", "ended_at",
-                 "server_draft_n", "server_draft_accepted")
+        names = (record_name(f.name) for f in fields(ServerFigures))
         return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
 

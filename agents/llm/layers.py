@@ -162,8 +162,4 @@ class AccountingLayer:
 
 
 def _server_fields(f: ServerFigures | None) -> dict[str, Any]:
-    if f is None:
-        return {}
-    return {"server_prompt_n": f.prompt_n, "server_cache_n": f.cache_n, "server_prompt_ms": f.prompt_ms,
-            "server_gen_n": f.gen_n, "server_gen_ms": f.gen_ms, "ended_at": f.ended_at,
-            "server_draft_n": f.draft_n, "server_draft_accepted": f.draft_accepted}
+    return {} if f is None else f.record_fields()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,28 +102,28 @@ def _row(test: str, samples: list[Sample], wall_s: float, *, prompt: bool = Fals
     }
 
 
+async def _one_at_a_time(test: str, ask: Callable[[], Awaitable[Sample]], *, prompt: bool = False) -> dict[str, Any]:
+    """``REPEATS`` requests one after the other, as one table row."""
+    t0 = time.perf_counter()
+    samples = [await ask() for _ in range(REPEATS)]
+    return _row(test, samples, time.perf_counter() - t0, prompt=prompt)
+
+
 async def bench_endpoint(client: Any, model: str, parallel: int, *, llama_cpp: bool) -> list[dict[str, Any]]:
-    """The three measurements against one endpoint (``llama_cpp``: also tell it not to reuse its prompt cache)."""
-    samples = []
+    """The four measurements against one endpoint (``llama_cpp``: also tell it not to reuse its prompt cache)."""
     no_cache = {"cache_prompt": False} if llama_cpp else None  # the chat template's own prefix is shared too
-    t0 = time.perf_counter()
-    for _ in range(REPEATS):  # a new first word each time: no prefix cache can help with the user's message
-        prompt = f"{uuid.uuid4().hex}: a request.\n" + FILLER * PROMPT_REPEATS
-        samples.append(await _ask(client, model, prompt, 1, no_cache))
-    prompt = _row("prompt ~1,000 tokens, nothing reused", samples, time.perf_counter() - t0, prompt=True)
-    samples = []
-    t0 = time.perf_counter()
-    for _ in range(REPEATS):
-        samples.append(await _ask(client, model, STORY, GEN_TOKENS))
-    one = _row(f"generate {GEN_TOKENS} tokens, one slot", samples, time.perf_counter() - t0)
+
+    def fresh_prompt() -> str:  # a new first word each time: no prefix cache can help with the user's message
+        return f"{uuid.uuid4().hex}: a request.\n" + FILLER * PROMPT_REPEATS
+
+    prompt = await _one_at_a_time("prompt ~1,000 tokens, nothing reused",
+                                  lambda: _ask(client, model, fresh_prompt(), 1, no_cache), prompt=True)
+    one = await _one_at_a_time(f"generate {GEN_TOKENS} tokens, one slot", lambda: _ask(client, model, STORY, GEN_TOKENS))
     t0 = time.perf_counter()
     samples = list(await asyncio.gather(*(_ask(client, model, f"{i}. {STORY}", GEN_TOKENS) for i in range(parallel))))
     many = _row(f"generate {GEN_TOKENS} tokens, {parallel} at once", samples, time.perf_counter() - t0)
-    samples = []
-    t0 = time.perf_counter()
-    for _ in range(REPEATS):
-        samples.append(await _ask(client, model, PLAN, GEN_TOKENS * 2, schema=PLAN_SCHEMA))
-    plan = _row("JSON plan copying addresses, one slot", samples, time.perf_counter() - t0)
+    plan = await _one_at_a_time("JSON plan copying addresses, one slot",
+                                lambda: _ask(client, model, PLAN, GEN_TOKENS * 2, schema=PLAN_SCHEMA))
     return [prompt, one, many, plan]
 
 
