@@ -6,7 +6,8 @@ Each tick :meth:`AgentMind.decide` runs, in order:
 2. summarise conversations that just ended (``converse.summarize_and_store``);
 3. asleep (before wake-up or after bed time)? go home and sleep: no LLM call;
 4. new day? plan it (daily plan + schedule);
-5. in a conversation: my turn -> ``converse.next_turn``; else listen (``continue``);
+5. in a conversation: my turn -> ``converse.next_turn``; else listen (``continue``); walking up to someone
+   to talk (the world holds the opening line until we are close) -> ``continue``;
 6. new events with other agents -> ``react.decide_reaction``: ``talk`` starts a conversation,
    ``react`` re-plans the rest of the current block;
 7. current task over -> next task -> ``act.choose_action`` (ReAct loop); arrived at the task's
@@ -94,6 +95,8 @@ class AgentMind:
             if obs.conversation.turn_of == self.name:
                 return await converse.next_turn(ctx, obs)
             return self._continue("listening")
+        if obs.approaching is not None:  # the opening line is said when the world has us next to them
+            return self._continue(f"going to talk with {obs.approaching}")
 
         action = await self._react(obs, new)
         if action is None:

@@ -159,6 +159,23 @@ async def test_reaction_talk_starts_a_conversation(setup, monkeypatch: pytest.Mo
     assert len(seen) == 1
 
 
+async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    mind, llm, town = setup()
+    reactions: list[list[PerceivedEvent]] = []
+
+    async def decide_reaction(ctx, obs, events):
+        reactions.append(events)
+        return Reaction(reasoning="say hi", kind="talk", target="Isabella Rodriguez")
+
+    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    await town.step(T0)
+    calls = len(llm.requests)
+    a = await town.step(T0 + timedelta(minutes=10), perceived=[isabella("Isabella is baking")],
+                        approaching="Isabella Rodriguez")
+    assert a.kind == "continue" and a.description == "going to talk with Isabella Rodriguez"
+    assert reactions == [] and town.calls == [] and len(llm.requests) == calls
+
+
 async def test_reaction_react_replans_the_block(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
 

@@ -251,7 +251,7 @@ def test_conversation_turn_cap_and_cooldown(tmp_path):
 
 
 def test_talk_refusals(tmp_path):
-    w = tiny_world(tmp_path, {A: (2, 2), B: (3, 3), C: (5, 4), "Dee": (12, 2)}, talk_radius=4)
+    w = tiny_world(tmp_path, {A: (2, 2), B: (3, 3), C: (5, 4), "Dee": (12, 2)}, talk_radius=4, approach_ticks=0)
     assert "too far" in w.apply(talk(A, "Dee", "hey"))[0]["data"]["reason"]
     assert "no agent 'Eve'" in w.apply(talk(A, "Eve", "hey"))[0]["data"]["reason"]
     assert "oneself" in w.apply(talk(A, A, "hey"))[0]["data"]["reason"]

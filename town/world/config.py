@@ -42,6 +42,10 @@ class EngineSettings(BaseModel):
     vision_radius: int = Field(default=8, ge=1, le=100, description="tiles an agent sees around itself")
     attention_limit: int = Field(default=8, ge=1, le=100, description="most perceived events per tick")
     talk_radius: int = Field(default=6, ge=1, le=100, description="tiles within which a conversation can start")
+    approach_ticks: int = Field(
+        default=5, ge=0, le=100,
+        description="ticks an agent may walk up to someone out of talk range to start a conversation (0 = refuse)",
+    )
     max_conversation_turns: int = Field(default=8, ge=2, le=100, description="lines before a conversation ends")
     conversation_cooldown_min: int = Field(
         default=60, ge=0, le=24 * 60,

@@ -83,6 +83,7 @@ def observation(world: WorldParts, a: AgentState, crowd: Crowd) -> Observation:
         current_action=a.activity,
         action_ends_at=a.action_ends_at,
         arrived=a.arrived,
+        approaching=a.approach.target if a.approach is not None else None,
         perceived=refusals + perceived,
         nearby=nearby,
         conversation=conv,

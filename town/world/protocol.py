@@ -86,6 +86,7 @@ class Observation(BaseModel):
     current_action: str  # description of what the agent is doing now
     action_ends_at: datetime | None  # when the current action is planned to end
     arrived: bool  # reached the destination of the last move_to
+    approaching: str | None = None  # walking up to this agent to talk (the opening line is said on arrival)
     perceived: list[PerceivedEvent] = Field(default_factory=list)
     nearby: list[NearbyAgent] = Field(default_factory=list)
     conversation: ConversationView | None = None

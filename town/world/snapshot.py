@@ -15,6 +15,7 @@ from town.world.clock import SimClock
 from town.world.config import EngineSettings
 from town.world.conversation import Conversations
 from town.world.maps import Tile, TownMap
+from town.world.protocol import Action
 
 
 @dataclass
@@ -34,6 +35,9 @@ class AgentState:
     using: str | None = None  # object whose state this agent set
     pending_use: tuple[str, str] | None = None  # (object, state) to set on arrival
     before_talk: tuple[str, str, str] | None = None  # (kind, activity, emoji) to restore after a conversation
+    # walking up to someone to talk: the talk action (its opening line held) and the last tick to reach them
+    approach: Action | None = None
+    approach_until: int = 0
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -52,6 +56,8 @@ class AgentState:
             "using": self.using,
             "pending_use": list(self.pending_use) if self.pending_use else None,
             "before_talk": list(self.before_talk) if self.before_talk else None,
+            "approach": self.approach.model_dump(mode="json", exclude={"notes"}) if self.approach else None,
+            "approach_until": self.approach_until,
         }
 
     @classmethod
@@ -72,6 +78,9 @@ class AgentState:
             using=s["using"],
             pending_use=(s["pending_use"][0], s["pending_use"][1]) if s["pending_use"] else None,
             before_talk=tuple(s["before_talk"]) if s["before_talk"] else None,  # type: ignore[arg-type]
+            # absent in checkpoints written before agents walked up to talk
+            approach=Action.model_validate(s["approach"]) if s.get("approach") else None,
+            approach_until=s.get("approach_until", 0),
         )
 
 

@@ -140,6 +140,8 @@ class World:
     def _begin(self, agent: AgentState, action: Action, activity: str, *, keep_object: str | None = None) -> list[EventDict]:
         """Switch the agent to a new action (after validation)."""
         events = self._release_object(agent, keep=keep_object)
+        if agent.approach is not None:  # a new action ends walking up to someone
+            agent.approach, agent.before_talk = None, None
         agent.kind = action.kind
         agent.activity = action.description or activity
         agent.emoji = action.emoji
@@ -198,9 +200,7 @@ class World:
         try:
             return handler(agent, action)
         except _Refused as refused:
-            reason = str(refused)
-            self._refusals.append((self.clock.tick, agent.name, reason))
-            return [_ev("invalid_action", agent.name, reason=reason, action=action.model_dump(mode="json", exclude={"notes"}))]
+            return self._refuse(agent.name, str(refused), action)
 
     def _leave_conversation(self, agent: AgentState) -> list[EventDict]:
         if agent.conversation is None:
@@ -269,31 +269,96 @@ class World:
             if not text:
                 raise _Refused("talk needs an utterance")
             return self._say(conv, agent.name, text)
-        # start a conversation
+        # start a conversation: at once within talk range, else after walking up to them
         other = self.agents[target]
         if action.end_conversation:
             raise _Refused(f"no conversation with {target} to end")
         if not text:
             raise _Refused("talk needs an utterance")
+        self._check_can_talk(agent, other)
+        if self._in_talk_range(agent, other):
+            return self._open_conversation(agent, other, action)
+        return self._approach(agent, other, action)
+
+    def _check_can_talk(self, agent: AgentState, other: AgentState) -> None:
+        """Refuses a new conversation with ``other`` (busy, asleep, talked recently); distance aside."""
+        target = other.name
         if other.conversation is not None:
             busy_with = self.conversations[other.conversation].partner_of(target)
             raise _Refused(f"{target} is busy talking with {busy_with}")
         if other.kind == "sleep":
             raise _Refused(f"{target} is asleep")
-        dist = manhattan(agent.tile, other.tile)
-        if dist > self.settings.talk_radius or self.map.arena_at(agent.tile) != self.map.arena_at(other.tile):
-            raise _Refused(f"{target} is too far away to talk to ({dist} tiles, {self.map.address_at(other.tile) or 'outside'})")
         again = self.conversations.talk_again_at(agent.name, target, self.settings.conversation_cooldown_min)
         if again is not None and self.now() < again:
             raise _Refused(f"talked with {target} recently; can talk again at {again:%H:%M}")
-        conv = self.conversations.start(agent.name, target, tick=self.clock.tick,
+
+    def _in_talk_range(self, agent: AgentState, other: AgentState) -> bool:
+        return manhattan(agent.tile, other.tile) <= self.settings.talk_radius and \
+            self.map.arena_at(agent.tile) == self.map.arena_at(other.tile)
+
+    def _too_far(self, agent: AgentState, other: AgentState) -> str:
+        dist = manhattan(agent.tile, other.tile)
+        return f"{other.name} is too far away to talk to ({dist} tiles, {self.map.address_at(other.tile) or 'outside'})"
+
+    def _open_conversation(self, agent: AgentState, other: AgentState, action: Action) -> list[EventDict]:
+        """``agent`` says ``action``'s opening line to ``other``. If ``other`` was walking up to ``agent``
+        with a line of its own, that line is its reply (both decided to talk, neither knowing)."""
+        conv = self.conversations.start(agent.name, other.name, tick=self.clock.tick,
                                         max_turns=self.settings.max_conversation_turns)
+        reply = other.approach if other.approach is not None and other.approach.target == agent.name else None
         for a in (agent, other):
-            a.before_talk = (a.kind, a.activity, a.emoji)
+            if a.approach is None:  # else the state from before the walk up is already kept
+                a.before_talk = (a.kind, a.activity, a.emoji)
+            else:
+                a.approach = None
+                stop_walking(a)
             a.conversation = conv.id
         other.activity, other.kind = f"talking with {agent.name}", "talk"
-        events = self._begin(agent, action, f"talking with {target}", keep_object=agent.using)
-        return events + self._say(conv, agent.name, text)
+        events = self._begin(agent, action, f"talking with {other.name}", keep_object=agent.using)
+        events += self._say(conv, agent.name, (action.utterance or "").strip())
+        if reply is not None and not conv.ended:
+            events += self._say(conv, other.name, (reply.utterance or "").strip())
+        return events
+
+    def _approach(self, agent: AgentState, other: AgentState, action: Action) -> list[EventDict]:
+        """Walk up to ``other`` (at most ``approach_ticks`` ticks of walking); the line is said on arrival."""
+        path = self.paths.path(agent.tile, other.tile)
+        reach = self.settings.tiles_per_tick * self.settings.approach_ticks
+        if path is None or len(path) - 2 > reach:  # the tiles to walk to stand next to them
+            raise _Refused(self._too_far(agent, other))
+        before = agent.before_talk if agent.approach is not None else (agent.kind, agent.activity, agent.emoji)
+        events = self._begin(agent, action.model_copy(update={"description": f"going to talk with {other.name}"}),
+                              "", keep_object=agent.using)
+        agent.before_talk = before
+        agent.approach, agent.approach_until = action, self.clock.tick + self.settings.approach_ticks - 1
+        agent.path, agent.destination, agent.arrived = path[1:-1], self.map.address_at(other.tile) or None, False
+        return events
+
+    def _go_on_approaching(self, agent: AgentState) -> list[EventDict]:
+        """After this tick's walk: talk if in range, give up (a refusal the agent is told), or follow them."""
+        action = agent.approach
+        assert action is not None and action.target is not None
+        other = self.agents[action.target]
+        try:
+            self._check_can_talk(agent, other)
+            if self._in_talk_range(agent, other):
+                return self._open_conversation(agent, other, action)
+            path = self.paths.path(agent.tile, other.tile)
+            if path is None or self.clock.tick >= agent.approach_until:
+                raise _Refused(f"could not reach {other.name} in time to talk; {self._too_far(agent, other)}")
+            agent.path = path[1:-1]
+            return []
+        except _Refused as refused:
+            agent.approach = None
+            stop_walking(agent)
+            if agent.before_talk is not None:
+                agent.kind, agent.activity, agent.emoji = agent.before_talk
+                agent.before_talk = None
+            return self._refuse(agent.name, str(refused), action)
+
+    def _refuse(self, name: str, reason: str, action: Action) -> list[EventDict]:
+        self._refusals.append((self.clock.tick, name, reason))
+        return [_ev("invalid_action", name, reason=reason, action=action.model_dump(mode="json", exclude={"notes"}))]
 
     def _wait(self, agent: AgentState, action: Action) -> list[EventDict]:
         stop_walking(agent)
@@ -306,8 +371,12 @@ class World:
 
     # -- time ----------------------------------------------------------------------------------
     def advance_tick(self) -> list[EventDict]:
-        """Walk everyone along their path, time out silent conversations, expire events; clock +1 tick."""
+        """Walk everyone along their path, start the conversations of those who walked up to someone, time out
+        silent conversations, expire events; clock +1 tick."""
         events = walk(self.agents, self.settings.tiles_per_tick, self._set_object)
+        for name in sorted(self.agents):
+            if self.agents[name].approach is not None:
+                events += self._go_on_approaching(self.agents[name])
         tick = self.clock.tick
         for conv in self.conversations.silent(tick, self.settings.conversation_timeout_ticks):
             events += self._end_conversation(conv, None, "silence")
