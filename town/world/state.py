@@ -1,6 +1,7 @@
 """The world: map, clock, agents' bodies, objects, world events, news. Conversations live in
-:mod:`town.world.conversation`, walking in :mod:`town.world.movement`, what agents are told in
-:mod:`town.world.observation`, the checkpoint form in :mod:`town.world.snapshot`.
+:mod:`town.world.conversation` (the records) and :mod:`town.world.talking` (the rules, a mixin), walking in
+:mod:`town.world.movement`, what agents are told in :mod:`town.world.observation`, the checkpoint form in
+:mod:`town.world.snapshot`.
 
 :meth:`World.apply` is the only place where an agent changes the world. It validates the action; a bad
 one (unknown address, someone busy or too far, not your turn...) is refused with an ``invalid_action``
@@ -20,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from town.world.clock import SimClock
 from town.world.config import EngineSettings
-from town.world.conversation import Conversation, Conversations, EventDict
+from town.world.conversation import Conversations, EventDict
 from town.world.conversation import event_dict as _ev
 from town.world.maps import Tile, TownMap
 from town.world.movement import plan_walk, stop_walking, walk
 from town.world.observation import Crowd, crowd_of, observation, perceive_agent
-from town.world.pathfinding import Pathfinder, manhattan
+from town.world.pathfinding import Pathfinder
 from town.world.perception import IDLE, distance
 from town.world.protocol import (
     Action,
@@ -35,6 +36,8 @@ from town.world.protocol import (
     PlaceInfo,
 )
 from town.world.snapshot import AgentState, WorldEvent, restore, world_state
+from town.world.talking import Refused as _Refused
+from town.world.talking import Talking
 
 if TYPE_CHECKING:
     from town.world.scenario import Scenario
@@ -46,11 +49,7 @@ class WorldError(ValueError):
     """A bad request from outside the minds (unknown agent or address in a whisper/inject/setup)."""
 
 
-class _Refused(Exception):
-    """An agent's action the world does not accept; becomes an ``invalid_action`` event."""
-
-
-class World:
+class World(Talking):
     """The town's state. Implements :class:`town.world.protocol.WorldView` (read-only queries)."""
 
     def __init__(
@@ -168,21 +167,6 @@ class World:
             raise _Refused(f"{address!r} cannot be reached from {agent.tile}")
         return path
 
-    def _end_conversation(self, conv: Conversation, ended_by: str | None, reason: str) -> list[EventDict]:
-        for name in conv.participants:
-            a = self.agents[name]
-            a.conversation = None
-            if a.before_talk is not None:
-                a.kind, a.activity, a.emoji = a.before_talk
-                a.before_talk = None
-        return [self.conversations.end(conv, ended_by, reason, now=self.now(), tick=self.clock.tick)]
-
-    def _say(self, conv: Conversation, speaker: str, text: str) -> list[EventDict]:
-        events = [self.conversations.say(conv, speaker, text, now=self.now(), tick=self.clock.tick)]
-        if len(conv.lines) >= conv.max_turns:
-            events += self._end_conversation(conv, None, "turn cap")
-        return events
-
     # -- applying actions ----------------------------------------------------------------------
     def apply(self, action: Action) -> list[EventDict]:
         """Validate and apply one agent's action; returns the events it caused."""
@@ -201,11 +185,6 @@ class World:
             return handler(agent, action)
         except _Refused as refused:
             return self._refuse(agent.name, str(refused), action)
-
-    def _leave_conversation(self, agent: AgentState) -> list[EventDict]:
-        if agent.conversation is None:
-            return []
-        return self._end_conversation(self.conversations[agent.conversation], agent.name, "left")
 
     def _continue(self, agent: AgentState, action: Action) -> list[EventDict]:
         return []
@@ -246,115 +225,6 @@ class World:
             return []
         self.object_states[address] = state
         return [_ev("object_state", agent.name, address=address, state=state, by=agent.name)]
-
-    def _talk(self, agent: AgentState, action: Action) -> list[EventDict]:
-        target = action.target
-        text = (action.utterance or "").strip()
-        if target == agent.name:
-            raise _Refused("cannot talk to oneself")
-        if target not in self.agents:
-            raise _Refused(f"no agent {target!r} to talk to")
-        if agent.conversation is not None:
-            conv = self.conversations[agent.conversation]
-            partner = conv.partner_of(agent.name)
-            if target != partner:
-                raise _Refused(f"already talking with {partner}; end that conversation first")
-            if action.end_conversation:
-                events = self._say(conv, agent.name, text) if text else []
-                if not conv.ended:
-                    events += self._end_conversation(conv, agent.name, "ended")
-                return events
-            if conv.turn_of != agent.name:
-                raise _Refused(f"it is {partner}'s turn to speak")
-            if not text:
-                raise _Refused("talk needs an utterance")
-            return self._say(conv, agent.name, text)
-        # start a conversation: at once within talk range, else after walking up to them
-        other = self.agents[target]
-        if action.end_conversation:
-            raise _Refused(f"no conversation with {target} to end")
-        if not text:
-            raise _Refused("talk needs an utterance")
-        self._check_can_talk(agent, other)
-        if self._in_talk_range(agent, other):
-            return self._open_conversation(agent, other, action)
-        return self._approach(agent, other, action)
-
-    def _check_can_talk(self, agent: AgentState, other: AgentState) -> None:
-        """Refuses a new conversation with ``other`` (busy, asleep, talked recently); distance aside."""
-        target = other.name
-        if other.conversation is not None:
-            busy_with = self.conversations[other.conversation].partner_of(target)
-            raise _Refused(f"{target} is busy talking with {busy_with}")
-        if other.kind == "sleep":
-            raise _Refused(f"{target} is asleep")
-        again = self.conversations.talk_again_at(agent.name, target, self.settings.conversation_cooldown_min)
-        if again is not None and self.now() < again:
-            raise _Refused(f"talked with {target} recently; can talk again at {again:%H:%M}")
-
-    def _in_talk_range(self, agent: AgentState, other: AgentState) -> bool:
-        return manhattan(agent.tile, other.tile) <= self.settings.talk_radius and \
-            self.map.arena_at(agent.tile) == self.map.arena_at(other.tile)
-
-    def _too_far(self, agent: AgentState, other: AgentState) -> str:
-        dist = manhattan(agent.tile, other.tile)
-        return f"{other.name} is too far away to talk to ({dist} tiles, {self.map.address_at(other.tile) or 'outside'})"
-
-    def _open_conversation(self, agent: AgentState, other: AgentState, action: Action) -> list[EventDict]:
-        """``agent`` says ``action``'s opening line to ``other``. If ``other`` was walking up to ``agent``
-        with a line of its own, that line is its reply (both decided to talk, neither knowing)."""
-        conv = self.conversations.start(agent.name, other.name, tick=self.clock.tick,
-                                        max_turns=self.settings.max_conversation_turns)
-        reply = other.approach if other.approach is not None and other.approach.target == agent.name else None
-        for a in (agent, other):
-            if a.approach is None:  # else the state from before the walk up is already kept
-                a.before_talk = (a.kind, a.activity, a.emoji)
-            else:
-                a.approach = None
-                stop_walking(a)
-            a.conversation = conv.id
-        other.activity, other.kind = f"talking with {agent.name}", "talk"
-        events = self._begin(agent, action, f"talking with {other.name}", keep_object=agent.using)
-        events += self._say(conv, agent.name, (action.utterance or "").strip())
-        if reply is not None and not conv.ended:
-            events += self._say(conv, other.name, (reply.utterance or "").strip())
-        return events
-
-    def _approach(self, agent: AgentState, other: AgentState, action: Action) -> list[EventDict]:
-        """Walk up to ``other`` (at most ``approach_ticks`` ticks of walking); the line is said on arrival."""
-        path = self.paths.path(agent.tile, other.tile)
-        reach = self.settings.tiles_per_tick * self.settings.approach_ticks
-        if path is None or len(path) - 2 > reach:  # the tiles to walk to stand next to them
-            raise _Refused(self._too_far(agent, other))
-        before = agent.before_talk if agent.approach is not None else (agent.kind, agent.activity, agent.emoji)
-        events = self._begin(agent, action.model_copy(update={"description": f"going to talk with {other.name}"}),
-                              "", keep_object=agent.using)
-        agent.before_talk = before
-        agent.approach, agent.approach_until = action, self.clock.tick + self.settings.approach_ticks - 1
-        agent.path, agent.destination, agent.arrived = path[1:-1], self.map.address_at(other.tile) or None, False
-        return events
-
-    def _go_on_approaching(self, agent: AgentState) -> list[EventDict]:
-        """After this tick's walk: talk if in range, give up (a refusal the agent is told), or follow them."""
-        action = agent.approach
-        assert action is not None and action.target is not None
-        other = self.agents[action.target]
-        try:
-            self._check_can_talk(agent, other)
-            if self._in_talk_range(agent, other):
-                return self._open_conversation(agent, other, action)
-            path = self.paths.path(agent.tile, other.tile)
-            if path is None or self.clock.tick >= agent.approach_until:
-                raise _Refused(f"could not reach {other.name} in time to talk; {self._too_far(agent, other)}")
-            agent.path = path[1:-1]
-            return []
-        except _Refused as refused:
-            agent.approach = None
-            stop_walking(agent)
-            if agent.before_talk is not None:
-                agent.kind, agent.activity, agent.emoji = agent.before_talk
-                agent.before_talk = None
-            return self._refuse(agent.name, str(refused), action)
 
     def _refuse(self, name: str, reason: str, action: Action) -> list[EventDict]:
         self._refusals.append((self.clock.tick, name, reason))
