@@ -203,6 +203,26 @@ async def test_connection_refused_endpoint_is_parked():
     assert live.requests == 3
 
 
+async def test_when_every_endpoint_is_parked_the_one_failing_least_is_tried_not_the_dead_one():
+    """tests/test_secrets_run.py failed once with "LLM outage: 20 requests in a row failed on every endpoint": the
+    live endpoint, parked after one 500, had its parking end after the dead one's, so every request went to the
+    dead one (its failures while parked do not extend its parking) until the outage count was reached."""
+    with FakeOpenAIServer(plan_handler, script=["500"]) as flaky:
+        dead = FakeOpenAIServer().start()
+        dead.stop()  # connection refused
+        llm = OpenAIChatLLM([dead.url, flaky.url], model="test-model", park_after=1, park_s=60, backoff_s=0,
+                            outage_after=20, retries=3)
+        # 1st attempt: the dead one (parked); 2nd: the flaky one's 500 (parked, till after the dead one);
+        # 3rd: both parked with one failure each, the dead one ends first; 4th: the flaky one (fewer failures)
+        plans = [await llm.structured(MSGS, Plan, step="plan", fallback=Plan(activity="idle", minutes=5))
+                 for _ in range(10)]
+        stats = {e["url"]: e for e in llm.stats()["endpoints"]}
+        await llm.aclose()
+    assert all(p.activity == "bake bread" for p in plans)
+    assert stats[dead.url]["failures"] == 2 and stats[flaky.url]["failures"] == 1
+    assert stats[flaky.url]["ok"] == 10 and llm.pool.failed_in_a_row == 0
+
+
 def _server_processes(n: int, delay_s: float) -> list[tuple[subprocess.Popen, str]]:
     """``n`` test server processes on loopback (started together), each with its base URL."""
     procs = [subprocess.Popen([sys.executable, "-m", "agents.testing", "--delay", str(delay_s)],

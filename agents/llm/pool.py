@@ -5,8 +5,9 @@
   before raising :class:`LLMError`. A malformed answer (not JSON, cut short, an HTML page, no ``choices``) is such
   a failure, never a crash.
 - Routing: each request goes to the endpoint with the fewest requests in flight; an endpoint that fails
-  ``park_after`` times in a row is parked for ``park_s`` seconds (when every endpoint is parked, the one whose
-  parking ends first is tried).
+  ``park_after`` times in a row is parked for ``park_s`` seconds (when every endpoint is parked, the one with the
+  shortest run of failures is tried, of those the one whose parking ends first: a dead endpoint parked before a
+  live one's blip must not take every request until the outage count is reached).
 - A refused key, unknown model or URL (401/403/404) raises :class:`LLMEndpointError` at once; ``outage_after``
   failed requests in a row with no success anywhere raise :class:`LLMOutage` (the app stops the run there).
 - ``json_schema`` response formats are sent as given; an endpoint answering 400 about the response format is
@@ -111,8 +112,8 @@ class EndpointPool:
     def _pick(self, agent: str | None = None) -> Endpoint:
         now = time.monotonic()
         live = [e for e in self.endpoints if e.parked_until <= now]
-        if not live:
-            return min(self.endpoints, key=lambda e: e.parked_until)
+        if not live:  # the least failing; parking ends first among equals (a failure while parked does not extend it)
+            return min(self.endpoints, key=lambda e: (e.consecutive_failures, e.parked_until))
         least = min(live, key=lambda e: (e.in_flight, e.stats.requests))
         if not self.affinity_slack or agent is None or len(live) == 1:
             return least
