@@ -223,6 +223,25 @@ async def test_when_every_endpoint_is_parked_the_one_failing_least_is_tried_not_
     assert stats[flaky.url]["ok"] == 10 and llm.pool.failed_in_a_row == 0
 
 
+async def test_a_dead_endpoints_failures_are_no_outage_while_the_other_ones_last_request_was_answered():
+    """The outage count runs only while every endpoint's latest request failed: here the live one is busy (slow)
+    and never parked, so every other request goes to the dead one, which is never parked either."""
+    with FakeOpenAIServer(plan_handler, delay_s=2.0) as slow:
+        dead = FakeOpenAIServer().start()
+        dead.stop()  # connection refused
+        llm = OpenAIChatLLM([slow.url, dead.url], model="test-model", park_after=100, backoff_s=0, outage_after=5,
+                            retries=9)
+        fallback = Plan(activity="idle", minutes=5)
+        # the first goes to the slow one (a tie); the second's ten attempts all fail on the dead one meanwhile
+        first, second = await asyncio.gather(llm.structured(MSGS, Plan, step="plan", fallback=fallback),
+                                             llm.structured(MSGS, Plan, step="plan", fallback=fallback))
+        third = await llm.structured(MSGS, Plan, step="plan")
+        stats = {e["url"]: e for e in llm.stats()["endpoints"]}
+        await llm.aclose()
+    assert first.activity == "bake bread" and second is fallback and third.activity == "bake bread"
+    assert stats[dead.url]["failures"] >= 10 and stats[slow.url]["ok"] >= 2
+
+
 def _server_processes(n: int, delay_s: float) -> list[tuple[subprocess.Popen, str]]:
     """``n`` test server processes on loopback (started together), each with its base URL."""
     procs = [subprocess.Popen([sys.executable, "-m", "agents.testing", "--delay", str(delay_s)],

@@ -9,7 +9,8 @@
   shortest run of failures is tried, of those the one whose parking ends first: a dead endpoint parked before a
   live one's blip must not take every request until the outage count is reached).
 - A refused key, unknown model or URL (401/403/404) raises :class:`LLMEndpointError` at once; ``outage_after``
-  failed requests in a row with no success anywhere raise :class:`LLMOutage` (the app stops the run there).
+  failed requests in a row with no success anywhere raise :class:`LLMOutage` (the app stops the run there); a
+  failure counts only while every endpoint's latest request failed (one that last answered is not down).
 - ``json_schema`` response formats are sent as given; an endpoint answering 400 about the response format is
   switched, for good and with a warning, to ``{"type": "json_object"}`` with the schema in the system message.
 """
@@ -96,7 +97,7 @@ class EndpointPool:
         self.park_s = park_s
         self.max_retry_after_s = max_retry_after_s
         self.outage_after = outage_after  # 0: never declare an outage
-        self.failed_in_a_row = 0  # failed requests across the pool since the last answer from any endpoint
+        self.failed_in_a_row = 0  # failed requests since the last answer, counted while every endpoint is failing
         self._outage: str | None = None  # once declared, every later request fails fast with this message
         self._jitter = random.Random()  # timing only: never touches what is asked or answered
         register_secret(api_key)
@@ -147,7 +148,8 @@ class EndpointPool:
     async def _fail(self, ep: Endpoint, kind: str, detail: object, server_wait_s: float | None = None) -> NoReturn:
         """A failed request: counted, perhaps the outage that stops the run, else a wait and a retryable LLMError."""
         wait = self._failed(ep, kind, server_wait_s)
-        self.failed_in_a_row += 1
+        if all(e.consecutive_failures for e in self.endpoints):  # else another endpoint answered its latest request
+            self.failed_in_a_row += 1
         if self.outage_after and self.failed_in_a_row >= self.outage_after and self._outage is None:
             self._outage = (
                 f"LLM outage: {self.failed_in_a_row} requests in a row failed on every endpoint "
