@@ -10,6 +10,7 @@ and its dorm in the east. Walls, water, trees and fences block; every room has a
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from town_builder import (  # noqa: I001 - a sibling module: run as a script from maps/
     BATHROOM, GID, H, HERE, KITCHEN, W, arena, arenas,
@@ -77,8 +78,12 @@ def apartments_and_dorms() -> None:
     ], "hallway", [("notice board", "the residents' notice board", "idle")],
         "a small apartment house on Willow Street", door_east=True)
 
-    def student(who: str, thing: tuple[str, str, str]) -> tuple:
-        return room(f"{who}'s room", f"{who}'s dorm room", True, [thing])
+    def own_room(where: str, who: str, thing: tuple[str, str, str]) -> tuple:
+        """A resident's private room: a bedroom's furniture and one thing of their own."""
+        return room(f"{who}'s room", f"{who}'s {where}", True, [thing])
+
+    student = partial(own_room, "dorm room")
+    artist = partial(own_room, "room in the co-living house")
 
     row_building("Oak Hill College dorm", 105, 38, [
         student("Klaus Mueller", ("stack of books", "books on cities and housing", "idle")),
@@ -92,9 +97,6 @@ def apartments_and_dorms() -> None:
     ], "common room", [("sofa", "a worn sofa", "idle"), ("television", "the common room television", "off"),
                       ("ping pong table", "a ping pong table", "idle")],
         "the dormitory of Oak Hill College, where students live", door_east=False)
-
-    def artist(who: str, thing: tuple[str, str, str]) -> tuple:
-        return room(f"{who}'s room", f"{who}'s room in the co-living house", True, [thing])
 
     row_building("Artists' co-living space", 105, 70, [
         artist("Latoya Williams", ("camera bag", "Latoya's cameras and lenses", "idle")),

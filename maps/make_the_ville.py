@@ -1,7 +1,8 @@
 """Generate ``maps/the_ville.json`` (a Tiled 1.9 JSON map) and its tileset image ``the_ville_tiles.png``.
 
 Run from the repository root: ``python maps/make_the_ville.py``. The output is deterministic, so the
-committed files can be regenerated and diffed. Open the map in Tiled to edit it by hand later.
+committed files can be regenerated and diffed. Open the map in Tiled to edit it by hand later. Painting and the
+sector and arena helpers come from ``town_builder.py`` beside it (which reads ``tilesets/town.tsj`` on import).
 
 Layout (60 x 40 tiles of 32 px): a row of homes and the store along the north road, Hobbs Cafe and
 Oak Hill College along the middle, Johnson Park in the south-west; a north-south road joins them.
@@ -13,10 +14,14 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from pathlib import Path
+from functools import partial
 
-W, H, TS = 60, 40, 32
-HERE = Path(__file__).resolve().parent
+import town_builder  # noqa: I001 - a sibling module: run as a script from maps/
+from town_builder import (
+    HERE, TS, arenas, building, collision, door, ground, objects, paint, props, sectors, spawns, start_map,
+)
+
+W, H = 60, 40
 
 # tile classes, in tileset order (gid = index + 1), with the colour used for the tileset image
 CLASSES: list[tuple[str, tuple[int, int, int]]] = [
@@ -30,57 +35,17 @@ CLASSES: list[tuple[str, tuple[int, int, int]]] = [
     ("door", (150, 100, 50)),
     ("blocked", (200, 40, 40)),
 ]
-GID = {name: i + 1 for i, (name, _) in enumerate(CLASSES)}
-
-ground = [[GID["grass"]] * W for _ in range(H)]
-collision = [[0] * W for _ in range(H)]
-sectors: list[dict] = []
-arenas: list[dict] = []
-objects: list[dict] = []
-spawns: list[dict] = []
 
 
-def paint(x0: int, y0: int, x1: int, y1: int, cls: str) -> None:
-    """Fill an inclusive tile rectangle with a ground class (water and walls also block)."""
-    for y in range(y0, y1 + 1):
-        for x in range(x0, x1 + 1):
-            ground[y][x] = GID[cls]
-            collision[y][x] = GID["blocked"] if cls in ("wall", "water") else 0
+# The Ville keeps the object layout it was first saved with (these keys in this order, no "type", an object's
+# state before its description); the painting and the sector and arena properties come from town_builder.
+def _rect_obj(name: str, x0: int, y0: int, x1: int, y1: int, properties: list[dict]) -> dict:
+    return {"name": name, "x": x0 * TS, "y": y0 * TS, "width": (x1 - x0 + 1) * TS, "height": (y1 - y0 + 1) * TS,
+            "rotation": 0, "visible": True, "properties": properties}
 
 
-def wall_line(x0: int, y0: int, x1: int, y1: int) -> None:
-    paint(x0, y0, x1, y1, "wall")
-
-
-def door(x: int, y: int) -> None:
-    paint(x, y, x, y, "door")
-
-
-def building(x0: int, y0: int, x1: int, y1: int, floor: str) -> None:
-    """Walls on the border of an inclusive rectangle, ``floor`` inside."""
-    paint(x0, y0, x1, y1, "wall")
-    paint(x0 + 1, y0 + 1, x1 - 1, y1 - 1, floor)
-
-
-def props(**kw: str | bool) -> list[dict]:
-    return [{"name": k, "type": "bool" if isinstance(v, bool) else "string", "value": v} for k, v in kw.items()]
-
-
-def sector(name: str, x0: int, y0: int, x1: int, y1: int, description: str, opening_hours: str | None = None,
-           private: bool = False) -> None:
-    p: dict[str, str | bool] = {"description": description}
-    if opening_hours is not None:
-        p["opening_hours"] = opening_hours
-    if private:
-        p["private"] = True
-    sectors.append(_rect_obj(name, x0, y0, x1, y1, props(**p)))
-
-
-def arena(name: str, x0: int, y0: int, x1: int, y1: int, description: str, private: bool = False) -> None:
-    p: dict[str, str | bool] = {"description": description}
-    if private:
-        p["private"] = True
-    arenas.append(_rect_obj(name, x0, y0, x1, y1, props(**p)))
+sector = partial(town_builder.sector, layout=_rect_obj)
+arena = partial(town_builder.arena, layout=_rect_obj)
 
 
 def obj(name: str, x: int, y: int, description: str, state: str = "idle") -> None:
@@ -92,21 +57,30 @@ def spawn(name: str, x: int, y: int) -> None:
                    "width": 0, "height": 0, "rotation": 0, "visible": True})
 
 
-def _rect_obj(name: str, x0: int, y0: int, x1: int, y1: int, properties: list[dict]) -> dict:
-    return {"name": name, "x": x0 * TS, "y": y0 * TS, "width": (x1 - x0 + 1) * TS, "height": (y1 - y0 + 1) * TS,
-            "rotation": 0, "visible": True, "properties": properties}
+def entrance(x: int, y: int, step_x: int, step_y: int) -> None:
+    """A door in an outer wall and the sand step outside it."""
+    door(x, y)
+    paint(step_x, step_y, step_x, step_y, "sand")
+
+
+def one_room(name: str, rect: tuple[int, int, int, int], description: str, hours: str, room: str,
+             room_description: str) -> None:
+    """A walled building with a floor and one room filling its inside."""
+    x0, y0, x1, y1 = rect
+    building(x0, y0, x1, y1, "floor")
+    sector(name, rect, description, hours)
+    arena(room, (x0 + 1, y0 + 1, x1 - 1, y1 - 1), room_description)
 
 
 def home(name: str, x0: int, description: str) -> None:
     """A two-room house: bedroom (west) and kitchen (east), front door on the south wall."""
     building(x0, 1, x0 + 9, 10, "wood")
-    wall_line(x0 + 5, 1, x0 + 5, 10)
+    paint(x0 + 5, 1, x0 + 5, 10, "wall")
     door(x0 + 5, 5)
-    door(x0 + 7, 10)
-    paint(x0 + 7, 11, x0 + 7, 11, "sand")
-    sector(name, x0, 1, x0 + 9, 10, description, private=True)
-    arena("bedroom", x0 + 1, 2, x0 + 4, 9, "a bedroom with a bed and a desk")
-    arena("kitchen", x0 + 6, 2, x0 + 8, 9, "a small kitchen")
+    entrance(x0 + 7, 10, x0 + 7, 11)
+    sector(name, (x0, 1, x0 + 9, 10), description, private=True)
+    arena("bedroom", (x0 + 1, 2, x0 + 4, 9), "a bedroom with a bed and a desk")
+    arena("kitchen", (x0 + 6, 2, x0 + 8, 9), "a small kitchen")
     obj("bed", x0 + 2, 3, "a bed to sleep in")
     obj("desk", x0 + 3, 8, "a desk for work and study")
     obj("wardrobe", x0 + 4, 2, "a wardrobe with clothes")
@@ -117,6 +91,7 @@ def home(name: str, x0: int, description: str) -> None:
 
 
 def build() -> None:
+    start_map(W, H, {name: i + 1 for i, (name, _) in enumerate(CLASSES)})
     # roads
     paint(0, 12, W - 1, 13, "road")  # north road
     paint(28, 12, 29, H - 1, "road")  # north-south road
@@ -128,17 +103,16 @@ def build() -> None:
 
     # Oak Hill College dorm: two student rooms over a common room
     building(34, 1, 47, 10, "wood")
-    wall_line(35, 6, 46, 6)
-    wall_line(41, 1, 41, 6)
+    paint(35, 6, 46, 6, "wall")
+    paint(41, 1, 41, 6, "wall")
     door(37, 6)
     door(44, 6)
-    door(40, 10)
-    paint(40, 11, 40, 11, "sand")
-    sector("Oak Hill College dorm", 34, 1, 47, 10, "the dormitory of Oak Hill College, where students live",
+    entrance(40, 10, 40, 11)
+    sector("Oak Hill College dorm", (34, 1, 47, 10), "the dormitory of Oak Hill College, where students live",
            private=True)
-    arena("Klaus Mueller's room", 35, 2, 40, 5, "Klaus Mueller's dorm room", private=True)
-    arena("Maria Lopez's room", 42, 2, 46, 5, "Maria Lopez's dorm room", private=True)
-    arena("common room", 35, 7, 46, 9, "the dorm's shared living room and kitchen")
+    arena("Klaus Mueller's room", (35, 2, 40, 5), "Klaus Mueller's dorm room", private=True)
+    arena("Maria Lopez's room", (42, 2, 46, 5), "Maria Lopez's dorm room", private=True)
+    arena("common room", (35, 7, 46, 9), "the dorm's shared living room and kitchen")
     for who, x in (("Klaus Mueller's room", 35), ("Maria Lopez's room", 42)):
         obj("bed", x, 2, "a narrow dorm bed")
         obj("desk", x + 3, 2, "a desk with a laptop")
@@ -149,23 +123,18 @@ def build() -> None:
     obj("common room table", 41, 9, "a table for meals and board games")
 
     # Harvey Oak Supply Store
-    building(49, 1, 58, 10, "floor")
-    door(53, 10)
-    paint(53, 11, 53, 11, "sand")
-    sector("Harvey Oak Supply Store", 49, 1, 58, 10,
-           "a general store selling groceries, garden supplies and household goods", "9am-6pm")
-    arena("store", 50, 2, 57, 9, "the shop floor")
+    one_room("Harvey Oak Supply Store", (49, 1, 58, 10),
+             "a general store selling groceries, garden supplies and household goods", "9am-6pm",
+             "store", "the shop floor")
+    entrance(53, 10, 53, 11)
     obj("shelves", 51, 3, "shelves of groceries and supplies")
     obj("garden supplies", 55, 3, "seeds, tools and soil")
     obj("cashier", 54, 8, "the cashier's counter and register")
 
     # Hobbs Cafe
-    building(1, 15, 14, 25, "floor")
-    door(7, 15)
-    paint(7, 14, 7, 14, "sand")
-    sector("Hobbs Cafe", 1, 15, 14, 25, "a cosy cafe run by Isabella Rodriguez: coffee, pastries and light meals",
-           "8am-8pm")
-    arena("cafe", 2, 16, 13, 24, "the cafe's counter and seating area")
+    one_room("Hobbs Cafe", (1, 15, 14, 25), "a cosy cafe run by Isabella Rodriguez: coffee, pastries and light meals",
+             "8am-8pm", "cafe", "the cafe's counter and seating area")
+    entrance(7, 15, 7, 14)
     obj("counter", 4, 18, "the serving counter")
     obj("coffee machine", 3, 17, "an espresso machine")
     obj("cafe table 1", 8, 19, "a table for two")
@@ -176,18 +145,15 @@ def build() -> None:
 
     # Oak Hill College: classroom and library
     building(31, 15, 58, 30, "floor")
-    wall_line(45, 15, 45, 30)
+    paint(45, 15, 45, 30, "wall")
     door(45, 22)
-    door(38, 15)
-    door(51, 15)
-    paint(38, 14, 38, 14, "sand")
-    paint(51, 14, 51, 14, "sand")
-    paint(30, 22, 30, 22, "sand")
-    door(31, 22)
-    sector("Oak Hill College", 31, 15, 58, 30, "the town's college: lectures in the classroom, study in the library",
+    entrance(38, 15, 38, 14)
+    entrance(51, 15, 51, 14)
+    entrance(31, 22, 30, 22)
+    sector("Oak Hill College", (31, 15, 58, 30), "the town's college: lectures in the classroom, study in the library",
            "8am-6pm")
-    arena("classroom", 32, 16, 44, 29, "a lecture room with rows of desks")
-    arena("library", 46, 16, 57, 29, "a quiet library with study tables")
+    arena("classroom", (32, 16, 44, 29), "a lecture room with rows of desks")
+    arena("library", (46, 16, 57, 29), "a quiet library with study tables")
     obj("blackboard", 38, 16, "the lecture blackboard")
     obj("desk", 38, 18, "the lecturer's desk")
     obj("student desk", 36, 23, "a row of student desks")
@@ -196,8 +162,8 @@ def build() -> None:
     obj("computer", 56, 27, "a library computer")
 
     # Johnson Park
-    sector("Johnson Park", 1, 30, 26, 38, "a green park with a pond, benches and a community garden", "always open")
-    arena("park", 1, 30, 26, 38, "the park's lawns and paths")
+    sector("Johnson Park", (1, 30, 26, 38), "a green park with a pond, benches and a community garden", "always open")
+    arena("park", (1, 30, 26, 38), "the park's lawns and paths")
     paint(17, 32, 22, 35, "water")
     paint(2, 31, 25, 31, "sand")
     obj("bench", 6, 33, "a park bench facing the pond")

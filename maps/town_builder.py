@@ -1,7 +1,8 @@
 """Building blocks for generated town maps: paint tile layers, add Tiled objects, furnish rooms, save a .tmj.
 
-Used by ``make_smallville.py``. Tiles are looked up by class name in the external tileset ``tilesets/town.tsj``,
-so a redrawn tileset drops in without changing the generators. Module-level grids: one map per process.
+Used by ``make_smallville.py`` and ``make_the_ville.py``. Tiles are looked up by class name in the external tileset
+``tilesets/town.tsj``, so a redrawn tileset drops in without changing the generators; ``start_map`` sets another
+size and tile table (the Ville's). Module-level grids: one map per process.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import json
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 W, H, TS = 140, 100, 32
@@ -31,6 +33,14 @@ sectors: list[dict] = []
 arenas: list[dict] = []
 objects: list[dict] = []
 spawns: list[dict] = []
+
+
+def start_map(width: int, height: int, gids: dict[str, int]) -> None:
+    """Begin a map of another size and tile table, before painting; in place, so imported names stay valid."""
+    GID.clear()
+    GID.update(gids)
+    for grid, fill in ((ground, GID["grass"]), (decor, 0), (collision, 0)):
+        grid[:] = [[fill] * width for _ in range(height)]
 
 
 # -- painting ------------------------------------------------------------------------------------
@@ -70,21 +80,27 @@ def _rect_obj(name: str, x0: int, y0: int, x1: int, y1: int, properties: list[di
             "visible": True, "width": (x1 - x0 + 1) * TS, "x": x0 * TS, "y": y0 * TS}
 
 
-def sector(name: str, rect: tuple[int, int, int, int], description: str, hours: str | None = None,
-           private: bool = False) -> None:
+def _place_props(description: str, hours: str | None = None, private: bool = False) -> list[dict]:
+    """The properties of a sector or an arena: a description, then opening hours and privacy where given."""
     p: dict[str, str | bool] = {"description": description}
     if hours is not None:
         p["opening_hours"] = hours
     if private:
         p["private"] = True
-    sectors.append(_rect_obj(name, *rect, props(**p)))
+    return props(**p)
 
 
-def arena(name: str, rect: tuple[int, int, int, int], description: str, private: bool = False) -> None:
-    p: dict[str, str | bool] = {"description": description}
-    if private:
-        p["private"] = True
-    arenas.append(_rect_obj(name, *rect, props(**p)))
+Layout = Callable[[str, int, int, int, int, list[dict]], dict]  # how a map saves a rectangle object
+
+
+def sector(name: str, rect: tuple[int, int, int, int], description: str, hours: str | None = None,
+           private: bool = False, *, layout: Layout = _rect_obj) -> None:
+    sectors.append(layout(name, *rect, _place_props(description, hours, private)))
+
+
+def arena(name: str, rect: tuple[int, int, int, int], description: str, private: bool = False, *,
+          layout: Layout = _rect_obj) -> None:
+    arenas.append(layout(name, *rect, _place_props(description, private=private)))
 
 
 def obj(name: str, x: int, y: int, description: str, state: str = "idle") -> None:

@@ -238,7 +238,10 @@ def test_the_ville_everything_reachable_only_through_doors():
 
 
 def test_the_ville_json_is_what_the_generator_makes(tmp_path):
-    shutil.copy(REPO / "maps" / "make_the_ville.py", tmp_path / "make_the_ville.py")
+    (tmp_path / "tilesets").mkdir()
+    shutil.copy(REPO / "maps" / "make_the_ville.py", tmp_path)
+    shutil.copy(REPO / "maps" / "town_builder.py", tmp_path)
+    shutil.copy(REPO / "maps" / "tilesets" / "town.tsj", tmp_path / "tilesets")
     subprocess.run([sys.executable, str(tmp_path / "make_the_ville.py")], check=True, capture_output=True)
     assert json.loads((tmp_path / "the_ville.json").read_text()) == json.loads(VILLE.read_text())
     assert (tmp_path / "the_ville_tiles.png").read_bytes() == (REPO / "maps" / "the_ville_tiles.png").read_bytes()
