@@ -26,3 +26,9 @@ def test_cascade_file_routes_routine_steps_to_the_small_embedded_model():
     picked = arm_cascade(Arm(settings=str(DOCS / "cascade.toml")))
     assert picked == {"small_embedded_model": "0.5b", "small_steps": ["perceive_importance", "react_decide"]}
     assert arm_settings(Arm(settings=str(DOCS / "cascade.toml"))) == CognitionSettings()
+
+
+def test_importance_repeat_file_turns_on_that_lever_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "importance_repeat.toml")))
+    assert on.importance_repeat and not CognitionSettings().importance_repeat
+    assert on.model_dump(exclude={"importance_repeat"}) == CognitionSettings().model_dump(exclude={"importance_repeat"})
