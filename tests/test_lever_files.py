@@ -32,3 +32,9 @@ def test_importance_repeat_file_turns_on_that_lever_alone():
     on = arm_settings(Arm(settings=str(DOCS / "importance_repeat.toml")))
     assert on.importance_repeat and not CognitionSettings().importance_repeat
     assert on.model_dump(exclude={"importance_repeat"}) == CognitionSettings().model_dump(exclude={"importance_repeat"})
+
+
+def test_levers_with_reasoning_file_is_the_levers_file_less_the_reasoning_lever():
+    all_on = arm_settings(Arm(settings=str(DOCS / "levers.toml")))
+    kept = arm_settings(Arm(settings=str(DOCS / "levers-with-reasoning.toml")))
+    assert kept.reasoning and kept.model_dump(exclude={"reasoning"}) == all_on.model_dump(exclude={"reasoning"})
