@@ -46,6 +46,8 @@ class CognitionSettings(BaseModel):
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")
+    importance_repeat: bool = Field(False, description="an observation scored before gets its last score again "
+                                    "without a call")
     plan_cache: bool = True
     object_rules: bool = Field(False, description="use the object a task names without asking the model")
     reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "

@@ -26,3 +26,15 @@ def test_cascade_file_routes_routine_steps_to_the_small_embedded_model():
     picked = arm_cascade(Arm(settings=str(DOCS / "cascade.toml")))
     assert picked == {"small_embedded_model": "0.5b", "small_steps": ["perceive_importance", "react_decide"]}
     assert arm_settings(Arm(settings=str(DOCS / "cascade.toml"))) == CognitionSettings()
+
+
+def test_importance_repeat_file_turns_on_that_lever_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "importance_repeat.toml")))
+    assert on.importance_repeat and not CognitionSettings().importance_repeat
+    assert on.model_dump(exclude={"importance_repeat"}) == CognitionSettings().model_dump(exclude={"importance_repeat"})
+
+
+def test_levers_with_reasoning_file_is_the_levers_file_less_the_reasoning_lever():
+    all_on = arm_settings(Arm(settings=str(DOCS / "levers.toml")))
+    kept = arm_settings(Arm(settings=str(DOCS / "levers-with-reasoning.toml")))
+    assert kept.reasoning and kept.model_dump(exclude={"reasoning"}) == all_on.model_dump(exclude={"reasoning"})

@@ -131,3 +131,50 @@ async def test_whispers_are_stored_as_thoughts() -> None:
     await perceive(ctx, obs_at(0, [], injected=["You should run for mayor"]), PerceptionState())
     (rec,) = mem.records.values()
     assert rec.kind == "thought" and rec.text == "You should run for mayor" and rec.importance == 6
+
+
+async def test_importance_repeat_gives_a_seen_text_its_last_score_without_a_call() -> None:
+    calls: list[int] = []
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem,
+                   settings=CognitionSettings(importance_batch=2, importance_repeat=True))
+    st = PerceptionState()
+    reading, singing = ev("A", "A is reading"), ev("B", "B is singing")
+    await perceive(ctx, obs_at(0, [reading, singing]), st)
+    assert calls == [2] and st.scores == {"A is reading": 2, "B is singing": 3}
+    ctx.take_notes()
+    # both seen again after the novelty window, with one new text: only the new one waits for a score
+    await perceive(ctx, obs_at(40, []), st)
+    await perceive(ctx, obs_at(80, [reading, singing, ev("C", "C is dancing")]), st)
+    assert calls == [2] and len(st.pending) == 1 and ctx.counters["importance_repeat"] == 2
+    again = sorted((r.text, r.importance) for r in mem.records.values())
+    assert again.count(("A is reading", 2)) == 2 and again.count(("B is singing", 3)) == 2
+    notes = [n.data for n in ctx.take_notes() if n.kind == "importance"]
+    assert notes == [{"rule": True, "memories": [{"rule": "repeat", "text": "A is reading", "importance": 2},
+                                                 {"rule": "repeat", "text": "B is singing", "importance": 3}]}]
+
+
+async def test_without_importance_repeat_a_seen_text_is_scored_again() -> None:
+    calls: list[int] = []
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=1))
+    st = PerceptionState()
+    await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
+    await perceive(ctx, obs_at(40, []), st)
+    await perceive(ctx, obs_at(80, [ev("A", "A is reading")]), st)
+    assert calls == [1, 1] and st.scores == {} and "importance_repeat" not in ctx.counters
+
+
+async def test_remembered_scores_are_bounded_newest_kept_and_a_fallback_is_not_remembered(monkeypatch) -> None:
+    from agents.steps import perceive as perceive_module
+
+    monkeypatch.setattr(perceive_module, "REMEMBERED_SCORES", 3)
+    calls: list[int] = []
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5, importance_repeat=True, attend_limit=5))
+    st = PerceptionState()
+    await perceive(ctx, obs_at(0, [ev(x, f"{x} is here") for x in "ABCDE"]), st)
+    assert list(st.scores) == ["C is here", "D is here", "E is here"]
+    bad = make_ctx(ScriptedLLM({"perceive_importance": ["nonsense"] * 3}, retries=2),
+                   settings=CognitionSettings(importance_batch=1, importance_repeat=True))
+    st2 = PerceptionState()
+    await perceive(bad, obs_at(0, [ev("A", "A is reading")]), st2)
+    assert st2.scores == {} and bad.counters["importance_fallback"] == 1

@@ -7,7 +7,9 @@
   kept as *pending*; when ``importance_batch`` are waiting, or on a quiet tick once the oldest has
   waited ``importance_max_wait_min`` game minutes, one LLM call scores all of them (:func:`score_pending`).
   Idle objects and sleeping people are routine and get :data:`ROUTINE_IMPORTANCE` by rule, without a
-  call: counted (``importance_rule``) and noted.
+  call: counted (``importance_rule``) and noted. With ``importance_repeat``, an observation whose text this
+  agent has had scored before (the last :data:`REMEMBERED_SCORES` texts) gets that score again without a call:
+  counted (``importance_repeat``) and noted.
 - Whispers (``obs.injected``) are stored as thoughts, scored like observations.
 """
 
@@ -36,6 +38,8 @@ PROVISIONAL_IMPORTANCE = 3
 ROUTINE_IMPORTANCE = 1
 #: most memories scored in one call
 MAX_BATCH = 20
+#: scored observation texts a mind remembers for ``importance_repeat`` (the oldest are forgotten first)
+REMEMBERED_SCORES = 200
 
 _ASLEEP = re.compile(r"\b(sleep|sleeping|asleep)\b", re.IGNORECASE)
 
@@ -46,6 +50,7 @@ class PerceptionState(BaseModel):
     seen: dict[str, datetime] = Field(default_factory=dict)  # event key -> last time seen
     pending: list[str] = Field(default_factory=list)  # memory ids waiting for an importance score
     pending_since: datetime | None = None  # when the oldest pending memory was stored
+    scores: dict[str, int] = Field(default_factory=dict)  # observation text -> its last score (importance_repeat)
 
 
 def event_key(e: PerceivedEvent) -> str:
@@ -80,16 +85,20 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         state.seen[key] = obs.time
 
     routine: list[tuple[str, str]] = []
+    repeated: list[tuple[str, int]] = []
     items: list[dict[str, object]] = []
     scored_later: list[bool] = []
     for e in new:
         rule = routine_rule(e)
-        items.append({"kind": "observation", "text": e.description, "created": obs.time,
-                      "importance": ROUTINE_IMPORTANCE if rule else PROVISIONAL_IMPORTANCE,
+        before = state.scores.get(e.description) if ctx.settings.importance_repeat and rule is None else None
+        importance = ROUTINE_IMPORTANCE if rule else before if before is not None else PROVISIONAL_IMPORTANCE
+        items.append({"kind": "observation", "text": e.description, "created": obs.time, "importance": importance,
                       "keywords": [k for k in (e.subject, e.address) if k]})
-        scored_later.append(rule is None)
+        scored_later.append(rule is None and before is None)
         if rule:
             routine.append((rule, e.description))
+        elif before is not None:
+            repeated.append((e.description, before))
     for text in obs.injected:
         items.append({"kind": "thought", "text": text, "created": obs.time, "importance": PROVISIONAL_IMPORTANCE})
         scored_later.append(True)
@@ -102,6 +111,9 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         ctx.note("importance", rule=True, importance=ROUTINE_IMPORTANCE,
                  memories=[{"rule": r, "text": t} for r, t in routine])
         log.debug("%s: %d routine observations scored by rule", ctx.name, len(routine))
+    if repeated:
+        ctx.count("importance_repeat", len(repeated))
+        ctx.note("importance", rule=True, memories=[{"rule": "repeat", "text": t, "importance": i} for t, i in repeated])
     for text in obs.injected:
         ctx.note("memory", memory_kind="thought", text=text, source="whisper")
 
@@ -132,7 +144,19 @@ async def score_pending(ctx: MindContext, state: PerceptionState) -> int:
         ctx.memory.set_importance({rec.id: score for rec, score in zip(records, result.scores, strict=True)
                                    if score != rec.importance})
         total += sum(result.scores)
+        if ctx.settings.importance_repeat and not used_fallback:
+            _remember(state, {rec.text: score for rec, score in zip(records, result.scores, strict=True)
+                              if rec.kind == "observation"})
         ctx.note("importance", rule=False, fallback=used_fallback, ids=ids, scores=list(result.scores))
         state.pending = rest
     state.pending_since = None
     return total
+
+
+def _remember(state: PerceptionState, scores: dict[str, int]) -> None:
+    """Keep the newest :data:`REMEMBERED_SCORES` observation scores (a re-scored text moves to the newest)."""
+    for text, score in scores.items():
+        state.scores.pop(text, None)
+        state.scores[text] = score
+    for text in list(state.scores)[: max(0, len(state.scores) - REMEMBERED_SCORES)]:
+        del state.scores[text]
