@@ -106,3 +106,18 @@ async def test_failed_steps_are_noted_counted_and_skipped() -> None:
     assert st.last == T0 + timedelta(hours=1)  # not retried on every tick
     assert any(n.kind == "fallback" and n.data["step"] == "reflect_questions" for n in ctx.take_notes())
     assert all(r.kind != "reflection" for r in mem.records.values())
+
+
+async def test_questions_see_the_newest_memories_that_fit_the_character_budget() -> None:
+    from agents.steps.reflect import RECENT_CHARS_FOR_QUESTIONS
+
+    mem = FakeMemory()
+    long = 780  # five of these (790 characters each) fit 4,000 characters, not six
+    for i in range(12):
+        mem.add("observation", f"memory {i:02d} " + "x" * long, created=T0 + timedelta(minutes=i), importance=8)
+    llm = ScriptedLLM(script([1]))
+    ctx = make_ctx(llm, memory=mem)
+    await reflect(ctx, ReflectionState(), T0 + timedelta(hours=1))
+    asked = user_text(llm.requests[0]["messages"])
+    shown = [i for i in range(12) if f"memory {i:02d} " in asked]
+    assert shown == [7, 8, 9, 10, 11] and 5 * (long + 10) <= RECENT_CHARS_FOR_QUESTIONS < 6 * (long + 10)

@@ -2,7 +2,8 @@
 
 Trigger: the summed importance of observations, thoughts and chats since the last reflection
 (memories whose score is still pending do not count yet) reaches ``reflection_threshold``.
-Then: focal questions from the 100 most recent memories (``reflect_questions``); for each
+Then: focal questions from the 100 most recent memories, the newest that fit :data:`RECENT_CHARS_FOR_QUESTIONS`
+characters (``reflect_questions``; the embedded server has 2,048 tokens per slot); for each
 question, retrieve memories, number them, and ask for insights that cite those numbers
 (``reflect_insights``; the answer schema only admits numbers in range, so a bad citation is a
 retry). Insights are stored as ``reflection`` memories with ``evidence`` = the cited memory ids
@@ -30,6 +31,8 @@ register_step(QUESTIONS, {"memories", "n"})
 register_step(INSIGHTS, {"memories", "n", "question", "reasoning"})
 
 RECENT_FOR_QUESTIONS = 100
+#: most characters of memory text in the questions prompt (about 1,000 tokens), newest memories kept
+RECENT_CHARS_FOR_QUESTIONS = 4000
 TRIGGER_KINDS = {"observation", "thought", "chat"}
 
 
@@ -60,10 +63,22 @@ def _failed(ctx: MindContext, step: str, exc: LLMFailure) -> None:
     ctx.note("fallback", step=step, agent=ctx.name, reason=str(exc)[:300], action="reflection skipped")
 
 
+def _newest_within(newest_first: list[MemoryRecord], chars: int) -> list[MemoryRecord]:
+    """The leading records whose texts add up to at most ``chars`` characters (the first always)."""
+    kept: list[MemoryRecord] = []
+    total = 0
+    for record in newest_first:
+        total += len(record.text)
+        if kept and total > chars:
+            break
+        kept.append(record)
+    return kept
+
+
 async def reflect(ctx: MindContext, state: ReflectionState, now: datetime) -> list[MemoryRecord]:
     """Focal questions, then cited insights per question; stores and returns the insights."""
     state.last = now
-    recent = list(reversed(ctx.memory.recent(RECENT_FOR_QUESTIONS)))
+    recent = list(reversed(_newest_within(ctx.memory.recent(RECENT_FOR_QUESTIONS), RECENT_CHARS_FOR_QUESTIONS)))
     if not recent:
         return []
     try:
