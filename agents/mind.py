@@ -10,8 +10,9 @@ Each tick :meth:`AgentMind.decide` runs, in order:
    to talk (the world holds the opening line until we are close) -> ``continue``;
 6. new events with other agents -> ``react.decide_reaction``: ``talk`` starts a conversation,
    ``react`` re-plans the rest of the current block;
-7. current task over -> next task -> ``act.choose_action`` (ReAct loop); arrived at the task's
-   place with time left -> ``wait`` there doing the task (no call); otherwise ``continue``;
+7. current task over -> next task -> ``act.choose_action`` (ReAct loop); after a conversation (or walking
+   up to someone) away from the task's place -> ``move_to`` it (``act.walk_back``, no call); arrived at the
+   task's place with time left -> ``wait`` there doing the task (no call); otherwise ``continue``;
 8. reflect when enough has happened.
 
 Everything the steps noted, one ``llm_call`` note per LLM call and a ``fallback`` note for each
@@ -123,6 +124,10 @@ class AgentMind:
         task = await next_task(self.ctx, plan, obs.time)
         if task is not None:
             return await act.choose_action(self.ctx, task, obs)
+        if plan.task is not None and self.state.last_kind == "talk":  # a conversation may have taken us away
+            back = act.walk_back(self.ctx, plan.task, obs)
+            if back is not None:
+                return back
         if plan.task is not None and plan.task_end is not None and obs.time < plan.task_end and \
                 self.state.last_kind == "move_to" and obs.arrived:
             minutes = max(1, int((plan.task_end - obs.time).total_seconds() // 60))

@@ -176,6 +176,30 @@ async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, m
     assert reactions == [] and town.calls == [] and len(llm.requests) == calls
 
 
+async def test_after_talking_away_from_the_task_place_the_mind_walks_back_without_a_call(
+        setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    mind, llm, town = setup()
+
+    async def decide_reaction(ctx, obs, events):
+        return Reaction(reasoning="say hi", kind="talk", target="Isabella Rodriguez")
+
+    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    first = await town.step(T0)
+    assert first.kind == "move_to"
+    task_place = first.target
+    await town.step(T0 + timedelta(minutes=1))  # arrived: settles in
+    a = await town.step(T0 + timedelta(minutes=2), perceived=[isabella("Isabella is reading")])
+    assert a.kind == "talk"
+    town.address = CAFE if task_place != CAFE else LIBRARY  # walked up to her; the conversation is over
+    asked = [r["step"] for r in llm.requests]
+    a = await town.step(T0 + timedelta(minutes=4))
+    assert (a.kind, a.target) == ("move_to", task_place)
+    assert [s for s in [r["step"] for r in llm.requests][len(asked):] if s != "perceive_importance"] == []
+    assert mind.ctx.counters["react_skipped_move"] >= 1
+    a = await town.step(T0 + timedelta(minutes=5))  # back at the task's place: no second walk
+    assert a.kind != "move_to"
+
+
 async def test_reaction_react_replans_the_block(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
 

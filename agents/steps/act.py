@@ -182,12 +182,20 @@ def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
         return f"Error: {exc}"
 
 
+def walk_back(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
+    """``move_to`` the task's known place when away from it (after walking up to someone to talk), no model call."""
+    if at_address(obs.address, task.address) or ctx.world.place(task.address) is None:
+        return None
+    ctx.count("react_skipped_move")
+    return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
+
+
 async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action:
     """Decide the Action that carries out ``task`` now (skip, cache, or ReAct loop; see module doc)."""
     if not mentions_someone(ctx, task.description):
-        if not at_address(obs.address, task.address) and ctx.world.place(task.address) is not None:
-            ctx.count("react_skipped_move")
-            return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
+        walk = walk_back(ctx, task, obs)
+        if walk is not None:
+            return walk
         here = _in_place_action(ctx, task, obs, allow_choice=True)
         if here is not None:
             ctx.count("react_skipped")
