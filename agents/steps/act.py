@@ -183,7 +183,8 @@ def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
 
 
 def walk_back(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
-    """``move_to`` the task's known place when away from it (after walking up to someone to talk), no model call."""
+    """``move_to`` the task's known place when away from it, no model call: the walk rule of :func:`choose_action`,
+    and the way back after a conversation took the agent elsewhere."""
     if at_address(obs.address, task.address) or ctx.world.place(task.address) is None:
         return None
     ctx.count("react_skipped_move")
