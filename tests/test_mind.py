@@ -66,6 +66,21 @@ def kinds(action: Action) -> list[str]:
     return [n.kind for n in action.notes]
 
 
+def always_react(monkeypatch: pytest.MonkeyPatch, reaction: Reaction) -> list[list[PerceivedEvent]]:
+    """Every reaction step answers ``reaction``; returns the list of the events it was asked about."""
+    seen: list[list[PerceivedEvent]] = []
+
+    async def decide_reaction(ctx, obs, events):
+        seen.append(events)
+        return reaction
+
+    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    return seen
+
+
+SAY_HI = Reaction(reasoning="say hi", kind="talk", target="Isabella Rodriguez")
+
+
 @pytest.fixture
 def setup(monkeypatch: pytest.MonkeyPatch):
     def make(script=town_script, settings: CognitionSettings | None = None, memory: FakeMemory | None = None):
@@ -143,13 +158,7 @@ def isabella(desc: str) -> PerceivedEvent:
 
 async def test_reaction_talk_starts_a_conversation(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
-    seen: list[list[PerceivedEvent]] = []
-
-    async def decide_reaction(ctx, obs, events):
-        seen.append(events)
-        return Reaction(reasoning="say hi", kind="talk", target="Isabella Rodriguez")
-
-    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    seen = always_react(monkeypatch, SAY_HI)
     await town.step(T0)
     a = await town.step(T0 + timedelta(minutes=10), perceived=[isabella("Isabella is reading")])
     assert a.kind == "talk" and town.calls == ["start:Isabella Rodriguez"]
@@ -161,13 +170,7 @@ async def test_reaction_talk_starts_a_conversation(setup, monkeypatch: pytest.Mo
 
 async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
-    reactions: list[list[PerceivedEvent]] = []
-
-    async def decide_reaction(ctx, obs, events):
-        reactions.append(events)
-        return Reaction(reasoning="say hi", kind="talk", target="Isabella Rodriguez")
-
-    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    reactions = always_react(monkeypatch, SAY_HI)
     await town.step(T0)
     calls = len(llm.requests)
     a = await town.step(T0 + timedelta(minutes=10), perceived=[isabella("Isabella is baking")],
@@ -179,11 +182,7 @@ async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, m
 async def test_after_talking_away_from_the_task_place_the_mind_walks_back_without_a_call(
         setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
-
-    async def decide_reaction(ctx, obs, events):
-        return Reaction(reasoning="say hi", kind="talk", target="Isabella Rodriguez")
-
-    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    always_react(monkeypatch, SAY_HI)
     first = await town.step(T0)
     assert first.kind == "move_to"
     task_place = first.target
@@ -202,11 +201,7 @@ async def test_after_talking_away_from_the_task_place_the_mind_walks_back_withou
 
 async def test_reaction_react_replans_the_block(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     mind, llm, town = setup()
-
-    async def decide_reaction(ctx, obs, events):
-        return Reaction(reasoning="fire!", kind="react", new_activity="help Isabella at the cafe")
-
-    monkeypatch.setattr(react, "decide_reaction", decide_reaction)
+    always_react(monkeypatch, Reaction(reasoning="fire!", kind="react", new_activity="help Isabella at the cafe"))
     await town.step(T0)
     a = await town.step(T0 + timedelta(minutes=10), perceived=[isabella("Isabella needs help")])
     assert llm.requests[-1]["step"] == "plan_replan"
