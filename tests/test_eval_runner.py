@@ -120,6 +120,36 @@ def test_an_eval_folder_refuses_a_different_spec(tmp_path):
         evaluate(_spec(tmp_path, seeds=[0], hours=0.5), out, llm=scripted())
 
 
+def test_an_eval_folder_is_continued_only_with_the_code_it_started_with(tmp_path):
+    out = tmp_path / "out"
+    code = {"commit": "aaa1111", "trees": {"town": "t1", "agents": "a1"}, "dirty": False}
+    evaluate(_spec(tmp_path, seeds=[0], code=code), out, llm=scripted(), formats=())
+    assert json.loads((out / "eval_spec.json").read_text())["code"] == code
+    readme_only = {**code, "commit": "bbb2222"}  # same trees: a commit that touched only the README
+    evaluate(_spec(tmp_path, seeds=[0], code=readme_only), out, llm=scripted(), formats=("md",))
+    assert "Code: commit bbb2222." in (out / "eval.md").read_text()
+    other = {"commit": "ccc3333", "trees": {"town": "t1", "agents": "a2"}, "dirty": False}
+    with pytest.raises(UserError, match="started with the code of commit bbb2222; this checkout is commit ccc3333"):
+        evaluate(_spec(tmp_path, seeds=[0], code=other), out, llm=scripted())
+    with pytest.raises(UserError, match="plus uncommitted changes: continue it with that code"):
+        evaluate(_spec(tmp_path, seeds=[0], code={**readme_only, "dirty": True}), out, llm=scripted())
+    # a folder written before the code was recorded is continued, and records the code from then on
+    legacy = json.loads((out / "eval_spec.json").read_text())
+    del legacy["code"]
+    (out / "eval_spec.json").write_text(json.dumps(legacy))
+    evaluate(_spec(tmp_path, seeds=[0], code=other), out, llm=scripted(), formats=())
+    assert json.loads((out / "eval_spec.json").read_text())["code"] == other
+
+
+def test_code_version_names_the_code_folders_trees_and_is_none_outside_git(tmp_path):
+    from town.app.eval.spec import CODE_DIRS, code_version
+
+    here = code_version()
+    assert here is not None and set(here["trees"]) == set(CODE_DIRS) and isinstance(here["dirty"], bool)
+    assert all(len(t) == 40 for t in here["trees"].values())
+    assert code_version(tmp_path) is None
+
+
 def test_compare_settings_reads_the_mind_table_and_names_a_bad_key(tmp_path):
     from town.app.eval.runner import arm_settings
 

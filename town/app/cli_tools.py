@@ -61,6 +61,7 @@ def eval_cmd(
     from town.app import runs as town_app
     from town.app.eval import evaluate
     from town.app.eval.runner import Arm, EvalSpec
+    from town.app.eval.spec import code_version
 
     if compare is not None and compare_settings is not None:
         _fail("give --compare or --compare-settings, not both")
@@ -72,7 +73,7 @@ def eval_cmd(
                         settings=str(compare_settings) if compare_settings else arms["A"].settings)
     spec = EvalSpec(scenario=scenario, seeds=list(range(seeds)), hours=hours, arms=arms,
                     ablation_questions=ablation_questions, ablation_runs=ablation_runs,
-                    questions=str(questions) if questions else None)
+                    questions=str(questions) if questions else None, code=code_version())
     out = out or Path("runs") / f"eval-{Path(scenario).stem}-{seeds}x{hours:g}h"
     _setup_logging(verbose)
     try:

@@ -33,13 +33,28 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
 
 
 def check_spec(out: Path, spec: EvalSpec) -> None:
-    """Refuse to continue an eval folder that measured something else."""
+    """Refuse to continue an eval folder that measured something else, or with other code than it started with
+    (a folder written before the code was recorded is continued with whatever code is here)."""
     path = out / SPEC_FILE
     if path.exists():
         old = EvalSpec.model_validate(ckpt.read_json(path))
-        if old.model_dump(exclude={"judge"}) != spec.model_dump(exclude={"judge"}):
-            raise UserError(f"{path}: this eval folder measured {old.model_dump(exclude={'judge'})}; "
+        if old.model_dump(exclude={"judge", "code"}) != spec.model_dump(exclude={"judge", "code"}):
+            raise UserError(f"{path}: this eval folder measured {old.model_dump(exclude={'judge', 'code'})}; "
                             "use another --out for different seeds, hours, scenario or arms")
+        if old.code is not None and _same_code(old.code) != _same_code(spec.code):
+            raise UserError(f"{path}: this eval was started with the code of commit {old.code.get('commit')}"
+                            f"{' plus uncommitted changes' if old.code.get('dirty') else ''}; this checkout is "
+                            f"{_describe(spec.code)}: continue it with that code, or use another --out")
+
+
+def _same_code(code: dict[str, Any] | None) -> Any:
+    return None if code is None else (code.get("trees"), code.get("dirty"))
+
+
+def _describe(code: dict[str, Any] | None) -> str:
+    if code is None:
+        return "not a git checkout"
+    return f"commit {code.get('commit')}{' plus uncommitted changes' if code.get('dirty') else ''}"
 
 
 def arm_settings(arm: Arm) -> Any:

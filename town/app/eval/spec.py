@@ -3,9 +3,15 @@ from the runner so that the arm readers (cascade.py) and the runner both import 
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: the folders whose content decides what a run does (README, docs and tests do not)
+CODE_DIRS = ("town", "agents", "prompt_templates", "maps")
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Arm(BaseModel):
@@ -29,3 +35,22 @@ class EvalSpec(BaseModel):
     ablation_runs: int = Field(1, ge=0)
     questions: str | None = None
     judge: dict[str, Any] = Field(default_factory=dict)
+    # the code that ran it (code_version); None in folders written before it was recorded
+    code: dict[str, Any] | None = None
+
+
+def code_version(root: Path = ROOT) -> dict[str, Any] | None:
+    """The git tree ids of :data:`CODE_DIRS` at HEAD and whether they have uncommitted changes; None outside git.
+
+    Tree ids, not the commit, so a commit that only touches the README or the tests keeps an eval resumable."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+
+    try:
+        trees = {d: git("rev-parse", f"HEAD:{d}") for d in CODE_DIRS if (root / d).is_dir()}
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", *trees))
+        commit = git("rev-parse", "--short", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "trees": trees, "dirty": dirty}
