@@ -20,6 +20,13 @@ from town.world.protocol import Action
 from town.world.snapshot import AgentState
 
 
+def _restore_before_talk(agent: AgentState) -> None:
+    """Back to what the agent did before it talked (or walked up to someone to talk)."""
+    if agent.before_talk is not None:
+        agent.kind, agent.activity, agent.emoji = agent.before_talk
+        agent.before_talk = None
+
+
 class Refused(Exception):
     """An agent's action the world does not accept; becomes an ``invalid_action`` event."""
 
@@ -46,9 +53,7 @@ class Talking:
         for name in conv.participants:
             a = self.agents[name]
             a.conversation = None
-            if a.before_talk is not None:
-                a.kind, a.activity, a.emoji = a.before_talk
-                a.before_talk = None
+            _restore_before_talk(a)
         return [self.conversations.end(conv, ended_by, reason, now=self.now(), tick=self.clock.tick)]
 
     def _say(self, conv: Conversation, speaker: str, text: str) -> list[EventDict]:
@@ -166,8 +171,6 @@ class Talking:
         except Refused as refused:
             agent.approach = None
             stop_walking(agent)
-            if agent.before_talk is not None:
-                agent.kind, agent.activity, agent.emoji = agent.before_talk
-                agent.before_talk = None
+            _restore_before_talk(agent)
             return self._refuse(agent.name, str(refused), action)
 

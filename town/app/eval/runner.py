@@ -42,9 +42,8 @@ def check_spec(out: Path, spec: EvalSpec) -> None:
             raise UserError(f"{path}: this eval folder measured {old.model_dump(exclude={'judge', 'code'})}; "
                             "use another --out for different seeds, hours, scenario or arms")
         if old.code is not None and _same_code(old.code) != _same_code(spec.code):
-            raise UserError(f"{path}: this eval was started with the code of commit {old.code.get('commit')}"
-                            f"{' plus uncommitted changes' if old.code.get('dirty') else ''}; this checkout is "
-                            f"{_describe(spec.code)}: continue it with that code, or use another --out")
+            raise UserError(f"{path}: this eval was started with the code of {_describe(old.code)}; this checkout "
+                            f"is {_describe(spec.code)}: continue it with that code, or use another --out")
 
 
 def _same_code(code: dict[str, Any] | None) -> Any:
