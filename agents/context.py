@@ -48,6 +48,8 @@ class CognitionSettings(BaseModel):
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")
     importance_repeat: bool = Field(False, description="an observation scored before gets its last score again "
                                     "without a call")
+    object_importance: int = Field(0, ge=0, le=10, description="importance an object's state (\"the coffee "
+                                   "machine is brewing\") gets by rule, without a call (0: the model scores it)")
     plan_cache: bool = True
     object_rules: bool = Field(False, description="use the object a task names without asking the model")
     reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "

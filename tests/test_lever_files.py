@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents import CognitionSettings
+from agents.prompts import PromptLibrary
+from tests._cognition_fixtures import persona
 from town.app.eval.cascade import arm_cascade
 from town.app.eval.runner import Arm, arm_settings
 
@@ -38,3 +40,18 @@ def test_levers_with_reasoning_file_is_the_levers_file_less_the_reasoning_lever(
     all_on = arm_settings(Arm(settings=str(DOCS / "levers.toml")))
     kept = arm_settings(Arm(settings=str(DOCS / "levers-with-reasoning.toml")))
     assert kept.reasoning and kept.model_dump(exclude={"reasoning"}) == all_on.model_dump(exclude={"reasoning"})
+
+
+def test_importance_calibrated_folder_sets_the_object_rule_and_replaces_only_the_importance_template():
+    folder = DOCS / "importance_calibrated"
+    on = arm_settings(Arm(settings=str(folder / "town.toml")))
+    assert on.object_importance == 2 and CognitionSettings().object_importance == 0
+    assert on.model_dump(exclude={"object_importance"}) == CognitionSettings().model_dump(exclude={"object_importance"})
+    assert [p.name for p in folder.glob("*.j2")] == ["perceive_importance.j2"]
+    calibrated, default = PromptLibrary.load(folder), PromptLibrary.load()
+    memories = ["the coffee machine is on", "Maria Lopez told me about a party"]
+    asked = calibrated.get("perceive_importance").render(now="Monday 08:00", persona=persona(), memories=memories)
+    text = "\n".join(m["content"] for m in asked)
+    assert "Most memories are everyday routine" in text and "Give exactly 2 scores" in text
+    assert calibrated.get("perceive_importance").overridden and not default.get("perceive_importance").overridden
+    assert not any(calibrated.get(name).overridden for name in calibrated.templates if name != "perceive_importance")

@@ -133,6 +133,32 @@ async def test_whispers_are_stored_as_thoughts() -> None:
     assert rec.kind == "thought" and rec.text == "You should run for mayor" and rec.importance == 6
 
 
+async def test_object_importance_scores_an_object_state_by_rule_and_leaves_people_to_the_model() -> None:
+    calls: list[int] = []
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem,
+                   settings=CognitionSettings(importance_batch=1, object_importance=2))
+    brewing = ev(f"{CAFE}:coffee machine", "the coffee machine is brewing coffee", kind="object", obj="brewing coffee")
+    idle = ev(f"{CAFE}:oven", "the oven is idle", kind="object", obj="idle")
+    await perceive(ctx, obs_at(0, [brewing, idle, ev("Maria Lopez", "Maria Lopez is reading")]), PerceptionState())
+    assert calls == [1]  # only the person waited for the model
+    scored = {r.text: r.importance for r in mem.records.values()}
+    assert scored["the coffee machine is brewing coffee"] == 2 and scored["the oven is idle"] == ROUTINE_IMPORTANCE
+    assert ctx.counters["importance_rule"] == 2
+    (note,) = [n.data for n in ctx.take_notes() if n.kind == "importance" and n.data["rule"]]
+    assert note["memories"] == [
+        {"rule": "object_state", "text": "the coffee machine is brewing coffee", "importance": 2},
+        {"rule": "idle_object", "text": "the oven is idle", "importance": ROUTINE_IMPORTANCE}]
+
+
+async def test_without_object_importance_the_model_scores_an_object_state() -> None:
+    calls: list[int] = []
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=1))
+    brewing = ev(f"{CAFE}:coffee machine", "the coffee machine is brewing coffee", kind="object", obj="brewing coffee")
+    await perceive(ctx, obs_at(0, [brewing]), PerceptionState())
+    assert calls == [1] and "importance_rule" not in ctx.counters
+
+
 async def test_importance_repeat_gives_a_seen_text_its_last_score_without_a_call() -> None:
     calls: list[int] = []
     mem = FakeMemory()

@@ -7,7 +7,8 @@
   kept as *pending*; when ``importance_batch`` are waiting, or on a quiet tick once the oldest has
   waited ``importance_max_wait_min`` game minutes, one LLM call scores all of them (:func:`score_pending`).
   Idle objects and sleeping people are routine and get :data:`ROUTINE_IMPORTANCE` by rule, without a
-  call: counted (``importance_rule``) and noted. With ``importance_repeat``, an observation whose text this
+  call: counted (``importance_rule``) and noted; with ``object_importance`` (1-10), so does any other state
+  of an object ("the coffee machine is brewing"), at that importance. With ``importance_repeat``, an observation whose text this
   agent has had scored before (the last :data:`REMEMBERED_SCORES` texts) gets that score again without a call:
   counted (``importance_repeat``) and noted.
 - Whispers (``obs.injected``) are stored as thoughts, scored like observations.
@@ -57,12 +58,16 @@ def event_key(e: PerceivedEvent) -> str:
     return f"{e.subject}|{e.predicate}|{e.object}|{e.description}".lower()
 
 
-def routine_rule(e: PerceivedEvent) -> str | None:
-    """Name of the rule that makes ``e`` routine (cheap importance), or None."""
+def routine_rule(e: PerceivedEvent, object_importance: int = 0) -> tuple[str, int] | None:
+    """The rule that scores ``e`` without a call (its name and the importance it gives), or None.
+
+    ``object_importance`` (0: off) is what the ``object_state`` rule gives an object's other states."""
     if e.kind == "object" and e.object.strip().lower() == "idle":
-        return "idle_object"
+        return "idle_object", ROUTINE_IMPORTANCE
     if e.kind == "agent" and _ASLEEP.search(e.description):
-        return "agent_sleeping"
+        return "agent_sleeping", ROUTINE_IMPORTANCE
+    if e.kind == "object" and object_importance:
+        return "object_state", object_importance
     return None
 
 
@@ -84,19 +89,19 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
             new.append(e)
         state.seen[key] = obs.time
 
-    routine: list[tuple[str, str]] = []
+    routine: list[dict[str, object]] = []
     repeated: list[tuple[str, int]] = []
     items: list[dict[str, object]] = []
     scored_later: list[bool] = []
     for e in new:
-        rule = routine_rule(e)
+        rule = routine_rule(e, ctx.settings.object_importance)
         before = state.scores.get(e.description) if ctx.settings.importance_repeat and rule is None else None
-        importance = ROUTINE_IMPORTANCE if rule else before if before is not None else PROVISIONAL_IMPORTANCE
+        importance = rule[1] if rule else before if before is not None else PROVISIONAL_IMPORTANCE
         items.append({"kind": "observation", "text": e.description, "created": obs.time, "importance": importance,
                       "keywords": [k for k in (e.subject, e.address) if k]})
         scored_later.append(rule is None and before is None)
         if rule:
-            routine.append((rule, e.description))
+            routine.append({"rule": rule[0], "text": e.description, "importance": rule[1]})
         elif before is not None:
             repeated.append((e.description, before))
     for text in obs.injected:
@@ -108,8 +113,7 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         state.pending_since = obs.time
     if routine:
         ctx.count("importance_rule", len(routine))
-        ctx.note("importance", rule=True, importance=ROUTINE_IMPORTANCE,
-                 memories=[{"rule": r, "text": t} for r, t in routine])
+        ctx.note("importance", rule=True, memories=routine)
         log.debug("%s: %d routine observations scored by rule", ctx.name, len(routine))
     if repeated:
         ctx.count("importance_repeat", len(repeated))
