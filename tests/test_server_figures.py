@@ -137,3 +137,18 @@ def test_every_server_figure_has_a_place_on_the_record_and_the_event():
     record = LLMCallRecord(step="s", agent="A", model="m", prompt_tokens=0, completion_tokens=0, cached=False,
                            latency_s=0.0, attempts=1, **figures.record_fields())
     assert record.server_fields() == figures.record_fields() and len(names) == 8
+
+
+def test_two_attempts_sum_every_figure_by_name_and_keep_the_later_arrival():
+    from dataclasses import fields
+
+    from agents.llm.interface import ServerFigures
+
+    first = ServerFigures(**{f.name: i + 1 for i, f in enumerate(fields(ServerFigures))})
+    later = ServerFigures(**{f.name: 10 * (i + 1) for i, f in enumerate(fields(ServerFigures))})
+    both = first + later
+    for i, f in enumerate(fields(ServerFigures)):
+        expected = later.ended_at if f.name == "ended_at" else 11 * (i + 1)
+        assert getattr(both, f.name) == expected, f.name
+    assert (ServerFigures(gen_n=3) + ServerFigures(prompt_n=2)) == ServerFigures(prompt_n=2, gen_n=3)
+    assert (ServerFigures(ended_at=5.0) + ServerFigures()).ended_at == 5.0

@@ -63,10 +63,9 @@ class ServerFigures:
         def plus(a: Any, b: Any) -> Any:
             return b if a is None else a if b is None else a + b
 
-        return ServerFigures(plus(self.prompt_n, later.prompt_n), plus(self.cache_n, later.cache_n),
-                             plus(self.prompt_ms, later.prompt_ms), plus(self.gen_n, later.gen_n),
-                             plus(self.gen_ms, later.gen_ms), later.ended_at or self.ended_at,
-                             plus(self.draft_n, later.draft_n), plus(self.draft_accepted, later.draft_accepted))
+        summed = {f.name: plus(getattr(self, f.name), getattr(later, f.name)) for f in fields(self)
+                  if f.name != "ended_at"}
+        return ServerFigures(**summed, ended_at=later.ended_at or self.ended_at)
 
     def record_fields(self) -> dict[str, Any]:
         """The figures under their :class:`LLMCallRecord` (and ``llm_call`` event) names."""
