@@ -51,11 +51,15 @@ def test_an_interrupted_eval_resumes_where_it_stopped(tmp_path, monkeypatch):
     out = tmp_path / "out"
     real_run_session = runner.run_session
 
+    walls: list[float] = []
+
     async def cut(session, ticks, on_tick=None):
         if session.run_dir.name == "seed-5":  # the power goes three ticks into the second run
-            await real_run_session(session, 3)
+            await real_run_session(session, 3, on_tick)
+            # written tick by tick: a session killed before its cleanup still counted what it spent
+            walls.append(json.loads((session.run_dir / "eval_wall.json").read_text())["wall_s"])
             raise RuntimeError("power cut")
-        return await real_run_session(session, ticks)
+        return await real_run_session(session, ticks, on_tick)
 
     monkeypatch.setattr(runner, "run_session", cut)
     with pytest.raises(RuntimeError, match="power cut"):
@@ -63,6 +67,7 @@ def test_an_interrupted_eval_resumes_where_it_stopped(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "run_session", real_run_session)
     done, half = out / "A/seed-0", out / "A/seed-5"
     assert (done / "eval_probe.json").exists() and not (half / "eval_probe.json").exists()
+    assert walls and walls[0] > 0
     half_tick = json.loads((half / "checkpoint.json").read_text())["tick"]
     assert half_tick == 3
     before = {p.name: p.read_bytes() for p in (done / "events.jsonl", done / "eval_probe.json", done / "checkpoint.json")}
@@ -70,7 +75,10 @@ def test_an_interrupted_eval_resumes_where_it_stopped(tmp_path, monkeypatch):
     evaluate(spec, out, llm=scripted(), concurrency=1)
     assert {p.name: p.read_bytes() for p in (done / "events.jsonl", done / "eval_probe.json", done / "checkpoint.json")} == before
     assert json.loads((half / "checkpoint.json").read_text())["tick"] == 12
-    assert json.loads((half / "eval_wall.json").read_text())["sessions"] == 2
+    wall = json.loads((half / "eval_wall.json").read_text())
+    assert wall["sessions"] == 2 and wall["wall_s"] > walls[0]
+    from town.app.eval.summary import load_run
+    assert load_run(half)["values"]["wall_s"] == wall["wall_s"]
     events = list(read_events(half / "events.jsonl"))
     assert [e.type for e in events].count("run_start") == 1
     ticks = [e.tick for e in events if e.type == "tick"]

@@ -83,3 +83,21 @@ def test_speculative_decoding_acceptance_is_summed_over_calls_and_named_in_the_l
     assert "speculative decoding: 75% of 40 drafted tokens accepted" in server_line(st)
     plain = run_server_time([call(104.0, 1000.0, 3000.0, prompt_n=30, cache_n=10, gen_n=30)], 20.0)
     assert plain.draft_tokens is None and plain.draft_acceptance is None and "speculative" not in server_line(plain)
+
+
+def test_an_eval_run_shares_the_server_time_over_the_wall_time_of_every_session(tmp_path):
+    # a session killed before its run_end leaves its calls but not its wall time in the events; the eval's own
+    # tally (eval_wall.json, written tick by tick) has all of it, and the share is taken of that
+    import json
+
+    from town.app.eval.summary import load_run
+
+    start = Event(tick=0, time=T0, type="run_start", data={"seed": 0, "map": "m", "scenario": "s", "agents": ["A"],
+                                                           "seconds_per_tick": 60, "start": T0.isoformat()})
+    events = [start, call(10.0, 1000.0, 1000.0, prompt_n=1, cache_n=0, gen_n=1),
+              call(50.0, 2000.0, 1000.0, prompt_n=1, cache_n=0, gen_n=1), run_end(10.0)]
+    (tmp_path / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))
+    (tmp_path / "eval_probe.json").write_text("{}")
+    (tmp_path / "eval_wall.json").write_text(json.dumps({"wall_s": 50.0, "sessions": 2}))
+    values = load_run(tmp_path)["values"]
+    assert values["wall_s"] == 50.0 and values["server_busy_share"] == pytest.approx(5.0 / 50.0)

@@ -135,11 +135,13 @@ def plan(out: Path, spec: EvalSpec) -> dict[tuple[str, int], tuple[int, int]]:
     return out_plan
 
 
-def _add_wall(rd: Path, seconds: float) -> None:
-    """Wall time summed over every session of the run (a resumed session's ``run_end`` is not kept)."""
+def _add_wall(rd: Path, seconds: float, *, new_session: bool = False) -> None:
+    """Wall time summed over every session of the run (a resumed session's ``run_end`` is not kept). Written as
+    it grows, tick by tick, so a session killed without a chance to clean up still counts what it spent."""
     path = rd / WALL_FILE
     old = ckpt.read_json(path) if path.exists() else {"wall_s": 0.0, "sessions": 0}
-    ckpt.atomic_write_json(path, {"wall_s": round(old["wall_s"] + seconds, 2), "sessions": old["sessions"] + 1})
+    ckpt.atomic_write_json(path, {"wall_s": round(old["wall_s"] + seconds, 2),
+                                  "sessions": old["sessions"] + int(new_session)})
 
 
 async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, progress: EvalProgress) -> None:
@@ -162,14 +164,23 @@ async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, 
     key = (arm, seed)
     progress.run_started(key, session.world.clock.tick, target, session.world.now())
 
+    _add_wall(rd, 0.0, new_session=True)
+    mark = time.perf_counter()
+
+    def spent() -> float:
+        nonlocal mark
+        now = time.perf_counter()
+        seconds, mark = now - mark, now
+        return seconds
+
     def on_tick(s: Session) -> None:
+        _add_wall(rd, spent())
         progress.ticked(key, s.world.clock.tick, s.world.now())
 
-    t0 = time.perf_counter()
     try:
         await run_session(session, max(0, target - session.world.clock.tick), on_tick)
     finally:
-        _add_wall(rd, time.perf_counter() - t0)
+        _add_wall(rd, spent())
 
 
 async def after_run(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, judge: tuple[Any, Any],
