@@ -50,6 +50,8 @@ class CognitionSettings(BaseModel):
                                     "without a call")
     object_importance: int = Field(0, ge=0, le=10, description="importance an object's state (\"the coffee "
                                    "machine is brewing\") gets by rule, without a call (0: the model scores it)")
+    walk_back: bool = Field(False, description="after a conversation away from the task's place, walk back to it "
+                            "(false: stay there until the task ends; the eval found fewer seeded facts held with it)")
     plan_cache: bool = True
     object_rules: bool = Field(False, description="use the object a task names without asking the model")
     reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "

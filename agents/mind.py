@@ -11,7 +11,8 @@ Each tick :meth:`AgentMind.decide` runs, in order:
 6. new events with other agents -> ``react.decide_reaction``: ``talk`` starts a conversation,
    ``react`` re-plans the rest of the current block;
 7. current task over -> next task -> ``act.choose_action`` (ReAct loop); after a conversation (or walking
-   up to someone) away from the task's place -> ``move_to`` it (``act.walk_back``, no call); arrived at the
+   up to someone) away from the task's place, with ``[mind] walk_back`` -> ``move_to`` it (``act.walk_back``,
+   no call); arrived at the
    task's place with time left -> ``wait`` there doing the task (no call); otherwise ``continue``;
 8. reflect when enough has happened.
 
@@ -124,7 +125,8 @@ class AgentMind:
         task = await next_task(self.ctx, plan, obs.time)
         if task is not None:
             return await act.choose_action(self.ctx, task, obs)
-        if plan.task is not None and self.state.last_kind == "talk":  # a conversation may have taken us away
+        if plan.task is not None and self.state.last_kind == "talk" and self.ctx.settings.walk_back:
+            # a conversation may have taken us away
             back = act.walk_back(self.ctx, plan.task, obs)
             if back is not None:
                 return back

@@ -55,3 +55,9 @@ def test_importance_calibrated_folder_sets_the_object_rule_and_replaces_only_the
     assert "Most memories are everyday routine" in text and "Give exactly 2 scores" in text
     assert calibrated.get("perceive_importance").overridden and not default.get("perceive_importance").overridden
     assert not any(calibrated.get(name).overridden for name in calibrated.templates if name != "perceive_importance")
+
+
+def test_walk_back_file_turns_on_that_lever_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "walk_back.toml")))
+    assert on.walk_back and not CognitionSettings().walk_back
+    assert on.model_dump(exclude={"walk_back"}) == CognitionSettings().model_dump(exclude={"walk_back"})

@@ -181,7 +181,7 @@ async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, m
 
 async def test_after_talking_away_from_the_task_place_the_mind_walks_back_without_a_call(
         setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    mind, llm, town = setup()
+    mind, llm, town = setup(settings=CognitionSettings(reflection_threshold=10_000, walk_back=True))
     always_react(monkeypatch, SAY_HI)
     first = await town.step(T0)
     assert first.kind == "move_to"
@@ -197,6 +197,18 @@ async def test_after_talking_away_from_the_task_place_the_mind_walks_back_withou
     assert mind.ctx.counters["react_skipped_move"] >= 1
     a = await town.step(T0 + timedelta(minutes=5))  # back at the task's place: no second walk
     assert a.kind != "move_to"
+
+
+async def test_without_walk_back_the_mind_stays_where_the_conversation_took_it(
+        setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    mind, llm, town = setup()
+    always_react(monkeypatch, SAY_HI)
+    task_place = (await town.step(T0)).target
+    await town.step(T0 + timedelta(minutes=1))
+    assert (await town.step(T0 + timedelta(minutes=2), perceived=[isabella("Isabella is reading")])).kind == "talk"
+    town.address = CAFE if task_place != CAFE else LIBRARY
+    a = await town.step(T0 + timedelta(minutes=4))
+    assert a.kind != "move_to" and "react_skipped_move" not in mind.ctx.counters
 
 
 async def test_reaction_react_replans_the_block(setup, monkeypatch: pytest.MonkeyPatch) -> None:
