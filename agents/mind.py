@@ -12,8 +12,8 @@ Each tick :meth:`AgentMind.decide` runs, in order:
    ``react`` re-plans the rest of the current block;
 7. current task over -> next task -> ``act.choose_action`` (ReAct loop); after a conversation (or walking
    up to someone) away from the task's place, with ``[mind] walk_back`` -> ``move_to`` it (``act.walk_back``,
-   no call); arrived at the
-   task's place with time left -> ``wait`` there doing the task (no call); otherwise ``continue``;
+   no call); arrived at the task's place with time left -> ``wait`` there doing the task (no call);
+   otherwise ``continue``;
 8. reflect when enough has happened.
 
 Everything the steps noted, one ``llm_call`` note per LLM call and a ``fallback`` note for each

@@ -8,9 +8,9 @@
   waited ``importance_max_wait_min`` game minutes, one LLM call scores all of them (:func:`score_pending`).
   Idle objects and sleeping people are routine and get :data:`ROUTINE_IMPORTANCE` by rule, without a
   call: counted (``importance_rule``) and noted; with ``object_importance`` (1-10), so does any other state
-  of an object ("the coffee machine is brewing"), at that importance. With ``importance_repeat``, an observation whose text this
-  agent has had scored before (the last :data:`REMEMBERED_SCORES` texts) gets that score again without a call:
-  counted (``importance_repeat``) and noted.
+  of an object ("the coffee machine is brewing"), at that importance. With ``importance_repeat``, an
+  observation whose text this agent has had scored before (the last :data:`REMEMBERED_SCORES` texts) gets
+  that score again without a call: counted (``importance_repeat``) and noted.
 - Whispers (``obs.injected``) are stored as thoughts, scored like observations.
 """
 

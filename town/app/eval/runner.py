@@ -140,8 +140,7 @@ def _add_wall(rd: Path, seconds: float, *, new_session: bool = False) -> None:
     it grows, tick by tick, so a session killed without a chance to clean up still counts what it spent."""
     path = rd / WALL_FILE
     old = ckpt.read_json(path) if path.exists() else {"wall_s": 0.0, "sessions": 0}
-    ckpt.atomic_write_json(path, {"wall_s": round(old["wall_s"] + seconds, 2),
-                                  "sessions": old["sessions"] + int(new_session)})
+    ckpt.atomic_write_json(path, {"wall_s": old["wall_s"] + seconds, "sessions": old["sessions"] + int(new_session)})
 
 
 async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, progress: EvalProgress) -> None:
