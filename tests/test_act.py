@@ -164,14 +164,26 @@ def test_the_answer_schema_names_the_tools_and_their_argument_shapes():
     assert all(v["additionalProperties"] is False for v in schema["properties"]["args"]["anyOf"])
 
 
-async def test_a_repeated_information_call_ends_the_loop_early():
+async def test_a_repeated_information_call_makes_the_next_step_the_last_one():
     ask_again = step("town_directory", {"query": "customers"})
-    llm = ScriptedLLM({STEP: [ask_again, ask_again, ask_again, ask_again]})
+    llm = ScriptedLLM({STEP: [ask_again, ask_again, step("wait", {"minutes": 10})]})
     ctx = make_ctx(llm, react_max_steps=4)
     act = await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
-    assert len(llm.requests) == 2  # its answer was already in the prompt: no third and fourth call
+    assert len(llm.requests) == 3 and act.kind == "wait" and act.description == "check for customers"
+    assert ctx.counters["react_repeats_forced"] == 1 and "react_fallbacks" not in ctx.counters
+    assert "This is your last step" in user_prompt(llm, 2) and "This is your last step" not in user_prompt(llm, 1)
+    enum = llm.requests[2]["response_format"]["json_schema"]["schema"]["properties"]["tool"]["enum"]
+    assert enum == [n for n, t in TOOLS.items() if t.terminal] and "town_directory" not in enum
+
+
+async def test_a_forced_last_step_that_still_does_not_act_is_a_counted_fallback():
+    ask_again = step("town_directory", {"query": "customers"})
+    llm = ScriptedLLM({STEP: [ask_again] * 6})  # the last step's schema refuses it: retries, then the fallback
+    ctx = make_ctx(llm, react_max_steps=4)
+    act = await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
     assert (act.kind, act.description) == ("wait", "check for customers")
-    assert "repeated a call" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
+    assert "no valid ReAct step" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
+    assert ctx.counters["react_fallbacks"] == 1
 
 
 async def test_a_repeated_refused_call_ends_the_loop_early():
@@ -186,16 +198,25 @@ async def test_a_repeated_refused_call_ends_the_loop_early():
 
 
 async def test_step_cap_gives_counted_fallback():
-    llm = ScriptedLLM({STEP: [step("look_around"), step("check_time")]})
+    llm = ScriptedLLM({STEP: [step("look_around"), step("check_time"), step("check_time"), step("check_time")]})
     ctx = make_ctx(llm, react_max_steps=2)
     act = await choose_action(ctx, task("get an espresso", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
     assert (act.kind, act.description) == ("wait", "get an espresso")  # in place: stay and do it
     assert ctx.counters["react_fallbacks"] == 1
     fb = [n.data for n in ctx.notes if n.kind == "fallback"]
-    assert fb and "2 steps" in fb[0]["reason"]
+    assert fb and "no valid ReAct step" in fb[0]["reason"]  # the last step's schema admits only tools that act
     assert "This is your last step" in user_prompt(llm, 1) and "This is your last step" not in user_prompt(llm, 0)
     assert "<<<Nothing notable nearby.>>>" in user_prompt(llm, 1)
-    assert len(llm.requests) == 2
+    assert len(llm.requests) == 4  # the last step and its two retries
+
+
+async def test_a_refused_action_on_the_last_step_gives_a_counted_fallback():
+    bad = step("move_to", {"address": "Hobbs Cafe:bedroom"})
+    llm = ScriptedLLM({STEP: [step("look_around"), bad]})
+    ctx = make_ctx(llm, react_max_steps=2)
+    act = await choose_action(ctx, task("get an espresso", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.description) == ("wait", "get an espresso") and len(llm.requests) == 2
+    assert "no accepted action within 2 steps" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
 
 
 async def test_fallback_without_known_address_continues():

@@ -15,10 +15,12 @@ The real model is small and slow, so the loop runs only where a choice is to be 
    ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``
    (its schema names the tools and their argument shapes, so schema-constrained servers decode only
    well-formed calls). An observation tool's result (or the error for bad arguments or a refused
-   request) is fed back into the next prompt; a terminal tool ends the loop; the same call made twice
-   ends it early (its answer is already in the prompt). Every tool call is noted (``tool``). When the
-   cap is hit or the model gives no valid answer, a fallback action is returned, noted (``fallback``)
-   and counted (``react_fallbacks``).
+   request) is fed back into the next prompt; a terminal tool ends the loop. The last step's schema
+   admits only terminal tools (:class:`FinalActStep`); an observation call made twice (its answer is
+   already in the prompt) makes the next step the last one (counted ``react_repeats_forced``); a refused
+   call made twice ends the loop. Every tool call is noted (``tool``). When the model gives no valid
+   answer or repeats a refused call, a fallback action is returned, noted (``fallback``) and counted
+   (``react_fallbacks``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,13 @@ class ActStep(ReActStep):
     tool: Literal[tuple(TOOLS)] = Field(description="one of the tools")  # type: ignore[valid-type]
     args: Annotated[dict[str, Any], WithJsonSchema(_args_json_schema())] = Field(default_factory=dict, max_length=4)
     emoji: str = Field(default="", max_length=8)
+
+
+class FinalActStep(ActStep):
+    """The last ReAct step: a thought, a tool that acts, its arguments, and an emoji for the viewer."""
+
+    tool: Literal[tuple(n for n, t in TOOLS.items() if t.terminal)] = Field(  # type: ignore[valid-type]
+        description="one of the tools that act")
 
 
 def normalise_task(text: str) -> str:
@@ -191,22 +200,31 @@ def walk_back(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action |
     return _finish(task, Action(agent=ctx.name, kind="move_to", target=task.address))
 
 
+def _by_rule(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
+    """The walk, settle and object-by-name rules (1-3 of the module doc): an Action without a call, or None."""
+    if mentions_someone(ctx, task.description):
+        return None
+    walk = walk_back(ctx, task, obs)
+    if walk is not None:
+        return walk
+    here = _in_place_action(ctx, task, obs, allow_choice=True)
+    if here is not None:
+        ctx.count("react_skipped")
+        return here
+    named = object_by_name(task, _objects_here(ctx, obs)) if ctx.settings.object_rules and \
+        at_address(obs.address, task.address) else None
+    if named is not None:
+        ctx.count("react_skipped_object")
+        return _finish(task, Action(agent=ctx.name, kind="use_object", target=named,
+                                    object_state=task.description[:80]))
+    return None
+
+
 async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action:
     """Decide the Action that carries out ``task`` now (skip, cache, or ReAct loop; see module doc)."""
-    if not mentions_someone(ctx, task.description):
-        walk = walk_back(ctx, task, obs)
-        if walk is not None:
-            return walk
-        here = _in_place_action(ctx, task, obs, allow_choice=True)
-        if here is not None:
-            ctx.count("react_skipped")
-            return here
-        named = object_by_name(task, _objects_here(ctx, obs)) if ctx.settings.object_rules and \
-            at_address(obs.address, task.address) else None
-        if named is not None:
-            ctx.count("react_skipped_object")
-            return _finish(task, Action(agent=ctx.name, kind="use_object", target=named,
-                                        object_state=task.description[:80]))
+    ruled = _by_rule(ctx, task, obs)
+    if ruled is not None:
+        return ruled
     key = _cache_key(ctx, task)
     if ctx.settings.plan_cache:
         cached = _from_cache(ctx, task, key)
@@ -216,18 +234,20 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
 
     scratchpad: list[dict[str, Any]] = []
     max_steps = ctx.settings.react_max_steps
+    forced = False  # the model repeated an observation call: the next step must act
     for i in range(max_steps):
+        last = forced or i == max_steps - 1
         no_answer = ActStep.model_construct(thought="(no valid answer)", tool="wait", args={})  # a sentinel
         step = await ask(
             ctx,
             STEP,
             fallback=no_answer,
-            schema=ActStep,
+            schema=FinalActStep if last else ActStep,
             task=task,
             obs=obs,
             tools=describe_tools(),
             scratchpad=scratchpad,
-            last_step=i == max_steps - 1,
+            last_step=last,
             objects=_objects_here(ctx, obs),
         )
         if step is no_answer:
@@ -244,7 +264,10 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
         ctx.note("tool", tool=step.tool, args=step.args, observation=result, thought=step.thought)
         refused = result.startswith("Error")
         if any(p["tool"] == step.tool and p["args"] == step.args for p in scratchpad):  # nothing new to learn
-            what = "refused call" if refused else "call"
-            return _fallback(ctx, task, obs, f"the model repeated a {what}: {step.tool} {step.args}")
+            if refused:
+                return _fallback(ctx, task, obs, f"the model repeated a refused call: {step.tool} {step.args}")
+            ctx.count("react_repeats_forced")
+            forced = True
+            continue
         scratchpad.append({"thought": step.thought, "tool": step.tool, "args": step.args, "observation": result})
-    return _fallback(ctx, task, obs, f"no terminal tool within {max_steps} steps")
+    return _fallback(ctx, task, obs, f"no accepted action within {max_steps} steps")
