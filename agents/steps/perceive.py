@@ -90,7 +90,7 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         state.seen[key] = obs.time
 
     routine: list[dict[str, object]] = []
-    repeated: list[tuple[str, int]] = []
+    repeated: list[dict[str, object]] = []
     items: list[dict[str, object]] = []
     scored_later: list[bool] = []
     for e in new:
@@ -103,7 +103,7 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         if rule:
             routine.append({"rule": rule[0], "text": e.description, "importance": rule[1]})
         elif before is not None:
-            repeated.append((e.description, before))
+            repeated.append({"rule": "repeat", "text": e.description, "importance": before})
     for text in obs.injected:
         items.append({"kind": "thought", "text": text, "created": obs.time, "importance": PROVISIONAL_IMPORTANCE})
         scored_later.append(True)
@@ -117,7 +117,7 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
         log.debug("%s: %d routine observations scored by rule", ctx.name, len(routine))
     if repeated:
         ctx.count("importance_repeat", len(repeated))
-        ctx.note("importance", rule=True, memories=[{"rule": "repeat", "text": t, "importance": i} for t, i in repeated])
+        ctx.note("importance", rule=True, memories=repeated)
     for text in obs.injected:
         ctx.note("memory", memory_kind="thought", text=text, source="whisper")
 

@@ -299,8 +299,11 @@ def _when(v: str | None) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
-def run_metrics(events: Sequence[Event], probe: dict[str, Any]) -> dict[str, Any]:
-    """Every metric of one run: ``{"values": {name: number or None}, "curves": {fact: [(min, n)]}, ...}``."""
+def run_metrics(events: Sequence[Event], probe: dict[str, Any], wall_s: float | None = None) -> dict[str, Any]:
+    """Every metric of one run: ``{"values": {name: number or None}, "curves": {fact: [(min, n)]}, ...}``.
+
+    ``wall_s``: the run's wall time when the caller tallied it (the eval, over every session, killed ones
+    included); else the sum of the ``run_end`` summaries."""
     start = start_time(events)
     end = max(ev.time for ev in events)
     facts = probe.get("facts", [])
@@ -329,7 +332,7 @@ def run_metrics(events: Sequence[Event], probe: dict[str, Any]) -> dict[str, Any
     days = (end - start) / timedelta(days=1)
     money = cost(events, len(probe.get("agents", [])) or 1, days)
     values.update({k: float(v) for k, v in money.items() if not isinstance(v, dict)})
-    values["wall_s"] = wall_seconds(events)
+    values["wall_s"] = wall_s if wall_s is not None else wall_seconds(events)
     server = run_server_time(events, values["wall_s"])  # None each where the server gave no figures
     values["server_busy_share"], values["prefix_cache_hit_rate"] = server.busy_share, server.cache_hit_rate
     return {"values": values, "curves": curves, "retries_by_step": money["retries_by_step"],

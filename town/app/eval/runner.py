@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -135,12 +136,20 @@ def plan(out: Path, spec: EvalSpec) -> dict[tuple[str, int], tuple[int, int]]:
     return out_plan
 
 
-def _add_wall(rd: Path, seconds: float, *, new_session: bool = False) -> None:
-    """Wall time summed over every session of the run (a resumed session's ``run_end`` is not kept). Written as
-    it grows, tick by tick, so a session killed without a chance to clean up still counts what it spent."""
+def _wall_tally(rd: Path) -> Callable[[], None]:
+    """Start a session of the run's wall-time tally (summed over every session: a resumed session's ``run_end``
+    is not kept); the function returned writes it, this session's time so far included. Written tick by tick,
+    so a session killed without a chance to clean up still counts what it spent."""
     path = rd / WALL_FILE
     old = ckpt.read_json(path) if path.exists() else {"wall_s": 0.0, "sessions": 0}
-    ckpt.atomic_write_json(path, {"wall_s": old["wall_s"] + seconds, "sessions": old["sessions"] + int(new_session)})
+    t0 = time.perf_counter()
+
+    def write() -> None:
+        ckpt.atomic_write_json(path, {"wall_s": old["wall_s"] + time.perf_counter() - t0,
+                                      "sessions": old["sessions"] + 1})
+
+    write()
+    return write
 
 
 async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, progress: EvalProgress) -> None:
@@ -163,23 +172,16 @@ async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, 
     key = (arm, seed)
     progress.run_started(key, session.world.clock.tick, target, session.world.now())
 
-    _add_wall(rd, 0.0, new_session=True)
-    mark = time.perf_counter()
-
-    def spent() -> float:
-        nonlocal mark
-        now = time.perf_counter()
-        seconds, mark = now - mark, now
-        return seconds
+    save_wall = _wall_tally(rd)
 
     def on_tick(s: Session) -> None:
-        _add_wall(rd, spent())
+        save_wall()
         progress.ticked(key, s.world.clock.tick, s.world.now())
 
     try:
         await run_session(session, max(0, target - session.world.clock.tick), on_tick)
     finally:
-        _add_wall(rd, spent())
+        save_wall()
 
 
 async def after_run(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, judge: tuple[Any, Any],

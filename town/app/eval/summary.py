@@ -15,7 +15,6 @@ from town.app.eval.metrics import CATALOGUE, metric_info, run_metrics
 from town.app.eval.probe import PROBE_FILE
 from town.app.eval.runner import WALL_FILE, EvalSpec, run_dir
 from town.app.eval.stats import bootstrap_ci, paired_difference, verdict
-from town.app.report import run_server_time
 from town.world.events import read_events
 
 EVAL_FILE = "eval.json"
@@ -24,12 +23,10 @@ EVAL_FILE = "eval.json"
 def load_run(rd: Path) -> dict[str, Any]:
     """One run's metrics (its probe must exist); wall time, and the server's share of it, from the eval's own
     tally over every session (a resumed run's events keep only the last session's ``run_end``)."""
-    events = list(read_events(rd / "events.jsonl"))
-    result = run_metrics(events, ckpt.read_json(rd / PROBE_FILE))
     wall = rd / WALL_FILE
     wall_s = ckpt.read_json(wall)["wall_s"] if wall.exists() else None
-    result["values"]["wall_s"] = wall_s
-    result["values"]["server_busy_share"] = run_server_time(events, wall_s).busy_share
+    result = run_metrics(list(read_events(rd / "events.jsonl")), ckpt.read_json(rd / PROBE_FILE), wall_s)
+    result["values"]["wall_s"] = wall_s  # the eval's tally alone: None rather than a partial run_end sum
     return result
 
 
