@@ -50,6 +50,9 @@ class CognitionSettings(BaseModel):
                                     "without a call")
     object_importance: int = Field(0, ge=0, le=10, description="importance an object's state (\"the coffee "
                                    "machine is brewing\") gets by rule, without a call (0: the model scores it)")
+    activity_importance: int = Field(0, ge=0, le=10, description="importance another person's waking activity "
+                                     "(\"Maria Lopez is making coffee\") gets by rule, without a call (0: the model "
+                                     "scores it)")
     walk_back: bool = Field(False, description="after a conversation away from the task's place, walk back to it "
                             "(false: stay there until the task ends; the eval found fewer seeded facts held with it)")
     plan_cache: bool = True

@@ -61,3 +61,11 @@ def test_walk_back_file_turns_on_that_lever_alone():
     on = arm_settings(Arm(settings=str(DOCS / "walk_back.toml")))
     assert on.walk_back and not CognitionSettings().walk_back
     assert on.model_dump(exclude={"walk_back"}) == CognitionSettings().model_dump(exclude={"walk_back"})
+
+
+def test_importance_rules_file_scores_people_and_objects_by_rule_and_nothing_else():
+    on = arm_settings(Arm(settings=str(DOCS / "importance_rules.toml")))
+    rules = {"object_importance", "activity_importance"}
+    assert (on.object_importance, on.activity_importance) == (2, 2)
+    assert (CognitionSettings().object_importance, CognitionSettings().activity_importance) == (0, 0)
+    assert on.model_dump(exclude=rules) == CognitionSettings().model_dump(exclude=rules)

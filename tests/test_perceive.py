@@ -159,6 +159,21 @@ async def test_without_object_importance_the_model_scores_an_object_state() -> N
     assert calls == [1] and "importance_rule" not in ctx.counters
 
 
+async def test_activity_importance_scores_a_person_by_rule_and_leaves_world_events_to_the_model() -> None:
+    calls: list[int] = []
+    mem = FakeMemory()
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem,
+                   settings=CognitionSettings(importance_batch=1, activity_importance=3))
+    party = ev("the_ville", "the town hall has a fire alarm going off", kind="world")
+    await perceive(ctx, obs_at(0, [ev("Maria Lopez", "Maria Lopez is reading"), party]), PerceptionState())
+    assert calls == [1]  # the world event alone waited for the model
+    scored = {r.text: r.importance for r in mem.records.values()}
+    assert scored["Maria Lopez is reading"] == 3 and scored["the town hall has a fire alarm going off"] != 3
+    (note,) = [n.data for n in ctx.take_notes() if n.kind == "importance" and n.data["rule"]]
+    assert note["memories"] == [{"rule": "activity", "text": "Maria Lopez is reading", "importance": 3}]
+    assert ctx.counters["importance_rule"] == 1
+
+
 async def test_importance_repeat_gives_a_seen_text_its_last_score_without_a_call() -> None:
     calls: list[int] = []
     mem = FakeMemory()

@@ -8,7 +8,8 @@
   waited ``importance_max_wait_min`` game minutes, one LLM call scores all of them (:func:`score_pending`).
   Idle objects and sleeping people are routine and get :data:`ROUTINE_IMPORTANCE` by rule, without a
   call: counted (``importance_rule``) and noted; with ``object_importance`` (1-10), so does any other state
-  of an object ("the coffee machine is brewing"), at that importance. With ``importance_repeat``, an
+  of an object ("the coffee machine is brewing"), at that importance, and with ``activity_importance``
+  (1-10) another person's waking activity ("Maria Lopez is making coffee"); world events still go to the model. With ``importance_repeat``, an
   observation whose text this agent has had scored before (the last :data:`REMEMBERED_SCORES` texts) gets
   that score again without a call: counted (``importance_repeat``) and noted.
 - Whispers (``obs.injected``) are stored as thoughts, scored like observations.
@@ -58,16 +59,21 @@ def event_key(e: PerceivedEvent) -> str:
     return f"{e.subject}|{e.predicate}|{e.object}|{e.description}".lower()
 
 
-def routine_rule(e: PerceivedEvent, object_importance: int = 0) -> tuple[str, int] | None:
+def routine_rule(e: PerceivedEvent, object_importance: int = 0,
+                 activity_importance: int = 0) -> tuple[str, int] | None:
     """The rule that scores ``e`` without a call (its name and the importance it gives), or None.
 
-    ``object_importance`` (0: off) is what the ``object_state`` rule gives an object's other states."""
+    ``object_importance`` (0: off) is what the ``object_state`` rule gives an object's other states,
+    ``activity_importance`` (0: off) what the ``activity`` rule gives another person's waking activity.
+    World events (and refused actions) always go to the model."""
     if e.kind == "object" and e.object.strip().lower() == "idle":
         return "idle_object", ROUTINE_IMPORTANCE
     if e.kind == "agent" and _ASLEEP.search(e.description):
         return "agent_sleeping", ROUTINE_IMPORTANCE
     if e.kind == "object" and object_importance:
         return "object_state", object_importance
+    if e.kind == "agent" and activity_importance:
+        return "activity", activity_importance
     return None
 
 
@@ -94,7 +100,7 @@ async def perceive(ctx: MindContext, obs: Observation, state: PerceptionState) -
     items: list[dict[str, object]] = []
     scored_later: list[bool] = []
     for e in new:
-        rule = routine_rule(e, ctx.settings.object_importance)
+        rule = routine_rule(e, ctx.settings.object_importance, ctx.settings.activity_importance)
         before = state.scores.get(e.description) if ctx.settings.importance_repeat and rule is None else None
         importance = rule[1] if rule else before if before is not None else PROVISIONAL_IMPORTANCE
         items.append({"kind": "observation", "text": e.description, "created": obs.time, "importance": importance,
