@@ -101,6 +101,30 @@ def test_the_command_prints_the_table_and_writes_the_report_into_after_only(eval
     assert "<li>after is worse on information spread of &#39;party&#39;" in html.read_text()
 
 
+def test_a_kept_eval_of_two_files_compares_as_its_whole_folder(evals, tmp_path):
+    """docs/evals keeps only eval_spec.json and eval.json of an eval (its runs are too big to keep): enough."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for name in ("eval_spec.json", "eval.json"):
+        shutil.copy(evals["before"] / name, kept / name)
+    whole, small = compare(evals["before"], evals["after"]), compare(kept, evals["after"])
+    assert small["rows"] == whole["rows"] and small["rows"]
+    assert small["sides"]["before"]["ablations"] == whole["sides"]["before"]["ablations"]
+
+
+KEPT = Path(__file__).resolve().parents[1] / "docs" / "evals"
+
+
+@pytest.mark.parametrize("folder", sorted(p for p in KEPT.iterdir() if p.is_dir()) if KEPT.is_dir() else [],
+                         ids=lambda p: p.name)
+def test_every_kept_eval_in_docs_still_reads_as_a_before_side(folder):
+    """The README's kept evals stay comparable as the code moves on: each reads, every seed of arm A is there,
+    and it compares with itself to a zero difference on every metric it has."""
+    result = compare(folder, folder)
+    assert result["rows"]
+    assert all(r["diff"]["mean"] in (0, None) for r in result["rows"])
+
+
 @pytest.mark.parametrize(("field", "value", "needle"), [
     ("seeds", [0], "field seeds is [0] but"),
     ("hours", 0.2, "field hours is 0.2 but"),
