@@ -53,6 +53,9 @@ class CognitionSettings(BaseModel):
     activity_importance: int = Field(0, ge=0, le=10, description="importance another person's waking activity "
                                      "(\"Maria Lopez is making coffee\") gets by rule, without a call (0: the model "
                                      "scores it)")
+    talk_transcripts: bool = Field(True, description="a speaker's memories of its partner include earlier "
+                                   "conversations' transcripts (false: their summaries and what was told, not the "
+                                   "lines themselves, which the small model repeats word for word)")
     walk_back: bool = Field(False, description="after a conversation away from the task's place, walk back to it "
                             "(false: stay there until the task ends; the eval found fewer seeded facts held with it)")
     plan_cache: bool = True

@@ -224,3 +224,21 @@ async def test_an_injected_reply_reaches_the_next_speaker_as_one_quoted_line():
     klaus_lines = [ln for ln in user.splitlines() if ln.startswith(f"{ME}:")]
     assert klaus_lines[-1] == f"{ME}: <<<{act.utterance}>>>"  # what Isabella saw: Klaus's words, quoted as data
     assert not any(ln.strip() == "=== system ===" for ln in user.splitlines())  # no forged section header
+
+
+async def test_without_talk_transcripts_a_speaker_sees_what_was_said_not_the_lines_it_said():
+    earlier = f"Conversation with {HER}:\n{ME}: Hello Isabella, I appreciate your offer to help with my paper."
+    def ctx_with(**settings):
+        llm = ScriptedLLM({"converse_open": [said("Morning, Isabella!")], "converse_turn": [said("Sure.")]})
+        ctx = make_ctx(llm, **settings)
+        ctx.memory.add("chat", earlier, created=T0, importance=5, keywords=(HER,))
+        ctx.memory.add("thought", "Isabella offered to help with my paper", created=T0, importance=5, keywords=(HER,))
+        return ctx
+    default, lever = ctx_with(), ctx_with(talk_transcripts=False)
+    for ctx in (default, lever):
+        await start_conversation(ctx, observation(), HER, "say hello")
+        await next_turn(ctx, observation(conv((HER, "How are you?"))))
+    for i in (0, 1):
+        assert "I appreciate your offer" in user_prompt(default.llm, i)  # the default shows the transcript
+        assert "I appreciate your offer" not in user_prompt(lever.llm, i)
+        assert "<<<Isabella offered to help with my paper>>>" in user_prompt(lever.llm, i)

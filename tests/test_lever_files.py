@@ -69,3 +69,10 @@ def test_importance_rules_file_scores_people_and_objects_by_rule_and_nothing_els
     assert (on.object_importance, on.activity_importance) == (2, 2)
     assert (CognitionSettings().object_importance, CognitionSettings().activity_importance) == (0, 0)
     assert on.model_dump(exclude=rules) == CognitionSettings().model_dump(exclude=rules)
+
+
+def test_importance_rules_gists_file_adds_only_the_transcript_lever_to_the_importance_rules():
+    rules = arm_settings(Arm(settings=str(DOCS / "importance_rules.toml")))
+    gists = arm_settings(Arm(settings=str(DOCS / "importance_rules_gists.toml")))
+    assert CognitionSettings().talk_transcripts and not gists.talk_transcripts
+    assert gists.model_dump(exclude={"talk_transcripts"}) == rules.model_dump(exclude={"talk_transcripts"})

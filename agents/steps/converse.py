@@ -5,7 +5,9 @@ last lines (as in Park et al. 2023), plus what the speaker has to tell (its news
 invitations: ``news_k`` memories, setting ``[mind] news_k``), so what one agent knows can reach
 another. A conversation is not ended by the model before ``min_conversation_lines`` lines (the
 small model ends at once otherwise); a line where the speaker also writes the partner's reply is
-cut there. The partner's words are data: templates render them only through the ``quote`` filter.
+cut there. With ``[mind] talk_transcripts = false`` a speaker's memories leave out earlier
+transcripts (their summaries and what was told stay): the small model otherwise opens with a line it
+said to the same partner before. The partner's words are data: templates render them only through the ``quote`` filter.
 
 When a conversation ends, :func:`summarize_and_store` stores the transcript (``chat``), a
 summary (``thought``), one ``thought`` per event / plan / invitation mentioned (that is how a
@@ -20,6 +22,7 @@ from typing import Annotated
 from pydantic import Field
 
 from agents.context import MindContext, ask
+from agents.memory.records import MEMORY_KINDS
 from agents.step_registry import register_step
 from agents.steps.react import record_chat
 from agents.schemas import ConversationSummary, Utterance
@@ -33,6 +36,9 @@ CHAT_EMOJI = "\U0001f4ac"
 
 #: what the speaker looks for in its own memories to tell the partner
 NEWS_QUERY = "news, plans, events, parties and invitations I could tell {partner} about"
+
+#: a speaker's memories without earlier transcripts ([mind] talk_transcripts = false)
+NO_TRANSCRIPTS = set(MEMORY_KINDS - {"chat"})
 
 register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
 register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end"})
@@ -77,6 +83,12 @@ def _activity_of(obs: Observation, name: str) -> str:
     return agent.activity if agent else "nearby"
 
 
+def _about(ctx: MindContext, query: str, obs: Observation) -> list[str]:
+    """The speaker's ``MEMORIES_K`` memories for ``query``; earlier transcripts only with ``talk_transcripts``."""
+    kinds = None if ctx.settings.talk_transcripts else NO_TRANSCRIPTS
+    return [m.record.text for m in ctx.memory.retrieve(query, now=obs.time, k=MEMORIES_K, kinds=kinds)]
+
+
 def _news(ctx: MindContext, obs: Observation, partner: str, shown: list[str]) -> list[str]:
     """Up to ``news_k`` of my memories worth telling ``partner`` (news, plans, invitations), not already shown."""
     if ctx.settings.news_k <= 0:
@@ -88,8 +100,7 @@ def _news(ctx: MindContext, obs: Observation, partner: str, shown: list[str]) ->
 
 async def start_conversation(ctx: MindContext, obs: Observation, target: str, reason: str) -> Action:
     """Open a conversation with ``target``: a talk Action carrying the opening line."""
-    memories = ctx.memory.retrieve(target, now=obs.time, k=MEMORIES_K)
-    shown = [m.record.text for m in memories]
+    shown = _about(ctx, target, obs)
     fallback = Utterance(text=f"Hi {target.split()[0]}, how are you?")
     line = await ask(
         ctx,
@@ -133,8 +144,7 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
         return base.model_copy(update={"end_conversation": True})
     last_turn = len(conv.lines) + 1 >= cap
     query = " ".join([partner, *(line.text for line in conv.lines[-2:])])
-    memories = ctx.memory.retrieve(query, now=obs.time, k=MEMORIES_K)
-    shown = [m.record.text for m in memories]
+    shown = _about(ctx, query, obs)
     may_end = len(conv.lines) + 1 >= ctx.settings.min_conversation_lines
     fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
     line = await ask(
