@@ -48,12 +48,13 @@ class CognitionSettings(BaseModel):
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")
     importance_repeat: bool = Field(False, description="an observation scored before gets its last score again "
                                     "without a call")
-    object_importance: int = Field(0, ge=0, le=10, description="importance an object's state (\"the coffee "
+    # importance by rule and talk without transcripts: on since the eval in docs/evals/importance-rules-gists-749b642
+    object_importance: int = Field(2, ge=0, le=10, description="importance an object's state (\"the coffee "
                                    "machine is brewing\") gets by rule, without a call (0: the model scores it)")
-    activity_importance: int = Field(0, ge=0, le=10, description="importance another person's waking activity "
+    activity_importance: int = Field(2, ge=0, le=10, description="importance another person's waking activity "
                                      "(\"Maria Lopez is making coffee\") gets by rule, without a call (0: the model "
                                      "scores it)")
-    talk_transcripts: bool = Field(True, description="a speaker's memories of its partner include earlier "
+    talk_transcripts: bool = Field(False, description="a speaker's memories of its partner include earlier "
                                    "conversations' transcripts (false: their summaries and what was told, not the "
                                    "lines themselves, which the small model repeats word for word)")
     walk_back: bool = Field(False, description="after a conversation away from the task's place, walk back to it "

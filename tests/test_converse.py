@@ -234,11 +234,11 @@ async def test_without_talk_transcripts_a_speaker_sees_what_was_said_not_the_lin
         ctx.memory.add("chat", earlier, created=T0, importance=5, keywords=(HER,))
         ctx.memory.add("thought", "Isabella offered to help with my paper", created=T0, importance=5, keywords=(HER,))
         return ctx
-    default, lever = ctx_with(), ctx_with(talk_transcripts=False)
-    for ctx in (default, lever):
+    shown, lever = ctx_with(talk_transcripts=True), ctx_with()  # false is the default
+    for ctx in (shown, lever):
         await start_conversation(ctx, observation(), HER, "say hello")
         await next_turn(ctx, observation(conv((HER, "How are you?"))))
     for i in (0, 1):
-        assert "I appreciate your offer" in user_prompt(default.llm, i)  # the default shows the transcript
+        assert "I appreciate your offer" in user_prompt(shown.llm, i)
         assert "I appreciate your offer" not in user_prompt(lever.llm, i)
         assert "<<<Isabella offered to help with my paper>>>" in user_prompt(lever.llm, i)

@@ -45,8 +45,8 @@ def test_levers_with_reasoning_file_is_the_levers_file_less_the_reasoning_lever(
 def test_importance_calibrated_folder_sets_the_object_rule_and_replaces_only_the_importance_template():
     folder = DOCS / "importance_calibrated"
     on = arm_settings(Arm(settings=str(folder / "town.toml")))
-    assert on.object_importance == 2 and CognitionSettings().object_importance == 0
-    assert on.model_dump(exclude={"object_importance"}) == CognitionSettings().model_dump(exclude={"object_importance"})
+    assert on.object_importance == 2 == CognitionSettings().object_importance  # the rule is the default now
+    assert on.model_dump() == CognitionSettings().model_dump()
     assert [p.name for p in folder.glob("*.j2")] == ["perceive_importance.j2"]
     calibrated, default = PromptLibrary.load(folder), PromptLibrary.load()
     memories = ["the coffee machine is on", "Maria Lopez told me about a party"]
@@ -63,16 +63,14 @@ def test_walk_back_file_turns_on_that_lever_alone():
     assert on.model_dump(exclude={"walk_back"}) == CognitionSettings().model_dump(exclude={"walk_back"})
 
 
-def test_importance_rules_file_scores_people_and_objects_by_rule_and_nothing_else():
+def test_importance_rules_file_is_the_old_default_with_people_and_objects_scored_by_rule():
     on = arm_settings(Arm(settings=str(DOCS / "importance_rules.toml")))
-    rules = {"object_importance", "activity_importance"}
-    assert (on.object_importance, on.activity_importance) == (2, 2)
-    assert (CognitionSettings().object_importance, CognitionSettings().activity_importance) == (0, 0)
-    assert on.model_dump(exclude=rules) == CognitionSettings().model_dump(exclude=rules)
+    assert (on.object_importance, on.activity_importance, on.talk_transcripts) == (2, 2, True)
+    assert on.model_dump(exclude={"talk_transcripts"}) == CognitionSettings().model_dump(exclude={"talk_transcripts"})
 
 
-def test_importance_rules_gists_file_adds_only_the_transcript_lever_to_the_importance_rules():
+def test_importance_rules_gists_file_is_the_default_now_and_adds_only_the_transcript_lever_to_the_rules():
     rules = arm_settings(Arm(settings=str(DOCS / "importance_rules.toml")))
     gists = arm_settings(Arm(settings=str(DOCS / "importance_rules_gists.toml")))
-    assert CognitionSettings().talk_transcripts and not gists.talk_transcripts
+    assert gists == CognitionSettings() and not gists.talk_transcripts
     assert gists.model_dump(exclude={"talk_transcripts"}) == rules.model_dump(exclude={"talk_transcripts"})

@@ -11,6 +11,12 @@ from tests._cognition_fixtures import CAFE, T0, FakeMemory, make_ctx, numbered_c
 from town.world.protocol import Observation, PerceivedEvent
 
 
+def model_scores(**settings: object) -> CognitionSettings:
+    """Settings where the model scores people and objects: the rules are the default, these tests are about
+    the model's scoring (a test of a rule turns it on itself)."""
+    return CognitionSettings(**{"activity_importance": 0, "object_importance": 0, **settings})
+
+
 def ev(subject: str, desc: str, distance: float = 1.0, kind: str = "agent", obj: str = "busy") -> PerceivedEvent:
     return PerceivedEvent(subject=subject, predicate="is", object=obj, description=desc, address=CAFE,
                           distance=distance, kind=kind)
@@ -34,7 +40,7 @@ def scorer(calls: list[int]):
 async def test_new_events_are_stored_once_within_the_window_and_again_after_it() -> None:
     calls: list[int] = []
     mem = FakeMemory()
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem, settings=CognitionSettings(importance_batch=10))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem, settings=model_scores(importance_batch=10))
     st = PerceptionState()
     e = ev("Isabella Rodriguez", "Isabella Rodriguez is brewing coffee")
     assert len(await perceive(ctx, obs_at(0, [e]), st)) == 1
@@ -49,7 +55,7 @@ async def test_new_events_are_stored_once_within_the_window_and_again_after_it()
 
 
 async def test_attend_limit_keeps_nearest_and_skips_self() -> None:
-    ctx = make_ctx(ScriptedLLM(town_script), settings=CognitionSettings(attend_limit=2, importance_batch=10))
+    ctx = make_ctx(ScriptedLLM(town_script), settings=model_scores(attend_limit=2, importance_batch=10))
     events = [ev("A", "A is far", 9), ev("Klaus Mueller", "Klaus Mueller is here", 0), ev("B", "B is near", 1),
               ev("C", "C is middle", 5)]
     new = await perceive(ctx, obs_at(0, events), PerceptionState())
@@ -59,7 +65,7 @@ async def test_attend_limit_keeps_nearest_and_skips_self() -> None:
 async def test_importance_is_scored_in_batches() -> None:
     calls: list[int] = []
     mem = FakeMemory()
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem, settings=CognitionSettings(importance_batch=3))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem, settings=model_scores(importance_batch=3))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
     await perceive(ctx, obs_at(1, [ev("B", "B is singing")]), st)
@@ -74,7 +80,7 @@ async def test_importance_is_scored_in_batches() -> None:
 
 async def test_a_quiet_tick_flushes_pending_once_the_oldest_waited_long_enough() -> None:
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5,
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=5,
                                                                           importance_max_wait_min=30))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
@@ -87,7 +93,7 @@ async def test_a_quiet_tick_flushes_pending_once_the_oldest_waited_long_enough()
 
 async def test_with_no_wait_the_first_quiet_tick_flushes() -> None:
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5,
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=5,
                                                                           importance_max_wait_min=0))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
@@ -127,7 +133,7 @@ async def test_bad_scores_retry_then_counted_fallback() -> None:
 
 async def test_whispers_are_stored_as_thoughts() -> None:
     mem = FakeMemory()
-    ctx = make_ctx(ScriptedLLM(town_script), memory=mem, settings=CognitionSettings(importance_batch=1))
+    ctx = make_ctx(ScriptedLLM(town_script), memory=mem, settings=model_scores(importance_batch=1))
     await perceive(ctx, obs_at(0, [], injected=["You should run for mayor"]), PerceptionState())
     (rec,) = mem.records.values()
     assert rec.kind == "thought" and rec.text == "You should run for mayor" and rec.importance == 6
@@ -137,7 +143,7 @@ async def test_object_importance_scores_an_object_state_by_rule_and_leaves_peopl
     calls: list[int] = []
     mem = FakeMemory()
     ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem,
-                   settings=CognitionSettings(importance_batch=1, object_importance=2))
+                   settings=model_scores(importance_batch=1, object_importance=2))
     brewing = ev(f"{CAFE}:coffee machine", "the coffee machine is brewing coffee", kind="object", obj="brewing coffee")
     idle = ev(f"{CAFE}:oven", "the oven is idle", kind="object", obj="idle")
     await perceive(ctx, obs_at(0, [brewing, idle, ev("Maria Lopez", "Maria Lopez is reading")]), PerceptionState())
@@ -153,7 +159,7 @@ async def test_object_importance_scores_an_object_state_by_rule_and_leaves_peopl
 
 async def test_without_object_importance_the_model_scores_an_object_state() -> None:
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=1))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=1, object_importance=0))
     brewing = ev(f"{CAFE}:coffee machine", "the coffee machine is brewing coffee", kind="object", obj="brewing coffee")
     await perceive(ctx, obs_at(0, [brewing]), PerceptionState())
     assert calls == [1] and "importance_rule" not in ctx.counters
@@ -163,7 +169,7 @@ async def test_activity_importance_scores_a_person_by_rule_and_leaves_world_even
     calls: list[int] = []
     mem = FakeMemory()
     ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem,
-                   settings=CognitionSettings(importance_batch=1, activity_importance=3))
+                   settings=model_scores(importance_batch=1, activity_importance=3))
     party = ev("the_ville", "the town hall has a fire alarm going off", kind="world")
     await perceive(ctx, obs_at(0, [ev("Maria Lopez", "Maria Lopez is reading"), party]), PerceptionState())
     assert calls == [1]  # the world event alone waited for the model
@@ -178,7 +184,7 @@ async def test_importance_repeat_gives_a_seen_text_its_last_score_without_a_call
     calls: list[int] = []
     mem = FakeMemory()
     ctx = make_ctx(ScriptedLLM(scorer(calls)), memory=mem,
-                   settings=CognitionSettings(importance_batch=2, importance_repeat=True))
+                   settings=model_scores(importance_batch=2, importance_repeat=True))
     st = PerceptionState()
     reading, singing = ev("A", "A is reading"), ev("B", "B is singing")
     await perceive(ctx, obs_at(0, [reading, singing]), st)
@@ -197,7 +203,7 @@ async def test_importance_repeat_gives_a_seen_text_its_last_score_without_a_call
 
 async def test_without_importance_repeat_a_seen_text_is_scored_again() -> None:
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=1))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=1))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
     await perceive(ctx, obs_at(40, []), st)
@@ -210,12 +216,12 @@ async def test_remembered_scores_are_bounded_newest_kept_and_a_fallback_is_not_r
 
     monkeypatch.setattr(perceive_module, "REMEMBERED_SCORES", 3)
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=CognitionSettings(importance_batch=5, importance_repeat=True, attend_limit=5))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=5, importance_repeat=True, attend_limit=5))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev(x, f"{x} is here") for x in "ABCDE"]), st)
     assert list(st.scores) == ["C is here", "D is here", "E is here"]
     bad = make_ctx(ScriptedLLM({"perceive_importance": ["nonsense"] * 3}, retries=2),
-                   settings=CognitionSettings(importance_batch=1, importance_repeat=True))
+                   settings=model_scores(importance_batch=1, importance_repeat=True))
     st2 = PerceptionState()
     await perceive(bad, obs_at(0, [ev("A", "A is reading")]), st2)
     assert st2.scores == {} and bad.counters["importance_fallback"] == 1
