@@ -81,7 +81,7 @@ async def test_importance_is_scored_in_batches() -> None:
 async def test_a_quiet_tick_flushes_pending_once_the_oldest_waited_long_enough() -> None:
     calls: list[int] = []
     ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=5,
-                                                                          importance_max_wait_min=30))
+                                                                    importance_max_wait_min=30))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
     await perceive(ctx, obs_at(1, [ev("A", "A is reading")]), st)  # nothing new: quiet, but only 1 minute old
@@ -94,7 +94,7 @@ async def test_a_quiet_tick_flushes_pending_once_the_oldest_waited_long_enough()
 async def test_with_no_wait_the_first_quiet_tick_flushes() -> None:
     calls: list[int] = []
     ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=5,
-                                                                          importance_max_wait_min=0))
+                                                                    importance_max_wait_min=0))
     st = PerceptionState()
     await perceive(ctx, obs_at(0, [ev("A", "A is reading")]), st)
     assert calls == []
@@ -159,7 +159,7 @@ async def test_object_importance_scores_an_object_state_by_rule_and_leaves_peopl
 
 async def test_without_object_importance_the_model_scores_an_object_state() -> None:
     calls: list[int] = []
-    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=1, object_importance=0))
+    ctx = make_ctx(ScriptedLLM(scorer(calls)), settings=model_scores(importance_batch=1))
     brewing = ev(f"{CAFE}:coffee machine", "the coffee machine is brewing coffee", kind="object", obj="brewing coffee")
     await perceive(ctx, obs_at(0, [brewing]), PerceptionState())
     assert calls == [1] and "importance_rule" not in ctx.counters

@@ -7,7 +7,8 @@ another. A conversation is not ended by the model before ``min_conversation_line
 small model ends at once otherwise); a line where the speaker also writes the partner's reply is
 cut there. With ``[mind] talk_transcripts = false`` a speaker's memories leave out earlier
 transcripts (their summaries and what was told stay): the small model otherwise opens with a line it
-said to the same partner before. The partner's words are data: templates render them only through the ``quote`` filter.
+said to the same partner before. The partner's words are data: templates render them only through
+the ``quote`` filter.
 
 When a conversation ends, :func:`summarize_and_store` stores the transcript (``chat``), a
 summary (``thought``), one ``thought`` per event / plan / invitation mentioned (that is how a
