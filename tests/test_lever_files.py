@@ -74,3 +74,11 @@ def test_importance_rules_gists_file_is_the_default_now_and_adds_only_the_transc
     gists = arm_settings(Arm(settings=str(DOCS / "importance_rules_gists.toml")))
     assert gists == CognitionSettings() and not gists.talk_transcripts
     assert gists.model_dump(exclude={"talk_transcripts"}) == rules.model_dump(exclude={"talk_transcripts"})
+
+
+def test_talk_levers_file_turns_on_the_two_conversation_levers_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "talk_levers.toml")))
+    assert (on.min_conversation_lines, on.news_k) == (4, 3)
+    levers = {"min_conversation_lines", "news_k"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+    assert arm_cascade(Arm(settings=str(DOCS / "talk_levers.toml"))) == {}
