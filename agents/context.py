@@ -43,6 +43,9 @@ class CognitionSettings(BaseModel):
     # Levers of the cost/believability work, off by default until `town eval` shows what they do (docs/levers.toml)
     min_conversation_lines: int = Field(1, ge=1, description="lines said before the model may end a conversation")
     news_k: int = Field(0, ge=0, le=10, description="own news, plans and invitations shown to a speaker (0: none)")
+    repeat_retries: int = Field(0, ge=0, le=3, description="a line that repeats or nearly copies an earlier line of "
+                                "the conversation is asked again up to N times, the speaker told what it was about "
+                                "to say; then the conversation ends (0: exact repeats and copies end it at once)")
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")

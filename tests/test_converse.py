@@ -125,6 +125,35 @@ async def test_repeating_or_parroting_ends_the_conversation_unsaid(line):
     assert ctx.counters["conversation_repetition"] == 1 and [n.kind for n in ctx.notes] == ["fallback"]
 
 
+NEAR_COPY = "So how is the cafe doing this fine morning?"  # not the same line, not containing it, but nearly a copy
+
+
+async def test_with_repeat_retries_a_near_copy_is_asked_again_and_the_new_line_said():
+    llm = ScriptedLLM({"converse_turn": [said(NEAR_COPY), said("Busy! Will you come to my party tomorrow?")]})
+    ctx = make_ctx(llm, repeat_retries=1)
+    act = await next_turn(ctx, observation(conv((HER, "How is the cafe doing this morning?"))))
+    assert (act.utterance, act.end_conversation) == ("Busy! Will you come to my party tomorrow?", False)
+    assert "about to say" not in user_prompt(llm, 0)
+    assert f"You were about to say <<<{NEAR_COPY}>>>, which repeats" in user_prompt(llm, 1)
+    assert ctx.counters["conversation_repeat_retries"] == 1 and "conversation_repetition" not in ctx.counters
+
+
+async def test_with_repeat_retries_a_speaker_that_keeps_repeating_ends_the_conversation_unsaid():
+    llm = ScriptedLLM({"converse_turn": [said(NEAR_COPY), said("How is the cafe doing this morning?"), said("unused")]})
+    ctx = make_ctx(llm, repeat_retries=1)
+    act = await next_turn(ctx, observation(conv((HER, "How is the cafe doing this morning?"))))
+    assert act.end_conversation and act.utterance is None and len(llm.requests) == 2
+    assert ctx.counters["conversation_repetition"] == 1 and ctx.counters["conversation_repeat_retries"] == 1
+    assert [n.data["text"] for n in ctx.notes if n.kind == "fallback"] == ["How is the cafe doing this morning?"]
+
+
+async def test_without_repeat_retries_a_near_copy_is_said_as_before():
+    llm = ScriptedLLM({"converse_turn": [said(NEAR_COPY)]})
+    ctx = make_ctx(llm)
+    act = await next_turn(ctx, observation(conv((HER, "How is the cafe doing this morning?"))))
+    assert act.utterance == NEAR_COPY and len(llm.requests) == 1 and not ctx.counters
+
+
 async def test_short_common_replies_are_not_parroting():
     llm = ScriptedLLM({"converse_turn": [said("Yes! Sure, see you at 5pm then.")]})
     act = await next_turn(make_ctx(llm), observation(conv((ME, "Coming?"), (HER, "Yes!"))))

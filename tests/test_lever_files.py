@@ -82,3 +82,10 @@ def test_talk_levers_file_turns_on_the_two_conversation_levers_alone():
     levers = {"min_conversation_lines", "news_k"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
     assert arm_cascade(Arm(settings=str(DOCS / "talk_levers.toml"))) == {}
+
+
+def test_talk_levers_retry_file_is_the_talk_levers_file_plus_one_repeat_retry():
+    talk = arm_settings(Arm(settings=str(DOCS / "talk_levers.toml")))
+    retry = arm_settings(Arm(settings=str(DOCS / "talk_levers_retry.toml")))
+    assert retry.repeat_retries == 1 and CognitionSettings().repeat_retries == 0
+    assert retry.model_dump(exclude={"repeat_retries"}) == talk.model_dump(exclude={"repeat_retries"})

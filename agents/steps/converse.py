@@ -17,6 +17,7 @@ party invitation spreads through town) and how I feel about the partner.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated
 
@@ -42,7 +43,7 @@ NEWS_QUERY = "news, plans, events, parties and invitations I could tell {partner
 NO_TRANSCRIPTS = set(MEMORY_KINDS - {"chat"})
 
 register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
-register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end"})
+register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end", "rejected"})
 register_step(SUMMARY_STEP, {"partner", "lines"})
 
 
@@ -131,8 +132,10 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
     """My line in ``obs.conversation``; ends it when the model says so (from ``min_conversation_lines`` on)
     or at the turn cap. An end asked for earlier is not honoured, counted (``conversation_end_deferred``).
 
-    A line that repeats or parrots an earlier one (small models do) is not said: the
-    conversation ends instead, noted and counted (``conversation_repetition``).
+    A line that repeats or parrots an earlier one (small models do) is not said. With ``[mind]
+    repeat_retries`` it is asked again, the speaker told what it was about to say (near copies count too);
+    when every answer repeats, or at once without that setting, the conversation ends instead, noted and
+    counted (``conversation_repetition``).
     """
     conv = obs.conversation
     if conv is None or conv.turn_of != ctx.name:
@@ -144,45 +147,59 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
         ctx.count("conversation_cap")
         return base.model_copy(update={"end_conversation": True})
     last_turn = len(conv.lines) + 1 >= cap
-    query = " ".join([partner, *(line.text for line in conv.lines[-2:])])
-    shown = _about(ctx, query, obs)
     may_end = len(conv.lines) + 1 >= ctx.settings.min_conversation_lines
-    fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
-    line = await ask(
-        ctx,
-        TURN_STEP,
-        fallback=fallback,
-        obs=obs,
-        partner=partner,
-        memories=shown,
-        lines=conv.lines,
-        last_turn=last_turn,
-        news=_news(ctx, obs, partner, shown),
-        may_end=may_end,
-    )
-    if line is fallback:
-        ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
-    text = clean_utterance(line.text, ctx.name, _partners(ctx, conv)) or line.text
-    end = line.end_conversation or last_turn
-    if end and not last_turn and not may_end and line is not fallback:
-        ctx.count("conversation_end_deferred")
-        end = False
+    said = await _my_line(ctx, obs, conv, partner, last_turn=last_turn, may_end=may_end)
     if last_turn:
         ctx.count("conversation_cap")
-    if repeats(text, conv.lines):
-        ctx.count("conversation_repetition")
-        ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="the line repeats an earlier one; ending",
-                 conversation=conv.id, text=text)
+    if said is None:
         return base.model_copy(update={"end_conversation": True})
-    return base.model_copy(update={"utterance": text, "end_conversation": end})
+    text, end, fell_back = said
+    if end and not last_turn and not may_end and not fell_back:
+        ctx.count("conversation_end_deferred")
+        end = False
+    return base.model_copy(update={"utterance": text, "end_conversation": end or last_turn})
 
 
-def repeats(text: str, lines: list[ChatLine]) -> bool:
-    """Whether ``text`` repeats an earlier line (anyone's) or parrots a longer one inside it."""
+async def _my_line(ctx: MindContext, obs: Observation, conv: ConversationView, partner: str, *, last_turn: bool,
+                   may_end: bool) -> tuple[str, bool, bool] | None:
+    """``(text, end, fell back)`` of my next line, or None when every answer repeated an earlier line."""
+    query = " ".join([partner, *(line.text for line in conv.lines[-2:])])
+    shown = _about(ctx, query, obs)
+    news = _news(ctx, obs, partner, shown)
+    fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
+    retries = ctx.settings.repeat_retries
+    rejected: list[str] = []
+    for _ in range(retries + 1):
+        line = await ask(ctx, TURN_STEP, fallback=fallback, obs=obs, partner=partner, memories=shown, lines=conv.lines,
+                         last_turn=last_turn, news=news, may_end=may_end, rejected=rejected)
+        if line is fallback:
+            ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
+            return line.text, True, True
+        text = clean_utterance(line.text, ctx.name, _partners(ctx, conv)) or line.text
+        if not repeats(text, conv.lines, near=retries > 0):
+            return text, line.end_conversation, False
+        rejected.append(text)
+        if len(rejected) <= retries:
+            ctx.count("conversation_repeat_retries")
+    ctx.count("conversation_repetition")
+    ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="the line repeats an earlier one; ending",
+             conversation=conv.id, text=rejected[-1])
+    return None
+
+
+#: a line at least this similar (difflib ratio, normalised words) to an earlier one is a near copy
+NEAR_REPEAT_RATIO = 0.8
+
+
+def repeats(text: str, lines: list[ChatLine], *, near: bool = False) -> bool:
+    """Whether ``text`` repeats an earlier line (anyone's) or parrots a longer one inside it; with ``near``, also
+    whether it nearly copies one (``NEAR_REPEAT_RATIO``)."""
     said = _norm(text)
     for line in lines:
         earlier = _norm(line.text)
         if earlier and (said == earlier or (len(earlier) >= 20 and earlier in said)):
+            return True
+        if near and earlier and difflib.SequenceMatcher(None, said, earlier).ratio() >= NEAR_REPEAT_RATIO:
             return True
     return False
 
