@@ -64,6 +64,9 @@ class CognitionSettings(BaseModel):
                             "(false: stay there until the task ends; the eval found fewer seeded facts held with it)")
     plan_cache: bool = True
     object_rules: bool = Field(False, description="use the object a task names without asking the model")
+    react_per_tool_schema: bool = Field(False, description="the ReAct step's answer schema pairs each tool with its "
+                                        "own arguments (false: any tool's arguments with any tool, which lets the "
+                                        "server decode calls the tool refuses)")
     reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "
                             "reasoning sentence (false: not asked for, fewer generated tokens)")
     wake_hour_default: int = 7

@@ -164,6 +164,38 @@ def test_the_answer_schema_names_the_tools_and_their_argument_shapes():
     assert all(v["additionalProperties"] is False for v in schema["properties"]["args"]["anyOf"])
 
 
+def test_the_per_tool_answer_schema_pairs_each_tool_with_its_own_arguments():
+    from agents.steps.act import ToolActStep
+    from agents.llm.base import response_format_for
+
+    schema = response_format_for(ToolActStep)["json_schema"]["schema"]
+    shapes = {v["properties"]["tool"]["const"]: v for v in schema["anyOf"]}
+    assert list(shapes) == list(TOOLS)
+    args = {name: (sorted(v["properties"]["args"]["properties"]), sorted(v["properties"]["args"].get("required", [])))
+            for name, v in shapes.items()}
+    assert args["use_object"] == (["address", "state"], ["address", "state"])
+    assert args["look_around"] == ([], []) and args["check_time"] == ([], [])  # a query here is not decodable
+    assert args["recall"] == (["query"], ["query"]) == args["town_directory"]
+    assert all(v["additionalProperties"] is False and v["properties"]["args"]["additionalProperties"] is False
+               for v in shapes.values())
+    assert all(list(v["properties"])[0] == "thought" for v in shapes.values())  # the thought still comes first
+    assert schema["description"].startswith("One ReAct step")  # the prompt text of json_object mode
+
+
+async def test_with_the_setting_the_loop_sends_the_per_tool_schema_and_its_last_step_only_terminal_tools():
+    ask_again = step("town_directory", {"query": "customers"})
+    llm = ScriptedLLM({STEP: [ask_again, ask_again, step("wait", {"minutes": 10})]})
+    ctx = make_ctx(llm, react_max_steps=4, react_per_tool_schema=True)
+    act = await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert act.kind == "wait" and len(llm.requests) == 3
+    first, last = (llm.requests[i]["response_format"]["json_schema"]["schema"]["anyOf"] for i in (0, 2))
+    assert [v["properties"]["tool"]["const"] for v in first] == list(TOOLS)
+    assert [v["properties"]["tool"]["const"] for v in last] == [n for n, t in TOOLS.items() if t.terminal]
+    plain = make_ctx(ScriptedLLM({STEP: [step("wait", {"minutes": 10})]}), react_max_steps=4)
+    await choose_action(plain, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert "anyOf" not in plain.llm.requests[0]["response_format"]["json_schema"]["schema"]  # off by default
+
+
 async def test_a_repeated_information_call_makes_the_next_step_the_last_one():
     ask_again = step("town_directory", {"query": "customers"})
     llm = ScriptedLLM({STEP: [ask_again, ask_again, step("wait", {"minutes": 10})]})

@@ -76,7 +76,7 @@ async def test_open_llm_starts_the_embedded_model_and_answers_structured(small_m
 async def test_the_server_decodes_only_well_formed_react_calls(small_model_env):
     """Told to answer with a tool that does not exist and an address-keyed args dict, the real model still
     returns a registered tool with one tool's argument object: the schema constrains decoding."""
-    from agents.steps.act import ActStep
+    from agents.steps.act import ActStep, ToolActStep
     from agents.tools import TOOLS
 
     msgs = [
@@ -98,3 +98,15 @@ async def test_the_server_decodes_only_well_formed_react_calls(small_model_env):
     for s in steps:
         assert s.tool in TOOLS
         assert set(s.args) in [set(keys) for keys in fitting.values()], s.args
+    # the per-tool schema ([mind] react_per_tool_schema): the arguments fit the tool chosen, not just some tool
+    llm = await open_llm(AgentSettings(), seed=11)
+    try:
+        steps = await asyncio.gather(*(llm.structured(msgs, ToolActStep, step="act_react", agent=f"a{i}",
+                                                      temperature=0.9, max_tokens=120) for i in range(2)))
+        recs = llm.drain_records()
+    finally:
+        await llm.aclose()
+    assert all(r.attempts == 1 and not r.fallback for r in recs), recs
+    for s in steps:
+        assert set(s.args) == set(TOOLS[s.tool].args_model.model_fields), (s.tool, s.args)  # all are required
+        TOOLS[s.tool].args_model.model_validate(s.args)  # and they fit: no refusal to come

@@ -89,3 +89,10 @@ def test_talk_levers_retry_file_is_the_talk_levers_file_plus_one_repeat_retry():
     retry = arm_settings(Arm(settings=str(DOCS / "talk_levers_retry.toml")))
     assert retry.repeat_retries == 1 and CognitionSettings().repeat_retries == 0
     assert retry.model_dump(exclude={"repeat_retries"}) == talk.model_dump(exclude={"repeat_retries"})
+
+
+def test_react_per_tool_file_turns_on_that_lever_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "react_per_tool.toml")))
+    assert on.react_per_tool_schema and not CognitionSettings().react_per_tool_schema
+    levers = {"react_per_tool_schema"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)

@@ -29,7 +29,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from agents.context import MindContext, ask
 from agents.step_registry import register_step
@@ -71,6 +71,53 @@ class FinalActStep(ActStep):
 
     tool: Literal[tuple(n for n, t in TOOLS.items() if t.terminal)] = Field(  # type: ignore[valid-type]
         description="one of the tools that act")
+
+
+def _per_tool(tools: tuple[str, ...]) -> Any:
+    """A ``json_schema_extra`` that makes the answer schema one object shape per tool (a union on ``tool``).
+
+    ``{"tool": "look_around", "args": {"query": ...}}`` fits :class:`ActStep`'s schema, whose ``args`` is any
+    tool's argument object: the server decodes it and the tool refuses it (a wasted call). Here each shape pairs
+    a ``tool`` constant with that tool's own argument object, so a schema-constrained server (llama.cpp, vLLM)
+    decodes only calls that fit, and a json_object server sees which arguments go with which tool.
+    """
+    def edit(schema: dict[str, Any]) -> None:
+        props = schema["properties"]
+        shapes = []
+        for name in tools:
+            args = TOOLS[name].args_model.model_json_schema()
+            args.pop("title", None)
+            shapes.append({
+                "type": "object",
+                "properties": {"thought": props["thought"], "tool": {"const": name}, "args": args,
+                               "emoji": props["emoji"]},
+                "required": ["thought", "tool", "args"],
+                "additionalProperties": False,
+            })
+        description = schema.get("description", "")
+        schema.clear()
+        schema.update({"description": description, "anyOf": shapes})
+    return edit
+
+
+class ToolActStep(ActStep):
+    """One ReAct step: a thought, a tool with its arguments, and an emoji for the viewer."""
+
+    # [mind] react_per_tool_schema: the same answer, sent to the server as one shape per tool (see _per_tool)
+    model_config = ConfigDict(json_schema_extra=_per_tool(tuple(TOOLS)))
+
+
+class FinalToolActStep(FinalActStep):
+    """The last ReAct step: a thought, a tool that acts, its arguments, and an emoji for the viewer."""
+
+    model_config = ConfigDict(json_schema_extra=_per_tool(tuple(n for n, t in TOOLS.items() if t.terminal)))
+
+
+def _step_schema(ctx: MindContext, last: bool) -> type[ActStep]:
+    """The answer schema of a ReAct step: the last one admits only terminal tools."""
+    if ctx.settings.react_per_tool_schema:
+        return FinalToolActStep if last else ToolActStep
+    return FinalActStep if last else ActStep
 
 
 def normalise_task(text: str) -> str:
@@ -242,7 +289,7 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
             ctx,
             STEP,
             fallback=no_answer,
-            schema=FinalActStep if last else ActStep,
+            schema=_step_schema(ctx, last),
             task=task,
             obs=obs,
             tools=describe_tools(),
