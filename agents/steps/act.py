@@ -43,12 +43,18 @@ CACHEABLE_KINDS = frozenset({"move_to", "use_object"})
 register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step", "objects"})
 
 
+def _args_schema(tool: str) -> dict[str, Any]:
+    """JSON schema of one tool's argument object, untitled."""
+    js = TOOLS[tool].args_model.model_json_schema()
+    js.pop("title", None)
+    return js
+
+
 def _args_json_schema() -> dict[str, Any]:
     """JSON schema of ``args``: one of the registered tools' argument objects (identical shapes once)."""
     variants: dict[str, dict[str, Any]] = {}
-    for t in TOOLS.values():
-        js = t.args_model.model_json_schema()
-        js.pop("title", None)
+    for name in TOOLS:
+        js = _args_schema(name)
         variants.setdefault(json.dumps(js, sort_keys=True), js)
     return {"anyOf": list(variants.values())}
 
@@ -85,11 +91,9 @@ def _per_tool(tools: tuple[str, ...]) -> Any:
         props = schema["properties"]
         shapes = []
         for name in tools:
-            args = TOOLS[name].args_model.model_json_schema()
-            args.pop("title", None)
             shapes.append({
                 "type": "object",
-                "properties": {"thought": props["thought"], "tool": {"const": name}, "args": args,
+                "properties": {"thought": props["thought"], "tool": {"const": name}, "args": _args_schema(name),
                                "emoji": props["emoji"]},
                 "required": ["thought", "tool", "args"],
                 "additionalProperties": False,
