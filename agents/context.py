@@ -67,6 +67,12 @@ class CognitionSettings(BaseModel):
     react_per_tool_schema: bool = Field(False, description="the ReAct step's answer schema pairs each tool with its "
                                         "own arguments (false: any tool's arguments with any tool, which lets the "
                                         "server decode calls the tool refuses)")
+    react_look_first: bool = Field(False, description="the ReAct loop starts with what look_around would show "
+                                   "(who and what is near, and in which state) already in the prompt, without a "
+                                   "call (false: the model asks for it, a call of its own)")
+    react_short_addresses: bool = Field(False, description="move_to and use_object given a short name that ends "
+                                        "exactly one known address ('cafe table 1'), or exactly one near the agent, "
+                                        "use that address (false: refused as unknown, the closest ones named)")
     reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "
                             "reasoning sentence (false: not asked for, fewer generated tokens)")
     wake_hour_default: int = 7

@@ -122,14 +122,39 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_OBSERVATION_CHARS else text[: MAX_OBSERVATION_CHARS - 3] + "..."
 
 
-def _place_to_enter(ctx: MindContext, address: str) -> PlaceInfo:
-    """The place at ``address``, if it exists and this agent may go there (else a ToolError saying why)."""
+def _place_to_enter(ctx: MindContext, address: str) -> tuple[str, PlaceInfo]:
+    """The address to use and its place, if it exists and this agent may go there (else a ToolError saying why).
+
+    With ``[mind] react_short_addresses`` a short name that ends one known address stands for it."""
     place = ctx.world.place(address)
+    if place is None and ctx.settings.react_short_addresses:
+        full = _by_short_name(ctx, address)
+        place = ctx.world.place(full) if full else None
+        if place is not None:
+            ctx.count("react_short_addresses")
+            address = place.address
     if place is None:
         raise _unknown_place(ctx, address)
     if not ctx.may_enter(address):
         raise ToolError(f"{address!r} is someone else's home or room: you do not go in there uninvited")
-    return place
+    return address, place
+
+
+def _arena(address: str) -> str:
+    return ":".join(address.lower().split(":")[:2])
+
+
+def _by_short_name(ctx: MindContext, name: str) -> str | None:
+    """The one known address that ``name`` ends ('cafe table 1' for 'Hobbs Cafe:cafe:cafe table 1'); of several,
+    the one in an arena where the agent sees something now; None when none or more than one fit."""
+    tail = ":" + name.strip().lower()
+    if tail == ":":
+        return None
+    hits = [p.address for p in ctx.world.places() if p.address.lower().endswith(tail)]
+    if len(hits) > 1:
+        near = {_arena(e.address) for e in ctx.world.look_around(ctx.name)}
+        hits = [h for h in hits if _arena(h) in near]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _unknown_place(ctx: MindContext, address: str) -> ToolError:
@@ -145,14 +170,14 @@ def _unknown_place(ctx: MindContext, address: str) -> ToolError:
 @tool(terminal=True)
 def move_to(ctx: MindContext, address: ShortText) -> Action:
     """Walk to a place given as 'Sector', 'Sector:arena' or 'Sector:arena:object'."""
-    _place_to_enter(ctx, address)
+    address, _ = _place_to_enter(ctx, address)
     return Action(agent=ctx.name, kind="move_to", target=address)
 
 
 @tool(terminal=True)
 def use_object(ctx: MindContext, address: ShortText, state: Annotated[str, Field(min_length=1, max_length=80)]) -> Action:
     """Use an object ('Sector:arena:object') and set its state, e.g. 'brewing coffee'."""
-    place = _place_to_enter(ctx, address)
+    address, place = _place_to_enter(ctx, address)
     if place.kind != "object":
         objects = ", ".join(place.objects[:6]) or "none"
         raise ToolError(f"{address!r} is a {place.kind}, not an object; its objects: {objects}")

@@ -11,7 +11,7 @@ from agents.testing import ScriptedLLM
 from agents.schemas import PlannedTask
 from agents.tools import TOOLS
 from tests._tools_fixtures import T0, make_ctx
-from town.world.protocol import Observation
+from town.world.protocol import Observation, PerceivedEvent
 
 STEP = "act_react"
 
@@ -268,3 +268,24 @@ async def test_a_bug_in_a_tool_raises(monkeypatch):
     ctx = make_ctx(ScriptedLLM({STEP: [step("check_time")]}))
     with pytest.raises(TypeError, match="NoneType"):
         await choose_action(ctx, task(), obs_at("Hobbs Cafe:cafe"))
+
+
+async def test_look_first_puts_what_is_near_in_the_first_prompt_without_a_call():
+    llm = ScriptedLLM({STEP: [step("look_around"), step("wait", {"minutes": 10})]})
+    ctx = make_ctx(llm, react_look_first=True, react_max_steps=4)
+    ctx.world.seen = [PerceivedEvent(subject="Hobbs Cafe:cafe:counter", predicate="is", object="busy",
+                                     description="counter is busy", address="Hobbs Cafe:cafe:counter", distance=1.0)]
+    act = await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    first = user_prompt(llm, 0)
+    assert "called look_around {} and saw" in first and "counter is busy (at Hobbs Cafe:cafe:counter)" in first
+    # the model's own look_around repeats the one already made: its next step is the last
+    assert act.kind == "wait" and len(llm.requests) == 2 and "This is your last step" in user_prompt(llm, 1)
+    assert ctx.counters["react_looked_first"] == 1 and ctx.counters["react_repeats_forced"] == 1
+    assert [n.data["tool"] for n in ctx.notes if n.kind == "tool"] == ["look_around", "wait"]  # only the model's
+
+
+async def test_without_look_first_the_first_prompt_has_no_step():
+    llm = ScriptedLLM({STEP: [step("wait", {"minutes": 10})]})
+    ctx = make_ctx(llm)
+    await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert "Step 1" not in user_prompt(llm, 0) and "react_looked_first" not in ctx.counters

@@ -96,3 +96,10 @@ def test_react_per_tool_file_turns_on_that_lever_alone():
     assert on.react_per_tool_schema and not CognitionSettings().react_per_tool_schema
     levers = {"react_per_tool_schema"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_react_context_file_turns_on_the_two_react_context_levers_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "react_context.toml")))
+    levers = {"react_look_first", "react_short_addresses"}
+    assert all(getattr(on, k) for k in levers) and not any(getattr(CognitionSettings(), k) for k in levers)
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)

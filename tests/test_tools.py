@@ -148,3 +148,34 @@ def test_tokenize_folds_plurals_and_stopwords():
 
 def test_check_time():
     assert TOOLS["check_time"].run(ctx_(), {}) == "Monday February 13, 09:30"
+
+
+def _seen(address: str) -> PerceivedEvent:
+    return PerceivedEvent(subject=address, predicate="is", object="idle", description=f"{address} is idle",
+                          address=address, distance=1.0)
+
+
+def test_a_short_name_of_one_known_address_stands_for_it_only_with_the_setting():
+    with pytest.raises(ToolError, match="unknown address 'coffee machine'"):
+        TOOLS["use_object"].run(ctx_(), {"address": "coffee machine", "state": "brewing"})  # off by default
+    ctx = ctx_(react_short_addresses=True)
+    act = TOOLS["use_object"].run(ctx, {"address": " Coffee Machine", "state": "brewing"})
+    assert (act.kind, act.target) == ("use_object", "Hobbs Cafe:cafe:coffee machine")
+    assert TOOLS["move_to"].run(ctx, {"address": "library"}).target == "Oak Hill College:library"
+    assert TOOLS["move_to"].run(ctx, {"address": "Hobbs Cafe:cafe"}).target == "Hobbs Cafe:cafe"  # full: as given
+    assert ctx.counters["react_short_addresses"] == 2
+    with pytest.raises(ToolError, match="someone else's home"):  # resolved, still private
+        TOOLS["move_to"].run(ctx, {"address": "stove"})
+    with pytest.raises(ToolError, match="unknown address 'able 1'"):  # a whole name, not a piece of one
+        TOOLS["move_to"].run(ctx, {"address": "able 1"})
+
+
+def test_a_short_name_of_several_addresses_is_the_one_near_the_agent_or_refused():
+    ctx = ctx_(react_short_addresses=True)  # two beds: Klaus's and Maria's
+    with pytest.raises(ToolError, match="unknown address 'bed'"):
+        TOOLS["move_to"].run(ctx, {"address": "bed"})
+    ctx.world.seen = [_seen("Dorm:Klaus's room:bed")]
+    assert TOOLS["move_to"].run(ctx, {"address": "bed"}).target == "Dorm:Klaus's room:bed"
+    ctx.world.seen = [_seen("Dorm:Klaus's room:bed"), _seen("Dorm:Maria's room:bed")]
+    with pytest.raises(ToolError, match="unknown address 'bed'"):
+        TOOLS["move_to"].run(ctx, {"address": "bed"})

@@ -20,7 +20,8 @@ The real model is small and slow, so the loop runs only where a choice is to be 
    already in the prompt) makes the next step the last one (counted ``react_repeats_forced``); a refused
    call made twice ends the loop. Every tool call is noted (``tool``). When the model gives no valid
    answer or repeats a refused call, a fallback action is returned, noted (``fallback``) and counted
-   (``react_fallbacks``).
+   (``react_fallbacks``). With ``[mind] react_look_first`` the loop starts with look_around's answer
+   already in the prompt, no call.
 """
 
 from __future__ import annotations
@@ -242,6 +243,14 @@ def _run_tool(ctx: MindContext, step: ReActStep) -> Action | str:
         return f"Error: {exc}"
 
 
+def _looked_first(ctx: MindContext) -> list[dict[str, Any]]:
+    """``[mind] react_look_first``: the scratchpad as if the model had called look_around, without the call; its
+    own look_around is then a repeat, which makes its next step the last."""
+    ctx.count("react_looked_first")
+    seen = TOOLS["look_around"].run(ctx, {})
+    return [{"thought": "First I look around.", "tool": "look_around", "args": {}, "observation": seen}]
+
+
 def walk_back(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
     """``move_to`` the task's known place when away from it, no model call: the walk rule of :func:`choose_action`,
     and the way back after a conversation took the agent elsewhere."""
@@ -283,7 +292,7 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
             ctx.count("react_cache_hits")
             return cached
 
-    scratchpad: list[dict[str, Any]] = []
+    scratchpad = _looked_first(ctx) if ctx.settings.react_look_first else []
     max_steps = ctx.settings.react_max_steps
     forced = False  # the model repeated an observation call: the next step must act
     for i in range(max_steps):
