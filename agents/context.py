@@ -67,6 +67,9 @@ class CognitionSettings(BaseModel):
     react_per_tool_schema: bool = Field(False, description="the ReAct step's answer schema pairs each tool with its "
                                         "own arguments (false: any tool's arguments with any tool, which lets the "
                                         "server decode calls the tool refuses)")
+    max_tasks: int = Field(6, ge=3, le=6, description="tasks an hour of the schedule (or a replanned rest of it) "
+                           "is split into, at most; each task may start a ReAct loop (6: Smallville's 5-15 "
+                           "minute tasks)")
     react_look_first: bool = Field(False, description="the ReAct loop starts with what look_around would show "
                                    "(who and what is near, and in which state) already in the prompt, without a "
                                    "call (false: the model asks for it, a call of its own)")

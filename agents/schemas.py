@@ -179,8 +179,8 @@ def insights_schema(n_memories: int) -> type[Insights]:
 
 
 @lru_cache(maxsize=256)
-def decomposition_schema(addresses: tuple[str, ...]) -> type[TaskDecomposition]:
-    """``TaskDecomposition`` whose task addresses must be one of ``addresses``."""
+def decomposition_schema(addresses: tuple[str, ...], max_tasks: int = 6) -> type[TaskDecomposition]:
+    """``TaskDecomposition`` of at most ``max_tasks`` tasks whose addresses must be one of ``addresses``."""
     if not addresses:
         raise ValueError("decomposition needs at least one address")
     addr_type = Literal[addresses]  # type: ignore[valid-type]
@@ -188,7 +188,7 @@ def decomposition_schema(addresses: tuple[str, ...]) -> type[TaskDecomposition]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"TaskDecompositionAt{len(addresses)}",
         __base__=TaskDecomposition,
-        tasks=(list[task], Field(min_length=1, max_length=6)),  # type: ignore[valid-type]
+        tasks=(list[task], Field(min_length=1, max_length=max_tasks)),  # type: ignore[valid-type]
     )
 
 

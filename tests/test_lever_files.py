@@ -103,3 +103,9 @@ def test_react_context_file_turns_on_the_two_react_context_levers_alone():
     levers = {"react_look_first", "react_short_addresses"}
     assert all(getattr(on, k) for k in levers) and not any(getattr(CognitionSettings(), k) for k in levers)
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_fewer_tasks_file_sets_that_lever_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "fewer_tasks.toml")))
+    assert (on.max_tasks, CognitionSettings().max_tasks) == (3, 6)
+    assert on.model_dump(exclude={"max_tasks"}) == CognitionSettings().model_dump(exclude={"max_tasks"})

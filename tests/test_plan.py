@@ -151,3 +151,33 @@ async def test_wake_hour_outside_the_persona_rhythm_is_retried() -> None:
     schema = llm.requests[0]["response_format"]["json_schema"]["schema"]
     assert (schema["properties"]["wake_hour"]["minimum"], schema["properties"]["wake_hour"]["maximum"]) == (6, 8)
     assert llm.accounting.total.retries == 1 and llm.accounting.total.fallbacks == 0
+
+
+async def test_max_tasks_asks_for_fewer_tasks_and_the_schema_refuses_more() -> None:
+    four = {"reasoning": "", "tasks": [{"description": f"step {i}", "duration_min": 10, "address": LIBRARY}
+                                        for i in range(4)]}
+    three = {"reasoning": "", "tasks": [{"description": "read", "duration_min": 30, "address": LIBRARY},
+                                        {"description": "write", "duration_min": 30, "address": LIBRARY}]}
+    llm = ScriptedLLM({"plan_decompose": [four, three], "plan_replan": [three]}, retries=2)
+    ctx = make_ctx(llm, settings=CognitionSettings(max_tasks=3))
+    tasks = await decompose(ctx, "studying", 60)
+    assert [t.description for t in tasks] == ["read", "write"] and len(llm.requests) == 2  # 4 tasks: a retry
+    assert "Split this into 2 to 3 tasks of 5 to 30 minutes" in user_text(llm.requests[0]["messages"])
+    schema = llm.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["tasks"]["maxItems"] == 3
+    st = PlanState()
+    await plan_day(make_ctx(ScriptedLLM(town_script)), st, T0)
+    await replan(ctx, st, T0, event="rain", new_activity="read at home")
+    assert "as at most 3 tasks, starting with" in user_text(llm.requests[-1]["messages"])
+
+
+async def test_by_default_a_block_is_split_into_up_to_six_tasks_as_before() -> None:
+    llm = ScriptedLLM(town_script)
+    ctx = make_ctx(llm)
+    await decompose(ctx, "studying", 60)
+    assert "Split this into 2 to 6 tasks of 5 to 30 minutes" in user_text(llm.requests[0]["messages"])
+    assert llm.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["tasks"]["maxItems"] == 6
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    await replan(ctx, st, T0, event="rain", new_activity="read at home")
+    assert "as tasks of 5 to 15 minutes, starting with" in user_text(llm.requests[-1]["messages"])

@@ -32,8 +32,8 @@ from agents.schemas import daily_plan_schema, decomposition_schema, schedule_sch
 DAILY, SCHEDULE, DECOMPOSE, REPLAN = "plan_daily", "plan_schedule", "plan_decompose", "plan_replan"
 register_step(DAILY, {"memories", "reasoning"})
 register_step(SCHEDULE, {"plan_items", "wake_hour", "bed_hour", "reasoning"})
-register_step(DECOMPOSE, {"activity", "minutes", "places", "reasoning"})
-register_step(REPLAN, {"activity", "event", "new_activity", "minutes", "places", "reasoning"})
+register_step(DECOMPOSE, {"activity", "minutes", "places", "reasoning", "max_tasks"})
+register_step(REPLAN, {"activity", "event", "new_activity", "minutes", "places", "reasoning", "max_tasks"})
 
 #: at most this many minutes of a block are decomposed at once
 CHUNK_MIN = 60
@@ -264,7 +264,8 @@ async def decompose(ctx: MindContext, activity: str, minutes: int) -> list[Plann
         ctx,
         DECOMPOSE,
         fallback=fallback,
-        schema=decomposition_schema(tuple(sorted(places))),
+        schema=decomposition_schema(tuple(sorted(places)), ctx.settings.max_tasks),
+        max_tasks=ctx.settings.max_tasks,
         activity=activity,
         minutes=minutes,
         places=_place_lines(ctx, places, activity),
@@ -316,7 +317,8 @@ async def replan(ctx: MindContext, state: PlanState, now: datetime, *, event: st
         ctx,
         REPLAN,
         fallback=fallback,
-        schema=decomposition_schema(tuple(sorted(places))),
+        schema=decomposition_schema(tuple(sorted(places)), ctx.settings.max_tasks),
+        max_tasks=ctx.settings.max_tasks,
         activity=block.activity,
         event=event,
         new_activity=new_activity,
