@@ -196,3 +196,33 @@ def test_town_eval_prints_one_line_per_rated_condition_and_the_paper_only_when_a
     assert lines[-1] == PAPER_NOTE
     assert PAPER_NOTE not in eval_summary_lines({**result, "ablations": []})
     assert any(ln.startswith("after: believability") for ln in summary_lines(compare(evals["before"], evals["after"])))
+
+
+def test_calls_by_step_are_summed_over_the_runs_and_shown_before_and_after(evals, tmp_path):
+    from town.world.events import read_events
+    arm = evals["before_result"]["arms"]["A"]
+    steps: dict[str, int] = {}
+    for seed in ("0", "1"):
+        for e in read_events(evals["before"] / "A" / f"seed-{seed}" / "events.jsonl"):
+            if e.type == "llm_call":
+                steps[e.data.step] = steps.get(e.data.step, 0) + 1
+    assert {k: v["calls"] for k, v in arm["calls_by_step"].items()} == steps and steps
+    assert list(arm["calls_by_step"].values()) == sorted(arm["calls_by_step"].values(), key=lambda f: -f["calls"])
+    result = compare(evals["before"], evals["after"])
+    assert {r["step"]: r["before"]["calls"] for r in result["steps"]} == steps
+    md = render(result, tmp_path / "c.md", "md").read_text()
+    first = result["steps"][0]
+    assert f"| {first['step']} | {first['before']['calls']} | {first['after']['calls']} |" in md
+    from town.app.eval.report import render as render_eval
+    (tmp_path / "e").mkdir()
+    for fmt in ("md", "html"):
+        text = render_eval(evals["before_result"], tmp_path / "e", fmt).read_text()
+        assert "LLM calls by step, the 2 runs of an arm together" in text and first["step"] in text
+    # an eval kept before the figures were recorded compares without the table
+    old = tmp_path / "old"
+    shutil.copytree(evals["before"], old)
+    data = json.loads((old / "eval.json").read_text())
+    del data["arms"]["A"]["calls_by_step"]
+    (old / "eval.json").write_text(json.dumps(data))
+    assert compare(old, evals["after"])["steps"] == []
+    assert "LLM calls by step" not in render(compare(old, evals["after"]), tmp_path / "o.md", "md").read_text()

@@ -120,6 +120,8 @@ def test_cost_per_agent_per_game_day_with_retries_and_fallbacks_by_step():
     assert c["calls_per_agent_day"] == 2 and c["prompt_tokens_per_agent_day"] == 400
     assert c["completion_tokens_per_agent_day"] == 40
     assert c["retries_by_step"] == {"plan_daily": 1} and c["fallbacks_by_step"] == {"act_react": 1}
+    assert c["calls_by_step"] == {"act_react": {"calls": 1, "prompt_tokens": 300, "completion_tokens": 30},
+                                  "plan_daily": {"calls": 1, "prompt_tokens": 100, "completion_tokens": 10}}
 
 
 def test_run_metrics_reads_the_probe_and_names_per_fact_metrics():

@@ -39,6 +39,7 @@ class _Ablation(BaseModel):
 
 class _ArmResult(BaseModel):
     per_seed: dict[str, dict[str, float | None]]
+    calls_by_step: dict[str, dict[str, int]] | None = None  # absent in evals made before it was recorded
 
 
 class _EvalFile(BaseModel):
@@ -142,7 +143,18 @@ def compare(before: Path, after: Path, arm: str = "A") -> dict[str, Any]:
                          "only_here": [n for n in names[side] if n not in names[SIDES[1 - i]]]}
                   for i, (side, folder) in enumerate(zip(SIDES, (before, after), strict=True))},
         "rows": rows,
+        "steps": step_rows(b_res.arms[arm].calls_by_step, a_res.arms[arm].calls_by_step),
     }
+
+
+def step_rows(before: dict[str, dict[str, int]] | None, after: dict[str, dict[str, int]] | None) -> list[dict[str, Any]]:
+    """Each step's calls and tokens over all runs, before and after, most calls after first; [] when either eval
+    did not record them."""
+    if before is None or after is None:
+        return []
+    none = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    steps = sorted(set(before) | set(after), key=lambda k: (-after.get(k, none)["calls"], -before.get(k, none)["calls"], k))
+    return [{"step": k, "before": before.get(k, none), "after": after.get(k, none)} for k in steps]
 
 
 def table(result: dict[str, Any]) -> Table:

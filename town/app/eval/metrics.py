@@ -259,13 +259,19 @@ def hallucination_rate(rows: Sequence[dict[str, Any]]) -> float | None:
 
 
 def cost(events: Sequence[Event], n_agents: int, game_days: float) -> dict[str, Any]:
-    """LLM calls and tokens per agent per game day, retries and fallbacks (total and by step)."""
+    """LLM calls and tokens per agent per game day, retries and fallbacks (total and by step), and each step's
+    calls and tokens in the run (``calls_by_step``)."""
     calls = [cast(et.LLMCall, ev.data) for ev in events if ev.type == "llm_call"]
     per = max(n_agents, 1) * max(game_days, 1e-9)
     retries: dict[str, int] = defaultdict(int)
     falls: dict[str, int] = defaultdict(int)
+    by_step: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
     for c in calls:
         retries[c.step or "?"] += max(0, (1 if c.attempts is None else c.attempts) - 1)
+        step = by_step[c.step or "?"]
+        step["calls"] += 1
+        step["prompt_tokens"] += c.prompt_tokens
+        step["completion_tokens"] += c.completion_tokens
     for ev in events:
         if ev.type == "fallback":
             falls[cast(et.FallbackNote, ev.data).step or "?"] += 1
@@ -277,6 +283,7 @@ def cost(events: Sequence[Event], n_agents: int, game_days: float) -> dict[str, 
         "fallbacks": sum(falls.values()),
         "retries_by_step": dict(sorted((k, v) for k, v in retries.items() if v)),
         "fallbacks_by_step": dict(sorted(falls.items())),
+        "calls_by_step": dict(sorted(by_step.items())),
     }
 
 
@@ -336,4 +343,5 @@ def run_metrics(events: Sequence[Event], probe: dict[str, Any], wall_s: float | 
     server = run_server_time(events, values["wall_s"])  # None each where the server gave no figures
     values["server_busy_share"], values["prefix_cache_hit_rate"] = server.busy_share, server.cache_hit_rate
     return {"values": values, "curves": curves, "retries_by_step": money["retries_by_step"],
-            "fallbacks_by_step": money["fallbacks_by_step"], "game_minutes": (end - start) / timedelta(minutes=1)}
+            "fallbacks_by_step": money["fallbacks_by_step"], "calls_by_step": money["calls_by_step"],
+            "game_minutes": (end - start) / timedelta(minutes=1)}

@@ -49,6 +49,17 @@ def _mean_curve(curves: list[list[tuple[float, int]]]) -> list[tuple[float, floa
     return [(float(curves[0][i][0]), float(counts[:, i].mean())) for i in range(n)]
 
 
+def calls_by_step(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Each step's calls and tokens summed over the runs, most calls first."""
+    total: dict[str, dict[str, int]] = {}
+    for run in runs:
+        for step, figures in run.items():
+            into = total.setdefault(step, dict.fromkeys(figures, 0))
+            for k, v in figures.items():
+                into[k] += v
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1]["calls"], kv[0])))
+
+
 def summarise(out: Path, spec: EvalSpec) -> dict[str, Any]:
     """Everything the reports show; also written to ``OUT/eval.json``."""
     runs = {arm: {s: load_run(run_dir(out, arm, s)) for s in spec.seeds} for arm in spec.arms}
@@ -62,6 +73,7 @@ def summarise(out: Path, spec: EvalSpec) -> dict[str, Any]:
             "curves": {f: _mean_curve([per[s]["curves"][f] for s in spec.seeds if f in per[s]["curves"]]) for f in facts},
             "retries_by_step": {str(s): per[s]["retries_by_step"] for s in spec.seeds},
             "fallbacks_by_step": {str(s): per[s]["fallbacks_by_step"] for s in spec.seeds},
+            "calls_by_step": calls_by_step([per[s]["calls_by_step"] for s in spec.seeds]),
         }
     compare: dict[str, Any] = {}
     if len(spec.arms) == 2:
