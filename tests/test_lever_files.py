@@ -112,7 +112,8 @@ def test_fewer_tasks_file_sets_that_lever_alone():
 
 
 def test_no_reasoning_and_ignore_cooldown_files_each_set_one_lever_alone():
-    for name, key, value in (("no_reasoning.toml", "reasoning", False), ("ignore_cooldown.toml", "ignore_cooldown_min", 30)):
+    for name, key, value in (("no_reasoning.toml", "reasoning", False),
+                             ("ignore_cooldown.toml", "ignore_cooldown_min", 30)):
         on = arm_settings(Arm(settings=str(DOCS / name)))
         assert getattr(on, key) == value != getattr(CognitionSettings(), key)
         assert on.model_dump(exclude={key}) == CognitionSettings().model_dump(exclude={key})

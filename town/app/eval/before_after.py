@@ -147,13 +147,17 @@ def compare(before: Path, after: Path, arm: str = "A") -> dict[str, Any]:
     }
 
 
-def step_rows(before: dict[str, dict[str, int]] | None, after: dict[str, dict[str, int]] | None) -> list[dict[str, Any]]:
+StepFigures = dict[str, dict[str, int]]
+
+
+def step_rows(before: StepFigures | None, after: StepFigures | None) -> list[dict[str, Any]]:
     """Each step's calls and tokens over all runs, before and after, most calls after first; [] when either eval
     did not record them."""
     if before is None or after is None:
         return []
     none = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-    steps = sorted(set(before) | set(after), key=lambda k: (-after.get(k, none)["calls"], -before.get(k, none)["calls"], k))
+    steps = sorted(set(before) | set(after),
+                   key=lambda k: (-after.get(k, none)["calls"], -before.get(k, none)["calls"], k))
     return [{"step": k, "before": before.get(k, none), "after": after.get(k, none)} for k in steps]
 
 
