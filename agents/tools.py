@@ -128,8 +128,7 @@ def _place_to_enter(ctx: MindContext, address: str) -> tuple[str, PlaceInfo]:
     With ``[mind] react_short_addresses`` a short name that ends one known address stands for it."""
     place = ctx.world.place(address)
     if place is None and ctx.settings.react_short_addresses:
-        full = _by_short_name(ctx, address)
-        place = ctx.world.place(full) if full else None
+        place = _by_short_name(ctx, address)
         if place is not None:
             ctx.count("react_short_addresses")
             address = place.address
@@ -144,16 +143,16 @@ def _arena(address: str) -> str:
     return ":".join(address.lower().split(":")[:2])
 
 
-def _by_short_name(ctx: MindContext, name: str) -> str | None:
-    """The one known address that ``name`` ends ('cafe table 1' for 'Hobbs Cafe:cafe:cafe table 1'); of several,
-    the one in an arena where the agent sees something now; None when none or more than one fit."""
+def _by_short_name(ctx: MindContext, name: str) -> PlaceInfo | None:
+    """The one known place whose address ``name`` ends ('cafe table 1' for 'Hobbs Cafe:cafe:cafe table 1'); of
+    several, the one in an arena where the agent sees something now; None when none or more than one fit."""
     tail = ":" + name.strip().lower()
     if tail == ":":
         return None
-    hits = [p.address for p in ctx.world.places() if p.address.lower().endswith(tail)]
+    hits = [p for p in ctx.world.places() if p.address.lower().endswith(tail)]
     if len(hits) > 1:
         near = {_arena(e.address) for e in ctx.world.look_around(ctx.name)}
-        hits = [h for h in hits if _arena(h) in near]
+        hits = [h for h in hits if _arena(h.address) in near]
     return hits[0] if len(hits) == 1 else None
 
 

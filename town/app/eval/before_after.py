@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.table import Table
 
-from town.app.eval.metrics import metric_info
+from town.app.eval.metrics import metric_info, no_step_figures
 from town.app.eval.report import PAPER_NOTE, ablation_lines, environment, fmt_number
 from town.app.eval.runner import SPEC_FILE, EvalSpec
 from town.app.eval.stats import bootstrap_ci, paired_difference, verdict
@@ -155,7 +155,7 @@ def step_rows(before: StepFigures | None, after: StepFigures | None) -> list[dic
     did not record them."""
     if before is None or after is None:
         return []
-    none = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    none = no_step_figures()
     steps = sorted(set(before) | set(after),
                    key=lambda k: (-after.get(k, none)["calls"], -before.get(k, none)["calls"], k))
     return [{"step": k, "before": before.get(k, none), "after": after.get(k, none)} for k in steps]

@@ -258,6 +258,15 @@ def hallucination_rate(rows: Sequence[dict[str, Any]]) -> float | None:
     return sum(1 for r in judged if not r["supported"]) / len(judged) if judged else None
 
 
+#: what ``calls_by_step`` counts for each step
+STEP_FIGURES = ("calls", "prompt_tokens", "completion_tokens")
+
+
+def no_step_figures() -> dict[str, int]:
+    """A step's figures before its first call."""
+    return dict.fromkeys(STEP_FIGURES, 0)
+
+
 def cost(events: Sequence[Event], n_agents: int, game_days: float) -> dict[str, Any]:
     """LLM calls and tokens per agent per game day, retries and fallbacks (total and by step), and each step's
     calls and tokens in the run (``calls_by_step``)."""
@@ -265,7 +274,7 @@ def cost(events: Sequence[Event], n_agents: int, game_days: float) -> dict[str, 
     per = max(n_agents, 1) * max(game_days, 1e-9)
     retries: dict[str, int] = defaultdict(int)
     falls: dict[str, int] = defaultdict(int)
-    by_step: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
+    by_step: dict[str, dict[str, int]] = defaultdict(no_step_figures)
     for c in calls:
         retries[c.step or "?"] += max(0, (1 if c.attempts is None else c.attempts) - 1)
         step = by_step[c.step or "?"]

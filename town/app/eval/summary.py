@@ -11,7 +11,7 @@ import numpy as np
 
 from town.app import checkpoint as ckpt
 from town.app.eval.ablation import ABLATION_FILE
-from town.app.eval.metrics import CATALOGUE, metric_info, run_metrics
+from town.app.eval.metrics import CATALOGUE, metric_info, no_step_figures, run_metrics
 from town.app.eval.probe import PROBE_FILE
 from town.app.eval.runner import WALL_FILE, EvalSpec, run_dir
 from town.app.eval.stats import bootstrap_ci, paired_difference, verdict
@@ -54,7 +54,7 @@ def calls_by_step(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, 
     total: dict[str, dict[str, int]] = {}
     for run in runs:
         for step, figures in run.items():
-            into = total.setdefault(step, dict.fromkeys(figures, 0))
+            into = total.setdefault(step, no_step_figures())
             for k, v in figures.items():
                 into[k] += v
     return dict(sorted(total.items(), key=lambda kv: (-kv[1]["calls"], kv[0])))
