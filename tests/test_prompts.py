@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,39 @@ async def test_ask_rejects_a_schema_that_is_not_the_templates() -> None:
     ctx = make_ctx(ScriptedLLM({}))
     with pytest.raises(TypeError, match="is not a DailyPlan"):
         await ask(ctx, "plan_daily", fallback=None, schema=FocalQuestions, memories=[])
+
+
+def _longest_json(schema: dict, defs: dict) -> int:
+    """Characters of the longest answer a JSON schema admits (strings at maxLength, lists at maxItems)."""
+    if "$ref" in schema:
+        return _longest_json(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in schema:
+        return max(_longest_json(s, defs) for s in schema["anyOf"])
+    if "const" in schema or "enum" in schema:
+        return max(len(json.dumps(v)) for v in schema.get("enum", [schema.get("const")]))
+    kind = schema.get("type")
+    if kind == "string":
+        return schema["maxLength"] + 2
+    if kind == "array":
+        return 2 + schema["maxItems"] * (_longest_json(schema["items"], defs) + 2)
+    if kind == "object" or "properties" in schema:
+        return 2 + sum(len(k) + 6 + _longest_json(v, defs) for k, v in schema.get("properties", {}).items())
+    return 5  # a number, a boolean, null
+
+
+@pytest.mark.parametrize("step, schema", [
+    ("act_react", "ActStep"), ("act_react", "ToolActStep"), ("act_react", "FinalActStep"),
+    ("converse_summary", "ChatDigest"),
+])
+def test_the_longest_answer_the_schema_admits_fits_the_steps_token_budget(step: str, schema: str) -> None:
+    # the server's grammar lets every string run to its maxLength (a ReAct talk_to answer with a long thought and
+    # opening line was cut at 120 tokens in an eval, three times, then a fallback); at ~3 characters a token
+    # plus the JSON around it, a shorter budget cuts the answer before its closing brace: a retry, then a fallback
+    from agents.steps import act, converse
+
+    model = getattr(act, schema, None) or getattr(converse, schema)
+    js = model.model_json_schema()
+    assert library().get(step).max_tokens >= _longest_json(js, js.get("$defs", {})) // 3 + 15
 
 
 def test_a_conversation_line_of_the_longest_allowed_text_fits_its_token_budget() -> None:
