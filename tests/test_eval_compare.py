@@ -226,3 +226,30 @@ def test_calls_by_step_are_summed_over_the_runs_and_shown_before_and_after(evals
     (old / "eval.json").write_text(json.dumps(data))
     assert compare(old, evals["after"])["steps"] == []
     assert "LLM calls by step" not in render(compare(old, evals["after"]), tmp_path / "o.md", "md").read_text()
+
+
+def test_verdicts_that_hold_against_both_kept_defaults_are_listed(tmp_path):
+    """The talk levers against the kept default and its A/A: of the verdicts against 749b642 (longer, more
+    parroting, and four more worse rows), only the two the A/A repeats hold against every baseline."""
+    res = _town("eval-compare", str(KEPT / "importance-rules-gists-749b642"), str(KEPT / "talk-levers-ac28696"),
+                "--also", str(KEPT / "default-aa-dd4104c"), "--out", str(tmp_path / "c.md"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.replace("\n", " ")
+    assert "after is worse on LLM fallbacks: +3.80" in out  # a verdict against the first baseline only
+    report = (tmp_path / "c.md").read_text()
+    held = report.split("## Verdicts that hold against every baseline", 1)[1].split("## Metrics", 1)[0]
+    assert [ln.split(" against")[0] for ln in held.splitlines() if ln.startswith("- ")] == [
+        "- after is better on conversation length", "- after is worse on repeated or parroted lines"]
+    assert "+1.05 [0.85, 1.23]; +1.07 [0.48, 1.54]" in held
+
+
+def test_a_baseline_that_cannot_be_paired_is_refused_before_any_report(evals, tmp_path):
+    before, after = _copies(evals, tmp_path)
+    other = tmp_path / "other"
+    shutil.copytree(evals["before"], other)
+    _edit_spec(other, seeds=[0])
+    kept = _snapshot(tmp_path)
+    res = _town("eval-compare", str(before), str(after), "--also", str(other), cwd=tmp_path)
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and "field seeds is" in lines[0], lines
+    assert _snapshot(tmp_path) == kept

@@ -94,6 +94,9 @@ def eval_compare_cmd(
     arm: Annotated[str, typer.Option(help="which arm of each eval to compare")] = "A",
     fmt: Annotated[Literal["md", "html"], typer.Option("--format", help="report format")] = "md",
     out: Annotated[Optional[Path], typer.Option(help="report file (default: AFTER/compare-<BEFORE name>.md|html)")] = None,
+    also: Annotated[Optional[list[Path]], typer.Option(
+        help="another eval of the unchanged code (an A/A), same seeds; lists the verdicts that hold against every "
+             "baseline (repeatable)")] = None,
 ) -> None:
     """Two `town eval` folders before and after a code change: each metric's means and the paired difference."""
     from rich.console import Console
@@ -103,6 +106,8 @@ def eval_compare_cmd(
 
     try:
         result = before_after.compare(before, after, arm)
+        if also:
+            result = before_after.add_baselines(result, [before_after.compare(b, after, arm) for b in also])
         path = before_after.render(result, out or before_after.default_report(before, after, fmt), fmt)
     except town_app.UserError as exc:  # both folders are checked before the report is written
         _fail(str(exc))

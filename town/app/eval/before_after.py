@@ -147,6 +147,30 @@ def compare(before: Path, after: Path, arm: str = "A") -> dict[str, Any]:
     }
 
 
+def direction(row: dict[str, Any]) -> int:
+    """+1 when after is better on the row at 95%, -1 when worse, 0 for no detectable change (or no better side)."""
+    d = row["diff"]
+    if row["better"] == 0 or None in (d["mean"], d["lo"], d["hi"]) or d["lo"] <= 0 <= d["hi"]:
+        return 0
+    return 1 if (d["mean"] > 0) == (row["better"] > 0) else -1
+
+
+def add_baselines(result: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """``result`` with ``holds``: the verdicts of ``result`` (after against before) that ``others`` (the same
+    after against more evals of the unchanged code, an A/A) all repeat in the same direction."""
+    found = [{row["name"]: row for row in other["rows"]} for other in others]
+    holds = []
+    for row in result["rows"]:
+        same = [f[row["name"]] for f in found if row["name"] in f]
+        way = direction(row)
+        if way and len(same) == len(found) and all(direction(r) == way for r in same):
+            diffs = "; ".join(difference(r["diff"], r["unit"]) for r in [row, *same])
+            word = "better" if way > 0 else "worse"
+            holds.append(f"after is {word} on {row['label']} against every baseline: {diffs}")
+    baselines = [result["sides"]["before"]["folder"], *(o["sides"]["before"]["folder"] for o in others)]
+    return {**result, "baselines": baselines, "holds": holds}
+
+
 StepFigures = dict[str, dict[str, int]]
 
 
@@ -177,6 +201,9 @@ def table(result: dict[str, Any]) -> Table:
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """What the command prints under the table: every verdict, then each side's ablation ratings."""
     lines = [row["verdict"] for row in result["rows"]]
+    if "holds" in result:
+        lines.append(f"against every baseline ({', '.join(result['baselines'])}):")
+        lines += [f"  {line}" for line in result["holds"]] or ["  no verdict holds against every baseline"]
     ablations = [(side, ab) for side, s in result["sides"].items() for ab in s["ablations"]]
     for side, ab in ablations:
         lines += [line if line.startswith(" ") else f"{side}: {line}" for line in ablation_lines(ab)]
@@ -201,4 +228,4 @@ def default_report(before: Path, after: Path, fmt: str) -> Path:
     return after / f"compare-{before.resolve().name}.{fmt}"
 
 
-__all__ = ["compare", "default_report", "render", "summary_lines", "table"]
+__all__ = ["add_baselines", "compare", "direction", "default_report", "render", "summary_lines", "table"]
