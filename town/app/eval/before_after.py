@@ -15,7 +15,7 @@ from rich.table import Table
 from town.app.eval.metrics import metric_info, no_step_figures
 from town.app.eval.report import PAPER_NOTE, ablation_lines, environment, fmt_number
 from town.app.eval.runner import SPEC_FILE, EvalSpec
-from town.app.eval.stats import bootstrap_ci, paired_difference, verdict
+from town.app.eval.stats import bootstrap_ci, direction, paired_difference, verdict
 from town.app.eval.summary import EVAL_FILE, metric_names
 from town.app.session import UserError
 
@@ -134,7 +134,8 @@ def compare(before: Path, after: Path, arm: str = "A") -> dict[str, Any]:
         info = metric_info(name)
         rows.append({"name": name, "label": info.label, "unit": info.unit, "better": info.better,
                      **{side: asdict(bootstrap_ci(vals[side])) for side in SIDES},
-                     "diff": asdict(diff), "verdict": verdict(name, diff, side="after")})
+                     "diff": asdict(diff), "verdict": verdict(name, diff, side="after"),
+                     "direction": direction(diff, info.better)})
     specs, results = {"before": b_spec, "after": a_spec}, {"before": b_res, "after": a_res}
     return {
         "arm": arm, "scenario": b_spec.scenario, "hours": b_spec.hours, "seeds": b_spec.seeds,
@@ -147,14 +148,6 @@ def compare(before: Path, after: Path, arm: str = "A") -> dict[str, Any]:
     }
 
 
-def direction(row: dict[str, Any]) -> int:
-    """+1 when after is better on the row at 95%, -1 when worse, 0 for no detectable change (or no better side)."""
-    d = row["diff"]
-    if row["better"] == 0 or None in (d["mean"], d["lo"], d["hi"]) or d["lo"] <= 0 <= d["hi"]:
-        return 0
-    return 1 if (d["mean"] > 0) == (row["better"] > 0) else -1
-
-
 def add_baselines(result: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
     """``result`` with ``holds``: the verdicts of ``result`` (after against before) that ``others`` (the same
     after against more evals of the unchanged code, an A/A) all repeat in the same direction."""
@@ -162,8 +155,8 @@ def add_baselines(result: dict[str, Any], others: list[dict[str, Any]]) -> dict[
     holds = []
     for row in result["rows"]:
         same = [f[row["name"]] for f in found if row["name"] in f]
-        way = direction(row)
-        if way and len(same) == len(found) and all(direction(r) == way for r in same):
+        way = row["direction"]
+        if way and len(same) == len(found) and all(r["direction"] == way for r in same):
             diffs = "; ".join(difference(r["diff"], r["unit"]) for r in [row, *same])
             word = "better" if way > 0 else "worse"
             holds.append(f"after is {word} on {row['label']} against every baseline: {diffs}")
@@ -228,4 +221,4 @@ def default_report(before: Path, after: Path, fmt: str) -> Path:
     return after / f"compare-{before.resolve().name}.{fmt}"
 
 
-__all__ = ["add_baselines", "compare", "direction", "default_report", "render", "summary_lines", "table"]
+__all__ = ["add_baselines", "compare", "default_report", "render", "summary_lines", "table"]

@@ -64,6 +64,14 @@ def _bound(v: float, unit: str) -> str:
     return f"{v * 100:.1f}" if unit == "share" else (f"{v:.2f}" if abs(v) < 100 else f"{v:,.0f}")
 
 
+def direction(diff: Estimate, better: int) -> int:
+    """+1 when a difference is better at 95% (its interval excludes 0 on the metric's better side), -1 when worse,
+    0 otherwise (no detectable change, no interval, or a metric with no better side)."""
+    if better == 0 or diff.mean is None or diff.lo is None or diff.hi is None or diff.lo <= 0 <= diff.hi:
+        return 0
+    return 1 if (diff.mean > 0) == (better > 0) else -1
+
+
 def verdict(name: str, diff: Estimate, *, side: str = "B") -> str:
     """A plain sentence about ``side`` (B of an A/B, or "after" of a before/after) against the other on one
     metric, e.g. "B is better on information spread: +0.80 agents [0.20, 1.40]"."""
@@ -75,11 +83,9 @@ def verdict(name: str, diff: Estimate, *, side: str = "B") -> str:
     interval = f"{_num(diff.mean, info.unit)} [{_bound(diff.lo, info.unit)}, {_bound(diff.hi, info.unit)}]"
     if diff.lo <= 0 <= diff.hi:
         return f"no detectable change in {info.label} ({interval})"
-    up = diff.mean > 0
     if info.better == 0:
-        return f"{side} is {'higher' if up else 'lower'} on {info.label}: {interval}"
-    word = "better" if (up and info.better > 0) or (not up and info.better < 0) else "worse"
-    return f"{side} is {word} on {info.label}: {interval}"
+        return f"{side} is {'higher' if diff.mean > 0 else 'lower'} on {info.label}: {interval}"
+    return f"{side} is {'better' if direction(diff, info.better) > 0 else 'worse'} on {info.label}: {interval}"
 
 
 # -- Bradley-Terry ---------------------------------------------------------------------------
