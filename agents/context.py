@@ -76,6 +76,9 @@ class CognitionSettings(BaseModel):
     react_short_addresses: bool = Field(False, description="move_to and use_object given a short name that ends "
                                         "exactly one known address ('cafe table 1'), or exactly one near the agent, "
                                         "use that address (false: refused as unknown, the closest ones named)")
+    shared_digest: bool = Field(False, description="a conversation that ended is summarised in one call for both "
+                                "people (what was said, the events mentioned, how each now feels), not once "
+                                "each from their own point of view (false: one call per person)")
     reasoning: bool = Field(True, description="planning, reaction and reflection answers open with a short "
                             "reasoning sentence (false: not asked for, fewer generated tokens)")
     wake_hour_default: int = 7
@@ -108,6 +111,7 @@ class MindContext:
     rng: random.Random
     notes: list[Note] = field(default_factory=list)
     plan_cache: dict[str, Any] = field(default_factory=dict)  # shared across agents when the mind runtime passes one
+    digests: dict[str, Any] = field(default_factory=dict)  # conversation digests in flight, shared like plan_cache
     counters: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -54,6 +54,7 @@ class MindRuntime:
         self.settings = settings
         self.seed = seed
         self.plan_cache: dict[str, Any] = {}
+        self.digests: dict[str, Any] = {}
         self.minds: dict[str, AgentMind] = {}
         self._owns_llm = owns_llm
 
@@ -124,6 +125,7 @@ class MindRuntime:
                 settings=self.settings,
                 rng=random.Random(f"{self.seed}:{persona.name}"),
                 plan_cache=self.plan_cache,
+                digests=self.digests,
             )
             mind = AgentMind(ctx)
             if stream.count() == 0 and persona.seed_memories:

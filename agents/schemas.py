@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 
 Line = Annotated[str, Field(min_length=1, max_length=120)]
@@ -103,6 +103,29 @@ class ConversationSummary(_Answer):
     relationship: str = Field(default="", max_length=160, description="how I now feel about them")
 
 
+class Feeling(_Answer):
+    person: str = Field(min_length=1, max_length=60)
+    feeling: str = Field(min_length=1, max_length=120, description="how this person now feels about the others")
+
+
+class ConversationDigest(_Answer):
+    """One conversation told once for everyone in it ([mind] shared_digest): what was said, the events,
+    plans and invitations mentioned, how each person now feels, and how much it matters."""
+
+    summary: str = Field(min_length=1, max_length=300)
+    events: list[Annotated[str, Field(min_length=1, max_length=160)]] = Field(default_factory=list, max_length=3)
+    feelings: list[Feeling] = Field(default_factory=list, max_length=4)
+    importance: int = Field(ge=1, le=10)
+
+    @field_validator("feelings")
+    @classmethod
+    def _one_each(cls, feelings: list[Feeling]) -> list[Feeling]:
+        people = [f.person for f in feelings]
+        if len(set(people)) != len(people):
+            raise ValueError(f"one feeling per person, got {people}")
+        return feelings
+
+
 class ReActStep(_Answer):
     thought: str = Field(max_length=200)
     tool: str = Field(min_length=1, max_length=40)
@@ -140,6 +163,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         Reaction,
         Utterance,
         ConversationSummary,
+        ConversationDigest,
         ReActStep,
         InterviewAnswer,
         Judgement,
@@ -219,6 +243,20 @@ def schedule_schema(wake_hour: int, bed_hour: int) -> type[HourlySchedule]:
         f"HourlySchedule{wake_hour}to{bed_hour}",
         __base__=HourlySchedule,
         blocks=(list[block], Field(min_length=1, max_length=10)),  # type: ignore[valid-type]
+    )
+
+
+@lru_cache(maxsize=64)
+def digest_schema(participants: tuple[str, ...]) -> type[ConversationDigest]:
+    """``ConversationDigest`` whose feelings name only ``participants``, at most one each."""
+    if len(participants) < 2 or len(set(participants)) != len(participants):
+        raise ValueError(f"a conversation needs two or more different people, got {participants}")
+    person = Literal[participants]  # type: ignore[valid-type]
+    feeling = create_model(f"FeelingOf{len(participants)}", __base__=Feeling, person=(person, ...))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"ConversationDigestOf{len(participants)}",
+        __base__=ConversationDigest,
+        feelings=(list[feeling], Field(default_factory=list, max_length=len(participants))),  # type: ignore[valid-type]
     )
 
 

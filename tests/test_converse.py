@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -205,6 +206,58 @@ async def test_summary_fallback_still_carries_what_the_partner_said():
     summary = [r for r in ctx.memory.records.values() if r.kind == "thought"][0]
     assert "Valentine's Day party at Hobbs Cafe" in summary.text and "Sounds fun" not in summary.text
     assert llm.accounting.total.fallbacks == 1
+
+
+def _pair(llm: ScriptedLLM):
+    """Klaus's and Isabella's contexts with shared_digest on, sharing the runtime's digests as minds do."""
+    mine, hers = (make_ctx(llm, name=who, shared_digest=True) for who in (ME, HER))
+    hers.digests = mine.digests
+    return mine, hers
+
+
+async def test_shared_digest_one_call_for_both_each_with_their_feeling():
+    digest = {"summary": "Isabella invited Klaus to her Valentine's Day party at Hobbs Cafe on Feb 14 at 5pm.",
+              "events": ["Valentine's Day party at Hobbs Cafe, February 14, 5pm"],
+              "feelings": [{"person": ME, "feeling": "glad to be asked"}, {"person": HER, "feeling": "hopeful"}],
+              "importance": 6}
+    llm = ScriptedLLM({"converse_digest": [digest]}, delay_s=0.01)
+    mine, hers = _pair(llm)
+    c = conv((ME, "Hi Isabella!"), (HER, PARTY), (ME, "I'll be there."))
+    await asyncio.gather(summarize_and_store(mine, c), summarize_and_store(hers, c))
+    assert len(llm.requests) == 1 and mine.digests == {}
+    system, user = (m["content"] for m in llm.requests[0]["messages"])
+    assert "You are" not in system and f"{HER}: <<<{PARTY}>>>" in user and f"{HER} and {ME} just talked" in user
+    assert llm.requests[0]["response_format"]["json_schema"]["schema"]["$defs"]["FeelingOf2"]["properties"][
+        "person"]["enum"] == [HER, ME]
+    assert mine.counters.get("digest_shared", 0) + hers.counters.get("digest_shared", 0) == 1
+    for ctx, partner, feeling in ((mine, HER, "glad to be asked"), (hers, ME, "hopeful")):
+        texts = [r.text for r in ctx.memory.records.values() if r.kind == "thought"]
+        assert digest["summary"] in texts and f"How I feel about {partner}: {feeling}" in texts, texts
+        assert f"{partner} told me: Valentine's Day party at Hobbs Cafe, February 14, 5pm" in texts
+        assert last_chat(ctx, partner) == c.lines[-1].time
+
+
+async def test_shared_digest_naming_a_stranger_is_retried_and_a_failed_one_falls_back_for_each():
+    stranger = {"summary": "They talked.", "feelings": [{"person": "Maria Lopez", "feeling": "?"}], "importance": 3}
+    fixed = {**stranger, "feelings": [{"person": HER, "feeling": "curious"}]}
+    llm = ScriptedLLM({"converse_digest": [stranger, fixed]})
+    mine, hers = _pair(llm)
+    c = conv((HER, PARTY), (ME, "Sounds fun."))
+    await summarize_and_store(mine, c)
+    await summarize_and_store(hers, c)
+    assert len(llm.requests) == 2 and llm.accounting.total.retries == 1
+    assert [r.text for r in mine.memory.records.values() if r.text.startswith("How I feel")] == []
+    assert f"How I feel about {ME}: curious" in [r.text for r in hers.memory.records.values()]
+
+    llm = ScriptedLLM({"converse_digest": ["x", "y", "z"]})
+    mine, hers = _pair(llm)
+    await asyncio.gather(summarize_and_store(mine, c), summarize_and_store(hers, c))
+    assert len(llm.requests) == 3 and llm.accounting.total.fallbacks == 1
+    mine_summary = [r for r in mine.memory.records.values() if r.kind == "thought"][0].text
+    hers_summary = [r for r in hers.memory.records.values() if r.kind == "thought"][0].text
+    assert "Valentine's Day party" in mine_summary and hers_summary == f"I talked with {ME}. They said: Sounds fun."
+    assert [n.data["step"] for ctx in (mine, hers) for n in ctx.notes if n.kind == "fallback"] == [
+        "converse_digest", "converse_digest"]
 
 
 async def test_empty_conversation_stores_nothing():

@@ -105,6 +105,12 @@ def test_react_context_file_turns_on_the_two_react_context_levers_alone():
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
 
 
+def test_shared_digest_file_turns_on_that_lever_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "shared_digest.toml")))
+    assert on.shared_digest and not CognitionSettings().shared_digest
+    assert on.model_dump(exclude={"shared_digest"}) == CognitionSettings().model_dump(exclude={"shared_digest"})
+
+
 def test_fewer_tasks_file_sets_that_lever_alone():
     on = arm_settings(Arm(settings=str(DOCS / "fewer_tasks.toml")))
     assert (on.max_tasks, CognitionSettings().max_tasks) == (3, 6)

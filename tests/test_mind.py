@@ -363,3 +363,37 @@ async def test_with_the_real_reaction_and_act_steps() -> None:
     assert actions[0].kind == "move_to" and actions[0].target == LIBRARY
     assert llm.accounting.total.fallbacks == 0
     assert all(n.kind != "fallback" for a in actions for n in a.notes)
+
+
+async def test_runtime_minds_share_one_digest_of_a_conversation_they_both_had(tmp_path: Path) -> None:
+    """[mind] shared_digest through the runtime: both minds see the ended conversation on the same tick (their
+    decide() runs concurrently, as the engine runs them) and one converse_digest call serves both."""
+    import asyncio
+
+    from agents import MindRuntime
+
+    digest = {"summary": "Isabella invited Klaus to her party.", "events": ["party at Hobbs Cafe, Feb 14, 5pm"],
+              "feelings": [{"person": "Klaus Mueller", "feeling": "pleased"}], "importance": 6}
+
+    def script(step: str, messages: list[dict[str, str]], fmt: dict | None) -> str | dict:
+        return digest if step == "converse_digest" else town_script(step, messages, fmt)
+
+    llm = ScriptedLLM(script, delay_s=0.01)
+    rt = await MindRuntime.open(tmp_path / "run", seed=3, llm=llm, settings=CognitionSettings(shared_digest=True))
+    world = FakeWorld(time=T0)
+    minds = [rt.factory()(persona(name), world) for name in ("Klaus Mueller", "Isabella Rodriguez")]
+    ended = ConversationView(id="c1", participants=["Isabella Rodriguez", "Klaus Mueller"], turn_of="Klaus Mueller",
+                             max_turns=8, ended=True,
+                             lines=[ChatLine(speaker="Isabella Rodriguez", text="Come to my party!", time=T0)])
+
+    def obs(mind: AgentMind) -> Observation:
+        return Observation(agent=mind.name, tick=1, time=T0, tile=(0, 0), address=HOME, current_action="",
+                           action_ends_at=None, arrived=True, finished_conversations=[ended])
+
+    await asyncio.gather(*(m.decide(obs(m)) for m in minds))
+    assert [r["step"] for r in llm.requests].count("converse_digest") == 1 and rt.digests == {}
+    for mind in minds:
+        texts = [r.text for r in mind.ctx.memory.recent(50)]
+        assert digest["summary"] in texts and any("party at Hobbs Cafe" in t for t in texts), texts
+    assert "How I feel about Isabella Rodriguez: pleased" in [r.text for r in minds[0].ctx.memory.recent(50)]
+    await rt.aclose()

@@ -12,11 +12,16 @@ the ``quote`` filter.
 
 When a conversation ends, :func:`summarize_and_store` stores the transcript (``chat``), a
 summary (``thought``), one ``thought`` per event / plan / invitation mentioned (that is how a
-party invitation spreads through town) and how I feel about the partner.
+party invitation spreads through town) and how I feel about the partner. With ``[mind] shared_digest``
+the conversation is summarised once for both people (``converse_digest``: a neutral summary, the events,
+each person's feeling, one importance): the first of them to get there asks, the other awaits the same
+answer (counted as ``digest_shared``). The prompt names no one's persona, so whoever asks, the request
+(and its cached answer) is the same; only which agent the call is booked to may differ.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from typing import Annotated
@@ -27,12 +32,13 @@ from agents.context import MindContext, ask
 from agents.memory.records import MEMORY_KINDS
 from agents.step_registry import register_step
 from agents.steps.react import record_chat
-from agents.schemas import ConversationSummary, Utterance
+from agents.schemas import ConversationSummary, Utterance, digest_schema
 from town.world.protocol import Action, ChatLine, ConversationView, Observation
 
 OPEN_STEP = "converse_open"
 TURN_STEP = "converse_turn"
 SUMMARY_STEP = "converse_summary"
+DIGEST_STEP = "converse_digest"
 MEMORIES_K = 5
 CHAT_EMOJI = "\U0001f4ac"
 
@@ -45,6 +51,10 @@ NO_TRANSCRIPTS = set(MEMORY_KINDS - {"chat"})
 register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
 register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end", "rejected"})
 register_step(SUMMARY_STEP, {"partner", "lines"})
+register_step(DIGEST_STEP, {"participants", "lines"})
+
+#: what a shared digest call returns when every attempt failed (each person then uses their own fallback)
+_NO_DIGEST = object()
 
 
 class ChatDigest(ConversationSummary):
@@ -218,9 +228,13 @@ async def summarize_and_store(ctx: MindContext, conv: ConversationView) -> None:
     when = conv.lines[-1].time
     heard = " / ".join(line.text for line in conv.lines if line.speaker != ctx.name)
     fallback = ChatDigest(summary=f"I talked with {partner}. They said: {heard}"[:300], importance=4)
-    digest = await ask(ctx, SUMMARY_STEP, fallback=fallback, schema=ChatDigest, partner=partner, lines=conv.lines)
+    if ctx.settings.shared_digest:
+        step, digest = DIGEST_STEP, await _shared_digest(ctx, conv, fallback)
+    else:
+        step = SUMMARY_STEP
+        digest = await ask(ctx, SUMMARY_STEP, fallback=fallback, schema=ChatDigest, partner=partner, lines=conv.lines)
     if digest is fallback:
-        ctx.note("fallback", step=SUMMARY_STEP, agent=ctx.name, reason="no valid summary", conversation=conv.id)
+        ctx.note("fallback", step=step, agent=ctx.name, reason="no valid summary", conversation=conv.id)
     chat = ctx.memory.add(
         "chat",
         f"Conversation with {partner}:\n{_transcript(conv.lines)}",
@@ -240,3 +254,25 @@ async def summarize_and_store(ctx: MindContext, conv: ConversationView) -> None:
         record_chat(ctx, other, when)
     ctx.note("conversation_summary", conversation=conv.id, partners=partners, summary=digest.summary,
              events=digest.events, relationship=digest.relationship)
+
+
+async def _shared_digest(ctx: MindContext, conv: ConversationView, fallback: ChatDigest) -> ChatDigest:
+    """``[mind] shared_digest``: this person's view of the conversation's one digest, asked by whichever
+    participant gets here first and awaited by the others; ``fallback`` when every attempt failed."""
+    people = tuple(conv.participants)
+    entry = ctx.digests.get(conv.id)
+    if entry is None:
+        call = ask(ctx, DIGEST_STEP, fallback=_NO_DIGEST, schema=digest_schema(people), participants=list(people),
+                   lines=conv.lines)
+        entry = ctx.digests[conv.id] = {"answer": asyncio.ensure_future(call), "waiting": set(people)}
+    else:
+        ctx.count("digest_shared")
+    entry["waiting"].discard(ctx.name)
+    if not entry["waiting"]:
+        del ctx.digests[conv.id]
+    shared = await asyncio.shield(entry["answer"])
+    if shared is _NO_DIGEST:
+        return fallback
+    feeling = next((f.feeling for f in shared.feelings if f.person == ctx.name), "")
+    return ChatDigest(summary=shared.summary, events=list(shared.events), relationship=feeling,
+                      importance=shared.importance)
