@@ -57,6 +57,18 @@ def test_importance_calibrated_folder_sets_the_object_rule_and_replaces_only_the
     assert not any(calibrated.get(name).overridden for name in calibrated.templates if name != "perceive_importance")
 
 
+def test_compact_json_folder_changes_only_the_system_messages_answer_instruction():
+    compact, default = PromptLibrary.load(DOCS / "compact_json"), PromptLibrary.load()
+    assert sorted(p.name for p in (DOCS / "compact_json").glob("*.j2")) == ["_system.j2"]
+    fills = {"plan_daily": {"memories": ["a"], "reasoning": True}, "perceive_importance": {"memories": ["a", "b"]},
+             "reflect_questions": {"memories": ["a"], "n": 3}}
+    for name, fill in fills.items():
+        ours, theirs = (lib.get(name).render(now="Monday 08:00", persona=persona(), **fill) for lib in (compact, default))
+        assert "compact, on a single line" in ours[0]["content"]
+        assert ours[0]["content"].replace(", compact, on a single line.", ".") == theirs[0]["content"]
+        assert ours[1] == theirs[1]
+
+
 def test_walk_back_file_turns_on_that_lever_alone():
     on = arm_settings(Arm(settings=str(DOCS / "walk_back.toml")))
     assert on.walk_back and not CognitionSettings().walk_back
