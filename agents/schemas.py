@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 
 Line = Annotated[str, Field(min_length=1, max_length=120)]
+#: an event, plan or invitation mentioned in a conversation
+Event = Annotated[str, Field(min_length=1, max_length=160)]
+#: how much a memory matters (1 mundane .. 10 life-changing)
+Importance = Annotated[int, Field(ge=1, le=10)]
 
 
 class _Answer(BaseModel):
@@ -113,9 +117,9 @@ class ConversationDigest(_Answer):
     plans and invitations mentioned, how each person now feels, and how much it matters."""
 
     summary: str = Field(min_length=1, max_length=300)
-    events: list[Annotated[str, Field(min_length=1, max_length=160)]] = Field(default_factory=list, max_length=3)
+    events: list[Event] = Field(default_factory=list, max_length=3)
     feelings: list[Feeling] = Field(default_factory=list, max_length=4)
-    importance: int = Field(ge=1, le=10)
+    importance: Importance
 
     @field_validator("feelings")
     @classmethod
@@ -181,7 +185,7 @@ def importance_schema(n: int) -> type[ImportanceScores]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"ImportanceScores{n}",
         __base__=ImportanceScores,
-        scores=(list[Annotated[int, Field(ge=1, le=10)]], Field(min_length=n, max_length=n)),  # type: ignore[valid-type]
+        scores=(list[Importance], Field(min_length=n, max_length=n)),  # type: ignore[valid-type]
     )
 
 

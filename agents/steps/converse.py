@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-from typing import Annotated
 
 from pydantic import Field
 
@@ -32,7 +31,7 @@ from agents.context import MindContext, ask
 from agents.memory.records import MEMORY_KINDS
 from agents.step_registry import register_step
 from agents.steps.react import record_chat
-from agents.schemas import ConversationSummary, Utterance, digest_schema
+from agents.schemas import ConversationSummary, Event, Importance, Utterance, digest_schema
 from town.world.protocol import Action, ChatLine, ConversationView, Observation
 
 OPEN_STEP = "converse_open"
@@ -60,8 +59,8 @@ _NO_DIGEST = object()
 class ChatDigest(ConversationSummary):
     """A conversation summary that also lists the events mentioned and rates the conversation."""
 
-    events: list[Annotated[str, Field(min_length=1, max_length=160)]] = Field(default_factory=list, max_length=3, description="events, plans or invitations mentioned")
-    importance: int = Field(ge=1, le=10)
+    events: list[Event] = Field(default_factory=list, max_length=3, description="events, plans or invitations mentioned")
+    importance: Importance
 
 
 def _partners(ctx: MindContext, conv: ConversationView) -> list[str]:
