@@ -70,6 +70,9 @@ class CognitionSettings(BaseModel):
     max_tasks: int = Field(6, ge=3, le=6, description="tasks an hour of the schedule (or a replanned rest of it) "
                            "is split into, at most; each task may start a ReAct loop (6: Smallville's 5-15 "
                            "minute tasks)")
+    object_pick: bool = Field(False, description="a task at a place with objects that names no one is one short "
+                              "call choosing which object it uses, or none (false: the ReAct loop, with its thought "
+                              "and tool arguments, often over several calls)")
     react_look_first: bool = Field(False, description="the ReAct loop starts with what look_around would show "
                                    "(who and what is near, and in which state) already in the prompt, without a "
                                    "call (false: the model asks for it, a call of its own)")

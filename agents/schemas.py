@@ -130,6 +130,13 @@ class ConversationDigest(_Answer):
         return feelings
 
 
+class ObjectPick(_Answer):
+    """Which object of the room a task uses, or "none" ([mind] object_pick: one call instead of the ReAct loop)."""
+
+    object: str = Field(min_length=1, max_length=60)
+    emoji: str = Field(default="", max_length=8)
+
+
 class ReActStep(_Answer):
     thought: str = Field(max_length=200)
     tool: str = Field(min_length=1, max_length=40)
@@ -169,6 +176,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         ConversationSummary,
         ConversationDigest,
         ReActStep,
+        ObjectPick,
         InterviewAnswer,
         Judgement,
         PairJudgement,
@@ -261,6 +269,22 @@ def digest_schema(participants: tuple[str, ...]) -> type[ConversationDigest]:
         f"ConversationDigestOf{len(participants)}",
         __base__=ConversationDigest,
         feelings=(list[feeling], Field(default_factory=list, max_length=len(participants))),  # type: ignore[valid-type]
+    )
+
+
+#: what an object pick answers when the task needs none of the room's objects
+NO_OBJECT = "none"
+
+
+@lru_cache(maxsize=64)
+def pick_schema(names: tuple[str, ...]) -> type[ObjectPick]:
+    """``ObjectPick`` whose object is one of ``names`` (the room's objects by name) or ``"none"``."""
+    if not names or len(set(names)) != len(names) or NO_OBJECT in names:
+        raise ValueError(f"an object pick needs different object names, none of them {NO_OBJECT!r}, got {names}")
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"ObjectPickOf{len(names)}",
+        __base__=ObjectPick,
+        object=(Literal[(*names, NO_OBJECT)], Field(description="the object used, or none")),  # type: ignore[valid-type]
     )
 
 

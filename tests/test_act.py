@@ -289,3 +289,66 @@ async def test_without_look_first_the_first_prompt_has_no_step():
     ctx = make_ctx(llm)
     await choose_action(ctx, task("check for customers", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
     assert "Step 1" not in user_prompt(llm, 0) and "react_looked_first" not in ctx.counters
+
+
+# -- [mind] object_pick: one short call instead of the loop ------------------------------------------------------
+PICK = "act_pick"
+
+
+async def test_object_pick_is_one_call_naming_an_object_of_the_room():
+    llm = ScriptedLLM({PICK: [{"object": "counter", "emoji": "☕"}]})
+    ctx = make_ctx(llm, object_pick=True)
+    act = await choose_action(ctx, task("serve the morning customers", "Hobbs Cafe:cafe", 20), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.target, act.object_state) == ("use_object", "Hobbs Cafe:cafe:counter",
+                                                        "serve the morning customers")
+    assert (act.description, act.duration_min, act.emoji) == ("serve the morning customers", 20, "☕")
+    assert [r["step"] for r in llm.requests] == [PICK] and ctx.counters["react_picked"] == 1
+    prompt = user_prompt(llm, 0)
+    assert "Objects here: coffee machine, counter." in prompt and "serve the morning customers (20 min)" in prompt
+    schema = llm.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["object"]["enum"] == ["coffee machine", "counter", "none"]
+    assert [n.data["tool"] for n in ctx.notes if n.kind == "tool"] == ["pick_object"]
+
+
+async def test_object_pick_none_does_the_task_in_the_room_and_a_second_time_comes_from_the_cache():
+    llm = ScriptedLLM({PICK: [{"object": "none"}, {"object": "coffee machine"}, {"object": "coffee machine"}]})
+    ctx = make_ctx(llm, object_pick=True)
+    act = await choose_action(ctx, task("think about the party", "Hobbs Cafe:cafe", 10), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.duration_min, act.description) == ("wait", 10, "think about the party")
+    brew = task("brew a pot", "Hobbs Cafe:cafe", 10)
+    first = await choose_action(ctx, brew, obs_at("Hobbs Cafe:cafe"))
+    again = await choose_action(ctx, brew, obs_at("Hobbs Cafe:cafe"))
+    assert first.target == again.target == "Hobbs Cafe:cafe:coffee machine"
+    assert len(llm.requests) == 2 and ctx.counters["react_cache_hits"] == 1  # a wait is not kept: nothing to reuse
+
+
+async def test_an_object_pick_outside_the_room_is_a_retry_then_a_counted_fallback():
+    llm = ScriptedLLM({PICK: [{"object": "piano"}, {"object": "sofa"}, "not json"]})
+    ctx = make_ctx(llm, object_pick=True)
+    act = await choose_action(ctx, task("play a tune", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert (act.kind, act.description) == ("wait", "play a tune") and len(llm.requests) == 3
+    assert ctx.counters["react_fallbacks"] == 1 and "react_picked" not in ctx.counters
+    assert "no valid object pick" in [n.data for n in ctx.notes if n.kind == "fallback"][0]["reason"]
+
+
+async def test_object_pick_leaves_tasks_naming_someone_and_odd_rooms_to_the_loop():
+    talk = step("talk_to", {"name": "Isabella Rodriguez", "opening_line": "Hi Isabella!"})
+    llm = ScriptedLLM({STEP: [talk, step("wait", {"minutes": 5})]})
+    ctx = make_ctx(llm, object_pick=True)
+    act = await choose_action(ctx, task("chat with Isabella", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert act.kind == "talk"
+    # a map whose room holds an object called "none" cannot be told apart from the answer "none": the loop decides
+    ctx.world.places_ = [p.model_copy(update={"objects": [*p.objects, "none"]}) if p.address == "Hobbs Cafe:cafe"
+                         else p for p in ctx.world.places_]
+    act = await choose_action(ctx, task("tidy up", "Hobbs Cafe:cafe"), obs_at("Hobbs Cafe:cafe"))
+    assert act.kind == "wait" and [r["step"] for r in llm.requests] == [STEP, STEP]
+
+
+def test_a_pick_schema_needs_different_names_none_of_them_none():
+    from agents.schemas import pick_schema
+
+    for bad in ((), ("desk", "desk"), ("desk", "none")):
+        with pytest.raises(ValueError):
+            pick_schema(bad)
+    with pytest.raises(ValueError):
+        pick_schema(("desk", "bed")).model_validate({"object": "sofa"})

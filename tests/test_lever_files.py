@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agents import CognitionSettings
 from agents.prompts import PromptLibrary
 from tests._cognition_fixtures import persona
@@ -30,10 +32,11 @@ def test_cascade_file_routes_routine_steps_to_the_small_embedded_model():
     assert arm_settings(Arm(settings=str(DOCS / "cascade.toml"))) == CognitionSettings()
 
 
-def test_importance_repeat_file_turns_on_that_lever_alone():
-    on = arm_settings(Arm(settings=str(DOCS / "importance_repeat.toml")))
-    assert on.importance_repeat and not CognitionSettings().importance_repeat
-    assert on.model_dump(exclude={"importance_repeat"}) == CognitionSettings().model_dump(exclude={"importance_repeat"})
+@pytest.mark.parametrize("lever", ["importance_repeat", "walk_back", "shared_digest", "object_pick"])
+def test_a_one_lever_file_turns_on_that_lever_alone(lever: str):
+    on = arm_settings(Arm(settings=str(DOCS / f"{lever}.toml")))
+    assert getattr(on, lever) is True and getattr(CognitionSettings(), lever) is False
+    assert on.model_dump(exclude={lever}) == CognitionSettings().model_dump(exclude={lever})
 
 
 def test_levers_with_reasoning_file_is_the_levers_file_less_the_reasoning_lever():
@@ -67,12 +70,6 @@ def test_compact_json_folder_changes_only_the_system_messages_answer_instruction
         assert "compact, on a single line" in ours[0]["content"]
         assert ours[0]["content"].replace(", compact, on a single line.", ".") == theirs[0]["content"]
         assert ours[1] == theirs[1]
-
-
-def test_walk_back_file_turns_on_that_lever_alone():
-    on = arm_settings(Arm(settings=str(DOCS / "walk_back.toml")))
-    assert on.walk_back and not CognitionSettings().walk_back
-    assert on.model_dump(exclude={"walk_back"}) == CognitionSettings().model_dump(exclude={"walk_back"})
 
 
 def test_importance_rules_file_is_the_old_default_with_people_and_objects_scored_by_rule():
@@ -115,12 +112,6 @@ def test_react_context_file_turns_on_the_two_react_context_levers_alone():
     levers = {"react_look_first", "react_short_addresses"}
     assert all(getattr(on, k) for k in levers) and not any(getattr(CognitionSettings(), k) for k in levers)
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
-
-
-def test_shared_digest_file_turns_on_that_lever_alone():
-    on = arm_settings(Arm(settings=str(DOCS / "shared_digest.toml")))
-    assert on.shared_digest and not CognitionSettings().shared_digest
-    assert on.model_dump(exclude={"shared_digest"}) == CognitionSettings().model_dump(exclude={"shared_digest"})
 
 
 def test_fewer_tasks_file_sets_that_lever_alone():

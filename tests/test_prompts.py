@@ -185,18 +185,20 @@ def _longest_json(schema: dict, defs: dict) -> int:
 
 @pytest.mark.parametrize("step, schema", [
     ("act_react", "ActStep"), ("act_react", "ToolActStep"), ("act_react", "FinalActStep"),
-    ("converse_summary", "ChatDigest"), ("converse_digest", "digest of two"),
+    ("converse_summary", "ChatDigest"), ("converse_digest", "digest of two"), ("act_pick", "ObjectPick"),
 ])
 def test_the_longest_answer_the_schema_admits_fits_the_steps_token_budget(step: str, schema: str) -> None:
     # the server's grammar lets every string run to its maxLength (a ReAct talk_to answer with a long thought and
     # opening line was cut at 120 tokens in an eval, three times, then a fallback); at ~3 characters a token
     # plus the JSON around it, a shorter budget cuts the answer before its closing brace: a retry, then a fallback
+    from agents import schemas
     from agents.steps import act, converse
 
     from agents.schemas import digest_schema
 
     two = digest_schema(("Isabella Rodriguez", "Klaus Mueller"))  # conversations are between two people
-    model = two if schema == "digest of two" else getattr(act, schema, None) or getattr(converse, schema)
+    model = two if schema == "digest of two" else \
+        getattr(act, schema, None) or getattr(converse, schema, None) or getattr(schemas, schema)
     js = model.model_json_schema()
     assert library().get(step).max_tokens >= _longest_json(js, js.get("$defs", {})) // 3 + 15
 

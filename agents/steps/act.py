@@ -11,7 +11,10 @@ The real model is small and slow, so the loop runs only where a choice is to be 
    ``react_skipped_object``.
 4. **cache** - the terminal action chosen earlier for the same (persona, normalised task) is
    reused when its target still exists; counted ``react_cache_hits``.
-5. **loop** - in an arena with objects, or for a task naming someone: up to
+5. **pick** - with ``[mind] object_pick``, at the task's place among objects and naming no one: one short
+   call (``act_pick``, an :class:`~agents.schemas.ObjectPick`: one of the room's objects by name, or "none"
+   to do the task in the room) instead of the loop; counted ``react_picked``, noted as a ``pick_object`` tool.
+6. **loop** - in an arena with objects, or for a task naming someone: up to
    ``ctx.settings.react_max_steps`` model answers, each an :class:`ActStep` ``{thought, tool, args}``
    (its schema names the tools and their argument shapes, so schema-constrained servers decode only
    well-formed calls). An observation tool's result (or the error for bad arguments or a refused
@@ -34,14 +37,16 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 
 from agents.context import MindContext, ask
 from agents.step_registry import register_step
-from agents.schemas import PlannedTask, ReActStep
+from agents.schemas import NO_OBJECT, PlannedTask, ReActStep, pick_schema
 from agents.tools import TOOLS, ToolError, describe_tools
 from town.world.protocol import Action, Observation
 
 STEP = "act_react"
+PICK_STEP = "act_pick"
 CACHEABLE_KINDS = frozenset({"move_to", "use_object"})
 
 register_step(STEP, {"task", "obs", "tools", "scratchpad", "last_step", "objects"})
+register_step(PICK_STEP, {"task", "obs", "objects"})
 
 
 def _args_schema(tool: str) -> dict[str, Any]:
@@ -223,6 +228,14 @@ def _from_cache(ctx: MindContext, task: PlannedTask, key: str) -> Action | None:
     return _finish(task, Action(agent=ctx.name, **entry))
 
 
+def _remember(ctx: MindContext, key: str, action: Action) -> Action:
+    """``action``, kept in the plan cache for the same task when it names a place or an object."""
+    if ctx.settings.plan_cache and action.kind in CACHEABLE_KINDS:
+        ctx.plan_cache[key] = {"kind": action.kind, "target": action.target,
+                               "object_state": action.object_state, "emoji": action.emoji}
+    return action
+
+
 def _fallback(ctx: MindContext, task: PlannedTask, obs: Observation, reason: str) -> Action:
     """Go to the task's address if it is a real place, else keep doing what we do; noted and counted."""
     ctx.note("fallback", step=STEP, agent=ctx.name, reason=reason, task=task.description)
@@ -280,6 +293,31 @@ def _by_rule(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | 
     return None
 
 
+async def _pick_object(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action | None:
+    """``[mind] object_pick``: at the task's place, among objects, a task naming no one is one call choosing the
+    object it uses (or none: the task is done in the room), not the ReAct loop; None where that does not apply
+    (a map whose object names repeat, or one named "none", keeps the loop)."""
+    objects = _objects_here(ctx, obs)
+    if not objects or not at_address(obs.address, task.address) or mentions_someone(ctx, task.description):
+        return None
+    names = tuple(o.rsplit(":", 1)[-1] for o in objects)
+    if len(set(names)) != len(names) or NO_OBJECT in names:
+        return None
+    no_answer = object()
+    pick = await ask(ctx, PICK_STEP, fallback=no_answer, schema=pick_schema(names), task=task, obs=obs, objects=names)
+    if pick is no_answer:
+        return _fallback(ctx, task, obs, "the model gave no valid object pick")
+    ctx.count("react_picked")
+    if pick.object == NO_OBJECT:
+        action = Action(agent=ctx.name, kind="wait", duration_min=task.duration_min)
+    else:
+        action = Action(agent=ctx.name, kind="use_object", target=objects[names.index(pick.object)],
+                        object_state=task.description[:80])
+    ctx.note("tool", tool="pick_object", args={"object": pick.object}, observation=f"-> {action.kind} "
+             f"{action.target or ''}".strip())
+    return _finish(task, action, pick.emoji)
+
+
 async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -> Action:
     """Decide the Action that carries out ``task`` now (skip, cache, or ReAct loop; see module doc)."""
     ruled = _by_rule(ctx, task, obs)
@@ -291,6 +329,9 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
         if cached is not None:
             ctx.count("react_cache_hits")
             return cached
+    picked = await _pick_object(ctx, task, obs) if ctx.settings.object_pick else None
+    if picked is not None:
+        return _remember(ctx, key, picked)
 
     scratchpad = _looked_first(ctx) if ctx.settings.react_look_first else []
     max_steps = ctx.settings.react_max_steps
@@ -316,11 +357,7 @@ async def choose_action(ctx: MindContext, task: PlannedTask, obs: Observation) -
         if isinstance(result, Action):
             ctx.note("tool", tool=step.tool, args=step.args, observation=f"-> {result.kind} {result.target or ''}".strip(),
                      thought=step.thought)
-            action = _finish(task, result, step.emoji)
-            if ctx.settings.plan_cache and action.kind in CACHEABLE_KINDS:
-                ctx.plan_cache[key] = {"kind": action.kind, "target": action.target,
-                                       "object_state": action.object_state, "emoji": action.emoji}
-            return action
+            return _remember(ctx, key, _finish(task, result, step.emoji))
         ctx.note("tool", tool=step.tool, args=step.args, observation=result, thought=step.thought)
         refused = result.startswith("Error")
         if any(p["tool"] == step.tool and p["args"] == step.args for p in scratchpad):  # nothing new to learn
