@@ -228,6 +228,33 @@ def test_calls_by_step_are_summed_over_the_runs_and_shown_before_and_after(evals
     assert "LLM calls by step" not in render(compare(old, evals["after"]), tmp_path / "o.md", "md").read_text()
 
 
+def test_held_memories_by_kind_are_summed_over_the_runs_and_shown(evals, tmp_path):
+    """Each run's probe records, for the agents not seeded with a fact, its memories naming the fact by kind; the
+    eval sums them per arm (agreeing with the held metric: an agent holds a fact iff it has such a memory)."""
+    arm = evals["before_result"]["arms"]["A"]
+    total: dict[str, dict[str, int]] = {}
+    for seed in ("0", "1"):
+        probe = json.loads((evals["before"] / "A" / f"seed-{seed}" / "eval_probe.json").read_text())
+        for fact, agents in probe["held_sources"].items():
+            total.setdefault(fact, {})
+            seeded = next(f["known_by"] for f in probe["facts"] if f["id"] == fact)
+            assert set(agents) == set(probe["agents"]) - set(seeded)
+            holders = {a for a, t in probe["first_held"][fact].items() if t is not None and a not in seeded}
+            assert holders == {a for a, src in agents.items() if src["kinds"]}
+            assert arm["per_seed"][seed][f"held.{fact}"] == len(holders)
+            for src in agents.values():
+                for kind, n in src["kinds"].items():
+                    total[fact][kind] = total[fact].get(kind, 0) + n
+    assert arm["held_by_kind"] == {f: dict(sorted(k.items())) for f, k in sorted(total.items())}
+    assert set(arm["held_by_kind"]) == {f["id"] for f in probe["facts"]}
+    from town.app.eval.report import render as render_eval
+    text = render_eval(evals["before_result"], tmp_path, "md").read_text()
+    assert "Where the seeded facts were held" in text
+    for fact, kinds in arm["held_by_kind"].items():
+        shown = ", ".join(f"{k} {n}" for k, n in kinds.items()) or "none"
+        assert f"| A | {fact} | {shown} |" in text
+
+
 def test_verdicts_that_hold_against_both_kept_defaults_are_listed(tmp_path):
     """The talk levers against the kept default and its A/A: of the verdicts against 749b642 (longer, more
     parroting, and four more worse rows), only the two the A/A repeats hold against every baseline."""

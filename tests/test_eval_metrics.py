@@ -124,6 +124,32 @@ def test_cost_per_agent_per_game_day_with_retries_and_fallbacks_by_step():
                                   "plan_daily": {"calls": 1, "prompt_tokens": 100, "completion_tokens": 10}}
 
 
+def test_held_sources_count_the_memories_that_name_every_keyword_by_kind(tmp_path):
+    """The probe's record of where an agent got a fact, over a real memory stream: only memories holding every
+    keyword count, by kind, and the first (oldest) is kept; the run's total sums the agents."""
+    from types import SimpleNamespace
+
+    from agents.memory.stream import MemoryStore
+    from town.app.eval.metrics import held_by_kind
+    from town.app.eval.probe import first_held, held_sources
+
+    stream = MemoryStore.persistent(tmp_path / "memory").stream("Klaus")
+    stream.add("chat", "Isabella: come to my Valentine's party!", created=T0 + timedelta(minutes=30), importance=5)
+    stream.add("thought", "Isabella told me: a Valentine party at Hobbs Cafe", created=T0 + timedelta(minutes=9),
+               importance=5)
+    stream.add("observation", "Isabella is planning a party", created=T0, importance=2)  # no "valentine"
+    klaus = SimpleNamespace(ctx=SimpleNamespace(memory=stream))
+    got = held_sources(klaus, PARTY["keywords"])
+    assert got == {"kinds": {"chat": 1, "thought": 1}, "first": "Isabella told me: a Valentine party at Hobbs Cafe"}
+    assert first_held(klaus, PARTY["keywords"], False, T0) == (T0 + timedelta(minutes=9)).isoformat()
+    nobody = SimpleNamespace(ctx=SimpleNamespace(memory=MemoryStore.persistent(tmp_path / "m2").stream("Maria")))
+    assert held_sources(nobody, PARTY["keywords"]) == {"kinds": {}, "first": None}
+    probe = {"held_sources": {"party": {"Klaus": got, "Maria": {"kinds": {"chat": 2}, "first": "x"}},
+                              "crush": {"Klaus": {"kinds": {}, "first": None}}}}
+    assert held_by_kind(probe) == {"party": {"chat": 3, "thought": 1}, "crush": {}}
+    assert held_by_kind({}) == {}  # a probe made before it was recorded
+
+
 def test_run_metrics_reads_the_probe_and_names_per_fact_metrics():
     probe = {"agents": ["Isabella", "Klaus", "Maria"], "facts": [PARTY],
              "answers": [{"fact": "party", "agent": "Klaus", "knows": True, "supported": False}],
@@ -135,4 +161,5 @@ def test_run_metrics_reads_the_probe_and_names_per_fact_metrics():
     assert v["spread.party"] == 1 and v["spread"] == 1 and v["held"] == 1
     assert v["network_density"] == 0 and v["hallucination_rate"] == 0.5
     assert out["curves"]["party"][0] == (0.0, 1) and out["curves"]["party"][-1] == (10.0, 2)
+    assert out["held_by_kind"] == {}  # this probe has no held_sources
     assert metric_info("spread.party").label == "information spread of 'party'"

@@ -315,6 +315,18 @@ def _when(v: str | None) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
+def held_by_kind(probe: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """``{fact: {memory kind: count}}``: the memories naming each fact that the agents not seeded with it hold,
+    by kind, all agents together (empty for a probe made before it was recorded)."""
+    out: dict[str, dict[str, int]] = {}
+    for fact, agents in probe.get("held_sources", {}).items():
+        kinds = out.setdefault(fact, {})
+        for source in agents.values():
+            for kind, n in source["kinds"].items():
+                kinds[kind] = kinds.get(kind, 0) + n
+    return out
+
+
 def run_metrics(events: Sequence[Event], probe: dict[str, Any], wall_s: float | None = None) -> dict[str, Any]:
     """Every metric of one run: ``{"values": {name: number or None}, "curves": {fact: [(min, n)]}, ...}``.
 
@@ -353,4 +365,4 @@ def run_metrics(events: Sequence[Event], probe: dict[str, Any], wall_s: float | 
     values["server_busy_share"], values["prefix_cache_hit_rate"] = server.busy_share, server.cache_hit_rate
     return {"values": values, "curves": curves, "retries_by_step": money["retries_by_step"],
             "fallbacks_by_step": money["fallbacks_by_step"], "calls_by_step": money["calls_by_step"],
-            "game_minutes": (end - start) / timedelta(minutes=1)}
+            "held_by_kind": held_by_kind(probe), "game_minutes": (end - start) / timedelta(minutes=1)}

@@ -23,14 +23,29 @@ def place_rules(town_map: Any, personas: list[Any]) -> dict[str, Any]:
     }
 
 
+def fact_memories(mind: Any, keywords: list[str]) -> list[Any]:
+    """The agent's memories that mention the fact (every keyword), oldest first."""
+    memory = mind.ctx.memory
+    n = memory.count()
+    return sorted((r for r in (memory.recent(n) if n else []) if mentions(r.text, keywords)), key=lambda r: r.created)
+
+
 def first_held(mind: Any, keywords: list[str], seeded: bool, start: Any) -> str | None:
     """Game time (iso) of the agent's earliest memory mentioning the fact; the start if seeded with it."""
     if seeded:
         return start.isoformat()
-    memory = mind.ctx.memory
-    n = memory.count()
-    times = [r.created for r in (memory.recent(n) if n else []) if mentions(r.text, keywords)]
-    return min(times).isoformat() if times else None
+    found = fact_memories(mind, keywords)
+    return found[0].created.isoformat() if found else None
+
+
+def held_sources(mind: Any, keywords: list[str]) -> dict[str, Any]:
+    """Where an agent not seeded with a fact got it: its memories mentioning the fact counted by kind (what it
+    was told, a conversation line, an observation, ...) and the first of them, cut to 200 characters."""
+    found = fact_memories(mind, keywords)
+    kinds: dict[str, int] = {}
+    for r in found:
+        kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    return {"kinds": dict(sorted(kinds.items())), "first": found[0].text[:200] if found else None}
 
 
 async def _judged_answer(mind: Any, asked: str, judge: Any, persona: Any, now: Any, counts: PhaseCounts,
@@ -95,5 +110,7 @@ async def probe_run(session: Any, judge: tuple[Any, Any], counts: PhaseCounts | 
         "knows": knows,
         "first_held": {f.id: {a: first_held(minds[a], f.keywords, a in f.known_by, scenario.start) for a in names}
                        for f in scenario.facts},
+        "held_sources": {f.id: {a: held_sources(minds[a], f.keywords) for a in names if a not in f.known_by}
+                         for f in scenario.facts},
         "places": place_rules(session.world.map, scenario.personas),
     }

@@ -60,6 +60,17 @@ def calls_by_step(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, 
     return dict(sorted(total.items(), key=lambda kv: (-kv[1]["calls"], kv[0])))
 
 
+def held_by_kind(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Each fact's held memories by kind (:func:`town.app.eval.metrics.held_by_kind`) summed over the runs."""
+    total: dict[str, dict[str, int]] = {}
+    for run in runs:
+        for fact, kinds in run.items():
+            into = total.setdefault(fact, {})
+            for kind, n in kinds.items():
+                into[kind] = into.get(kind, 0) + n
+    return {fact: dict(sorted(kinds.items())) for fact, kinds in sorted(total.items())}
+
+
 def summarise(out: Path, spec: EvalSpec) -> dict[str, Any]:
     """Everything the reports show; also written to ``OUT/eval.json``."""
     runs = {arm: {s: load_run(run_dir(out, arm, s)) for s in spec.seeds} for arm in spec.arms}
@@ -74,6 +85,7 @@ def summarise(out: Path, spec: EvalSpec) -> dict[str, Any]:
             "retries_by_step": {str(s): per[s]["retries_by_step"] for s in spec.seeds},
             "fallbacks_by_step": {str(s): per[s]["fallbacks_by_step"] for s in spec.seeds},
             "calls_by_step": calls_by_step([per[s]["calls_by_step"] for s in spec.seeds]),
+            "held_by_kind": held_by_kind([per[s].get("held_by_kind", {}) for s in spec.seeds]),
         }
     compare: dict[str, Any] = {}
     if len(spec.arms) == 2:
