@@ -194,6 +194,26 @@ def test_settings_file_is_arm_a_and_b_inherits_it_unless_given_its_own(tmp_path,
     assert (arms["A"].settings, arms["B"].settings) == (str(levers), str(other))
 
 
+def test_first_seed_starts_the_seed_list_and_names_the_default_folder(tmp_path, monkeypatch):
+    """``--first-seed`` draws another sample of runs (seeds 5..7 here); its default folder says so, so it never
+    continues an eval of seeds 0..2."""
+    seen = {}
+
+    def capture(spec, out, **kw):
+        seen["spec"], seen["out"] = spec, out
+        raise UserError("captured")
+
+    monkeypatch.setattr("town.app.eval.evaluate", capture)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["eval", "valentines", "--seeds", "3", "--first-seed", "5", "--hours", "2"])
+    assert res.exit_code == 2 and "captured" in res.output
+    assert seen["spec"].seeds == [5, 6, 7] and seen["out"] == Path("runs/eval-valentines-3x2h-from5")
+    CliRunner().invoke(cli, ["eval", "valentines", "--seeds", "3", "--hours", "2"])
+    assert seen["spec"].seeds == [0, 1, 2] and seen["out"] == Path("runs/eval-valentines-3x2h")
+    res = CliRunner().invoke(cli, ["eval", "valentines", "--first-seed", "-1"])
+    assert res.exit_code == 2 and "first-seed" in res.output
+
+
 def test_arm_a_settings_reach_the_minds(tmp_path):
     levers = tmp_path / "levers.toml"
     levers.write_text("[mind]\nreasoning = false\n")

@@ -126,3 +126,9 @@ def test_no_reasoning_and_ignore_cooldown_files_each_set_one_lever_alone():
         on = arm_settings(Arm(settings=str(DOCS / name)))
         assert getattr(on, key) == value != getattr(CognitionSettings(), key)
         assert on.model_dump(exclude={key}) == CognitionSettings().model_dump(exclude={key})
+
+
+def test_the_defaults_file_changes_nothing_and_routes_nothing():
+    """docs/defaults.toml is the baseline arm of a lever checked on other seeds: exactly the defaults."""
+    assert arm_settings(Arm(settings=str(DOCS / "defaults.toml"))) == CognitionSettings()
+    assert arm_cascade(Arm(settings=str(DOCS / "defaults.toml"))) == {}

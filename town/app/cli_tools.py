@@ -39,6 +39,8 @@ def bench(
 def eval_cmd(
     scenario: Annotated[str, typer.Argument(help="scenario name in maps/scenarios or a YAML path")],
     seeds: Annotated[int, typer.Option(min=1, help="number of seeds (runs per arm)")] = 5,
+    first_seed: Annotated[int, typer.Option(
+        min=0, help="the seeds are FIRST_SEED, FIRST_SEED+1, ...: another sample of runs to check a verdict on")] = 0,
     hours: Annotated[float, typer.Option(min=0.01, help="game hours per run")] = 6.0,
     out: Annotated[Optional[Path], typer.Option(help="eval folder (rerun it to continue an interrupted eval)")] = None,
     prompts: PromptsOpt = None,
@@ -71,10 +73,11 @@ def eval_cmd(
     if compare is not None or compare_settings is not None:  # B differs from A only in what is given for it
         arms["B"] = Arm(prompts=str(compare) if compare else arms["A"].prompts,
                         settings=str(compare_settings) if compare_settings else arms["A"].settings)
-    spec = EvalSpec(scenario=scenario, seeds=list(range(seeds)), hours=hours, arms=arms,
+    spec = EvalSpec(scenario=scenario, seeds=list(range(first_seed, first_seed + seeds)), hours=hours, arms=arms,
                     ablation_questions=ablation_questions, ablation_runs=ablation_runs,
                     questions=str(questions) if questions else None, code=code_version())
-    out = out or Path("runs") / f"eval-{Path(scenario).stem}-{seeds}x{hours:g}h"
+    from_seed = f"-from{first_seed}" if first_seed else ""
+    out = out or Path("runs") / f"eval-{Path(scenario).stem}-{seeds}x{hours:g}h{from_seed}"
     _setup_logging(verbose)
     try:
         result = evaluate(spec, out, concurrency=concurrency, judge_base_url=judge_base_url, judge_model=judge_model)
