@@ -46,6 +46,8 @@ class CognitionSettings(BaseModel):
     repeat_retries: int = Field(0, ge=0, le=3, description="a line that repeats or nearly copies an earlier line of "
                                 "the conversation is asked again up to N times, the speaker told what it was about "
                                 "to say; then the conversation ends (0: exact repeats and copies end it at once)")
+    answer_questions: bool = Field(False, description="a line that asks a question does not end the conversation: "
+                                   "the partner answers it first (the 1.5B asks and ends in one turn)")
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")

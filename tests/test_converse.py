@@ -82,6 +82,25 @@ async def test_an_end_before_min_conversation_lines_is_deferred_and_counted():
     assert (await next_turn(one, observation(conv((HER, "Well, I must get back to work."))))).end_conversation
 
 
+async def test_with_answer_questions_a_line_that_asks_does_not_end_the_conversation():
+    """The 1.5B asks and ends in one turn ("Is there anything I can help you with?" + end): with the lever the
+    partner answers first; a line that asks nothing still ends, and so does the last turn."""
+    history = conv((HER, "Hi!"), (ME, "Hello."), (HER, "Any news?"))
+    for line in ("Is there anything I can help you with?", 'Will you come to the party?"  '):
+        ctx = make_ctx(ScriptedLLM({"converse_turn": [said(line, end=True)]}), answer_questions=True)
+        act = await next_turn(ctx, observation(history))
+        assert not act.end_conversation and act.utterance == line.strip()
+        assert ctx.counters["conversation_end_after_question"] == 1
+    ctx = make_ctx(ScriptedLLM({"converse_turn": [said("Bye now!", end=True)]}), answer_questions=True)
+    assert (await next_turn(ctx, observation(history))).end_conversation
+    assert "conversation_end_after_question" not in ctx.counters
+    off = make_ctx(ScriptedLLM({"converse_turn": [said("Is there anything else?", end=True)]}))  # off by default
+    assert (await next_turn(off, observation(history))).end_conversation
+    last = make_ctx(ScriptedLLM({"converse_turn": [said("Anything else?", end=True)]}), answer_questions=True)
+    capped = conv((HER, "Hi!"), (ME, "Hello."), (HER, "Any news?"), max_turns=4)
+    assert (await next_turn(last, observation(capped))).end_conversation
+
+
 async def test_the_speaker_is_shown_its_own_news_to_pass_on():
     llm = ScriptedLLM({"converse_turn": [said("Did you hear about the party?")]})
     ctx = make_ctx(llm, news_k=3)

@@ -4,7 +4,8 @@ Each turn is generated for the speaker alone, with memories retrieved for the pa
 last lines (as in Park et al. 2023), plus what the speaker has to tell (its news, plans and
 invitations: ``news_k`` memories, setting ``[mind] news_k``), so what one agent knows can reach
 another. A conversation is not ended by the model before ``min_conversation_lines`` lines (the
-small model ends at once otherwise); a line where the speaker also writes the partner's reply is
+small model ends at once otherwise), and with ``[mind] answer_questions`` not right after the speaker asked
+a question (the partner answers first); a line where the speaker also writes the partner's reply is
 cut there. With ``[mind] talk_transcripts = false`` a speaker's memories leave out earlier
 transcripts (their summaries and what was told stay): the small model otherwise opens with a line it
 said to the same partner before. The partner's words are data: templates render them only through
@@ -166,6 +167,9 @@ async def next_turn(ctx: MindContext, obs: Observation) -> Action:
     if end and not last_turn and not may_end and not fell_back:
         ctx.count("conversation_end_deferred")
         end = False
+    if end and not last_turn and not fell_back and ctx.settings.answer_questions and asks(text):
+        ctx.count("conversation_end_after_question")  # the partner answers first
+        end = False
     return base.model_copy(update={"utterance": text, "end_conversation": end or last_turn})
 
 
@@ -198,6 +202,11 @@ async def _my_line(ctx: MindContext, obs: Observation, conv: ConversationView, p
 
 #: a line at least this similar (difflib ratio, normalised words) to an earlier one is a near copy
 NEAR_REPEAT_RATIO = 0.8
+
+
+def asks(text: str) -> bool:
+    """The line ends with a question to the partner."""
+    return text.rstrip().rstrip("\"')»”").endswith("?")
 
 
 def repeats(text: str, lines: list[ChatLine], *, near: bool = False) -> bool:
