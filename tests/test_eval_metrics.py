@@ -131,7 +131,7 @@ def test_held_sources_count_the_memories_that_name_every_keyword_by_kind(tmp_pat
 
     from agents.memory.stream import MemoryStore
     from town.app.eval.metrics import held_by_kind
-    from town.app.eval.probe import first_held, held_sources
+    from town.app.eval.probe import all_memories, first_held, held_sources
 
     stream = MemoryStore.persistent(tmp_path / "memory").stream("Klaus")
     stream.add("chat", "Isabella: come to my Valentine's party!", created=T0 + timedelta(minutes=30), importance=5)
@@ -139,11 +139,11 @@ def test_held_sources_count_the_memories_that_name_every_keyword_by_kind(tmp_pat
                importance=5)
     stream.add("observation", "Isabella is planning a party", created=T0, importance=2)  # no "valentine"
     klaus = SimpleNamespace(ctx=SimpleNamespace(memory=stream))
-    got = held_sources(klaus, PARTY["keywords"])
+    got = held_sources(all_memories(klaus), PARTY["keywords"])
     assert got == {"kinds": {"chat": 1, "thought": 1}, "first": "Isabella told me: a Valentine party at Hobbs Cafe"}
-    assert first_held(klaus, PARTY["keywords"], False, T0) == (T0 + timedelta(minutes=9)).isoformat()
+    assert first_held(all_memories(klaus), PARTY["keywords"], False, T0) == (T0 + timedelta(minutes=9)).isoformat()
     nobody = SimpleNamespace(ctx=SimpleNamespace(memory=MemoryStore.persistent(tmp_path / "m2").stream("Maria")))
-    assert held_sources(nobody, PARTY["keywords"]) == {"kinds": {}, "first": None}
+    assert held_sources(all_memories(nobody), PARTY["keywords"]) == {"kinds": {}, "first": None}
     probe = {"held_sources": {"party": {"Klaus": got, "Maria": {"kinds": {"chat": 2}, "first": "x"}},
                               "crush": {"Klaus": {"kinds": {}, "first": None}}}}
     assert held_by_kind(probe) == {"party": {"chat": 3, "thought": 1}, "crush": {}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -315,16 +315,20 @@ def _when(v: str | None) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
+def summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Counts by name added together, in name order."""
+    total: dict[str, int] = {}
+    for c in counts:
+        for name, n in c.items():
+            total[name] = total.get(name, 0) + n
+    return dict(sorted(total.items()))
+
+
 def held_by_kind(probe: dict[str, Any]) -> dict[str, dict[str, int]]:
     """``{fact: {memory kind: count}}``: the memories naming each fact that the agents not seeded with it hold,
     by kind, all agents together (empty for a probe made before it was recorded)."""
-    out: dict[str, dict[str, int]] = {}
-    for fact, agents in probe.get("held_sources", {}).items():
-        kinds = out.setdefault(fact, {})
-        for source in agents.values():
-            for kind, n in source["kinds"].items():
-                kinds[kind] = kinds.get(kind, 0) + n
-    return out
+    return {fact: summed(source["kinds"] for source in agents.values())
+            for fact, agents in probe.get("held_sources", {}).items()}
 
 
 def run_metrics(events: Sequence[Event], probe: dict[str, Any], wall_s: float | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from town.app.eval.metrics import mentions
+from town.app.eval.metrics import mentions, summed
 from town.app.eval.progress import PhaseCounts
 
 PROBE_FILE = "eval_probe.json"
@@ -23,29 +23,31 @@ def place_rules(town_map: Any, personas: list[Any]) -> dict[str, Any]:
     }
 
 
-def fact_memories(mind: Any, keywords: list[str]) -> list[Any]:
-    """The agent's memories that mention the fact (every keyword), oldest first."""
+def all_memories(mind: Any) -> list[Any]:
+    """Every memory of the agent (read once per agent; each fact filters this list)."""
     memory = mind.ctx.memory
     n = memory.count()
-    return sorted((r for r in (memory.recent(n) if n else []) if mentions(r.text, keywords)), key=lambda r: r.created)
+    return memory.recent(n) if n else []
 
 
-def first_held(mind: Any, keywords: list[str], seeded: bool, start: Any) -> str | None:
+def fact_memories(memories: list[Any], keywords: list[str]) -> list[Any]:
+    """The memories that mention the fact (every keyword), oldest first."""
+    return sorted((r for r in memories if mentions(r.text, keywords)), key=lambda r: r.created)
+
+
+def first_held(memories: list[Any], keywords: list[str], seeded: bool, start: Any) -> str | None:
     """Game time (iso) of the agent's earliest memory mentioning the fact; the start if seeded with it."""
     if seeded:
         return start.isoformat()
-    found = fact_memories(mind, keywords)
+    found = fact_memories(memories, keywords)
     return found[0].created.isoformat() if found else None
 
 
-def held_sources(mind: Any, keywords: list[str]) -> dict[str, Any]:
+def held_sources(memories: list[Any], keywords: list[str]) -> dict[str, Any]:
     """Where an agent not seeded with a fact got it: its memories mentioning the fact counted by kind (what it
     was told, a conversation line, an observation, ...) and the first of them, cut to 200 characters."""
-    found = fact_memories(mind, keywords)
-    kinds: dict[str, int] = {}
-    for r in found:
-        kinds[r.kind] = kinds.get(r.kind, 0) + 1
-    return {"kinds": dict(sorted(kinds.items())), "first": found[0].text[:200] if found else None}
+    found = fact_memories(memories, keywords)
+    return {"kinds": summed([{r.kind: 1} for r in found]), "first": found[0].text[:200] if found else None}
 
 
 async def _judged_answer(mind: Any, asked: str, judge: Any, persona: Any, now: Any, counts: PhaseCounts,
@@ -101,6 +103,7 @@ async def probe_run(session: Any, judge: tuple[Any, Any], counts: PhaseCounts | 
     knows_rows = await asyncio.gather(*(job for _, job in knows_jobs))
     answers = [_renamed(row, fact=fid) for (fid, _), row in zip(fact_jobs, fact_rows, strict=True)]
     knows = [_renamed(row, other=other) for (other, _), row in zip(knows_jobs, knows_rows, strict=True)]
+    memories = {a: all_memories(minds[a]) for a in names}
     return {
         "agents": names,
         "start": scenario.start.isoformat(),
@@ -108,9 +111,9 @@ async def probe_run(session: Any, judge: tuple[Any, Any], counts: PhaseCounts | 
         "facts": [f.model_dump(mode="json") for f in scenario.facts],
         "answers": answers,
         "knows": knows,
-        "first_held": {f.id: {a: first_held(minds[a], f.keywords, a in f.known_by, scenario.start) for a in names}
+        "first_held": {f.id: {a: first_held(memories[a], f.keywords, a in f.known_by, scenario.start) for a in names}
                        for f in scenario.facts},
-        "held_sources": {f.id: {a: held_sources(minds[a], f.keywords) for a in names if a not in f.known_by}
+        "held_sources": {f.id: {a: held_sources(memories[a], f.keywords) for a in names if a not in f.known_by}
                          for f in scenario.facts},
         "places": place_rules(session.world.map, scenario.personas),
     }

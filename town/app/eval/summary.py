@@ -11,7 +11,7 @@ import numpy as np
 
 from town.app import checkpoint as ckpt
 from town.app.eval.ablation import ABLATION_FILE
-from town.app.eval.metrics import CATALOGUE, metric_info, no_step_figures, run_metrics
+from town.app.eval.metrics import CATALOGUE, metric_info, no_step_figures, run_metrics, summed
 from town.app.eval.probe import PROBE_FILE
 from town.app.eval.runner import WALL_FILE, EvalSpec, run_dir
 from town.app.eval.stats import bootstrap_ci, paired_difference, verdict
@@ -62,13 +62,8 @@ def calls_by_step(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, 
 
 def held_by_kind(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
     """Each fact's held memories by kind (:func:`town.app.eval.metrics.held_by_kind`) summed over the runs."""
-    total: dict[str, dict[str, int]] = {}
-    for run in runs:
-        for fact, kinds in run.items():
-            into = total.setdefault(fact, {})
-            for kind, n in kinds.items():
-                into[kind] = into.get(kind, 0) + n
-    return {fact: dict(sorted(kinds.items())) for fact, kinds in sorted(total.items())}
+    facts = sorted({fact for run in runs for fact in run})
+    return {fact: summed(run.get(fact, {}) for run in runs) for fact in facts}
 
 
 def summarise(out: Path, spec: EvalSpec) -> dict[str, Any]:
