@@ -72,6 +72,9 @@ class CognitionSettings(BaseModel):
     max_tasks: int = Field(6, ge=3, le=6, description="tasks an hour of the schedule (or a replanned rest of it) "
                            "is split into, at most; each task may start a ReAct loop (6: Smallville's 5-15 "
                            "minute tasks)")
+    hour_tasks: bool = Field(False, description="an hour of the schedule (or a replanned rest of it) is one task, "
+                             "the activity itself, at one place picked by one short call (false: split into up to "
+                             "max_tasks tasks with descriptions and places, each of which may start a ReAct loop)")
     object_pick: bool = Field(False, description="a task at a place with objects that names no one is one short "
                               "call choosing which object it uses, or none (false: the ReAct loop, with its thought "
                               "and tool arguments, often over several calls)")

@@ -137,6 +137,12 @@ class ObjectPick(_Answer):
     emoji: str = Field(default="", max_length=8)
 
 
+class PlacePick(_Answer):
+    """Where an hour of the schedule is spent ([mind] hour_tasks: one task at one place, no decomposition)."""
+
+    address: str = Field(min_length=1, max_length=120)
+
+
 class ReActStep(_Answer):
     thought: str = Field(max_length=200)
     tool: str = Field(min_length=1, max_length=40)
@@ -177,6 +183,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         ConversationDigest,
         ReActStep,
         ObjectPick,
+        PlacePick,
         InterviewAnswer,
         Judgement,
         PairJudgement,
@@ -269,6 +276,18 @@ def digest_schema(participants: tuple[str, ...]) -> type[ConversationDigest]:
         f"ConversationDigestOf{len(participants)}",
         __base__=ConversationDigest,
         feelings=(list[feeling], Field(default_factory=list, max_length=len(participants))),  # type: ignore[valid-type]
+    )
+
+
+@lru_cache(maxsize=64)
+def place_schema(addresses: tuple[str, ...]) -> type[PlacePick]:
+    """``PlacePick`` whose address must be one of ``addresses`` (an enum the server decodes: a few tokens)."""
+    if not addresses or len(set(addresses)) != len(addresses):
+        raise ValueError(f"a place pick needs different addresses, got {addresses}")
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"PlacePickOf{len(addresses)}",
+        __base__=PlacePick,
+        address=(Literal[addresses], Field(description="one address from the list")),  # type: ignore[valid-type]
     )
 
 

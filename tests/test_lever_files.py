@@ -32,7 +32,8 @@ def test_cascade_file_routes_routine_steps_to_the_small_embedded_model():
     assert arm_settings(Arm(settings=str(DOCS / "cascade.toml"))) == CognitionSettings()
 
 
-@pytest.mark.parametrize("lever", ["importance_repeat", "walk_back", "shared_digest", "object_pick", "answer_questions"])
+@pytest.mark.parametrize("lever", ["importance_repeat", "walk_back", "shared_digest", "object_pick", "answer_questions",
+                                   "hour_tasks"])
 def test_a_one_lever_file_turns_on_that_lever_alone(lever: str):
     on = arm_settings(Arm(settings=str(DOCS / f"{lever}.toml")))
     assert getattr(on, lever) is True and getattr(CognitionSettings(), lever) is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from agents.context import CognitionSettings
@@ -181,3 +182,42 @@ async def test_by_default_a_block_is_split_into_up_to_six_tasks_as_before() -> N
     await plan_day(ctx, st, T0)
     await replan(ctx, st, T0, event="rain", new_activity="read at home")
     assert "as tasks of 5 to 15 minutes, starting with" in user_text(llm.requests[-1]["messages"])
+
+
+def _place_answer(step: str, messages: list[dict[str, str]], fmt: dict | None) -> str | dict:
+    """town_script, with the hour's place picked from the activity (the cafe for coffee, else the library)."""
+    if step == "plan_place":
+        doing = re.search(r"you are: (.*)\.\n", user_text(messages)).group(1)
+        return {"address": CAFE if "cafe" in doing.lower() or "coffee" in doing.lower() else LIBRARY}
+    return town_script(step, messages, fmt)
+
+
+async def test_hour_tasks_make_the_hour_one_task_at_a_picked_place_without_decomposition() -> None:
+    llm = ScriptedLLM(_place_answer)
+    ctx = make_ctx(llm, settings=CognitionSettings(hour_tasks=True))
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    t = await next_task(ctx, st, T0)
+    assert t is not None and (t.description, t.duration_min, t.address) == ("studying at the library", 60, LIBRARY)
+    assert [r["step"] for r in llm.requests] == ["plan_daily", "plan_schedule", "plan_place"]
+    schema = llm.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert set(schema["properties"]) == {"address"} and {CAFE, LIBRARY, HOME} <= set(schema["properties"]["address"]["enum"])
+    prompt = user_text(llm.requests[-1]["messages"])
+    assert "For the next 60 minutes you are: studying at the library." in prompt and "noticed" not in prompt
+    assert await next_task(ctx, st, T0 + timedelta(minutes=59)) is None  # the hour is one task
+    t2 = await next_task(ctx, st, T0 + timedelta(minutes=60))  # the next hour of the block: the plan cache
+    assert t2 == t and len(llm.requests) == 3 and ctx.counters["plan_cache_saved_calls"] == 1
+    now = T0 + timedelta(minutes=70)
+    await replan(ctx, st, now, event="Isabella invites me for coffee", new_activity="coffee with Isabella")
+    assert [(x.description, x.address) for x in st.tasks] == [("coffee with Isabella", CAFE)]
+    assert llm.requests[-1]["step"] == "plan_place"
+    assert "You noticed: <<<Isabella invites me for coffee>>>" in user_text(llm.requests[-1]["messages"])
+
+
+async def test_hour_tasks_unknown_place_retries_then_falls_back_home_and_is_not_cached() -> None:
+    llm = ScriptedLLM({"plan_place": [{"address": "Mars:crater"}] * 3}, retries=2)
+    ctx = make_ctx(llm, settings=CognitionSettings(hour_tasks=True))
+    tasks = await decompose(ctx, "exploring", 45)
+    assert len(llm.requests) == 3 and [(t.description, t.address, t.duration_min) for t in tasks] == [("exploring", HOME, 45)]
+    assert ctx.counters["decompose_fallback"] == 1 and not ctx.plan_cache
+    assert llm.drain_records(ctx.name)[0].fallback

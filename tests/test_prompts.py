@@ -186,6 +186,7 @@ def _longest_json(schema: dict, defs: dict) -> int:
 @pytest.mark.parametrize("step, schema", [
     ("act_react", "ActStep"), ("act_react", "ToolActStep"), ("act_react", "FinalActStep"),
     ("converse_summary", "ChatDigest"), ("converse_digest", "digest of two"), ("act_pick", "ObjectPick"),
+    ("plan_place", "PlacePick"),
 ])
 def test_the_longest_answer_the_schema_admits_fits_the_steps_token_budget(step: str, schema: str) -> None:
     # the server's grammar lets every string run to its maxLength (a ReAct talk_to answer with a long thought and

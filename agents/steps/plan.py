@@ -10,6 +10,8 @@
   under (persona, normalised activity, minutes) and reused when the same activity recurs; each
   reuse counts ``plan_cache_saved_calls`` and notes ``plan_cache_hit``.
 - :func:`replan`: after a reaction, the rest of the current block is planned again.
+- ``[mind] hour_tasks``: no decomposition; each chunk (and a replanned rest) is one task, the activity
+  itself, at a place picked by one short call (``plan_place``, an enum of the addresses).
 
 Schedule rules (deterministic, documented): blocks are sorted by start hour, a later block
 with the same start hour is dropped, the first block starts at wake-up, and each block lasts
@@ -26,14 +28,16 @@ from pydantic import BaseModel, Field
 from agents.context import MindContext, ask
 from agents.memory.embeddings import default_embedder
 from agents.step_registry import register_step
-from agents.schemas import DailyPlan, HourlySchedule, PlannedTask, ScheduleBlock, TaskDecomposition
-from agents.schemas import daily_plan_schema, decomposition_schema, schedule_schema
+from agents.schemas import DailyPlan, HourlySchedule, PlacePick, PlannedTask, ScheduleBlock, TaskDecomposition
+from agents.schemas import daily_plan_schema, decomposition_schema, place_schema, schedule_schema
 
 DAILY, SCHEDULE, DECOMPOSE, REPLAN = "plan_daily", "plan_schedule", "plan_decompose", "plan_replan"
+PLACE = "plan_place"
 register_step(DAILY, {"memories", "reasoning"})
 register_step(SCHEDULE, {"plan_items", "wake_hour", "bed_hour", "reasoning"})
 register_step(DECOMPOSE, {"activity", "minutes", "places", "reasoning", "max_tasks"})
 register_step(REPLAN, {"activity", "event", "new_activity", "minutes", "places", "reasoning", "max_tasks"})
+register_step(PLACE, {"activity", "event", "minutes", "places"})
 
 #: at most this many minutes of a block are decomposed at once
 CHUNK_MIN = 60
@@ -248,16 +252,23 @@ def _home_task(ctx: MindContext, activity: str, minutes: int) -> PlannedTask:
 
 
 def _cache_key(ctx: MindContext, activity: str, minutes: int) -> str:
-    return f"plan:{ctx.name}|{normalise(activity)}|{minutes}"
+    shape = "|hour" if ctx.settings.hour_tasks else ""
+    return f"plan:{ctx.name}|{normalise(activity)}|{minutes}{shape}"
 
 
-async def decompose(ctx: MindContext, activity: str, minutes: int) -> list[PlannedTask]:
-    """Tasks for ``minutes`` of ``activity`` (plan cache first, then one LLM call)."""
-    key = _cache_key(ctx, activity, minutes)
-    if ctx.settings.plan_cache and key in ctx.plan_cache:
-        ctx.count("plan_cache_saved_calls")
-        ctx.note("plan_cache_hit", activity=activity, minutes=minutes)
-        return [PlannedTask.model_validate(t) for t in ctx.plan_cache[key]]
+async def _hour_task(ctx: MindContext, activity: str, minutes: int,
+                     event: str | None = None) -> tuple[list[PlannedTask], bool]:
+    """``[mind] hour_tasks``: the activity itself as one task, at a place picked by one short call."""
+    places = arena_places(ctx)
+    fallback = PlacePick(address=ctx.persona.living_area)
+    result = await ask(ctx, PLACE, fallback=fallback, schema=place_schema(tuple(sorted(places))), activity=activity,
+                       minutes=minutes, places=_place_lines(ctx, places, activity), event=event)
+    task = PlannedTask(description=activity[:80], duration_min=max(5, min(60, minutes)), address=result.address)
+    return [task], result is fallback
+
+
+async def _split(ctx: MindContext, activity: str, minutes: int) -> tuple[list[PlannedTask], bool]:
+    """The chunk split into up to ``max_tasks`` tasks at places by one call (Smallville's decomposition)."""
     places = arena_places(ctx)
     fallback = TaskDecomposition(reasoning="fallback: stay home", tasks=[_home_task(ctx, activity, minutes)])
     result = await ask(
@@ -271,12 +282,23 @@ async def decompose(ctx: MindContext, activity: str, minutes: int) -> list[Plann
         places=_place_lines(ctx, places, activity),
     )
     tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
-    if result is fallback:
+    return tasks, result is fallback
+
+
+async def decompose(ctx: MindContext, activity: str, minutes: int) -> list[PlannedTask]:
+    """Tasks for ``minutes`` of ``activity`` (plan cache first, then one LLM call)."""
+    key = _cache_key(ctx, activity, minutes)
+    if ctx.settings.plan_cache and key in ctx.plan_cache:
+        ctx.count("plan_cache_saved_calls")
+        ctx.note("plan_cache_hit", activity=activity, minutes=minutes)
+        return [PlannedTask.model_validate(t) for t in ctx.plan_cache[key]]
+    split = _hour_task if ctx.settings.hour_tasks else _split
+    tasks, failed = await split(ctx, activity, minutes)
+    if failed:
         ctx.count("decompose_fallback")
     elif ctx.settings.plan_cache:
         ctx.plan_cache[key] = [t.model_dump() for t in tasks]
-    ctx.note("decompose", activity=activity, minutes=minutes, fallback=result is fallback,
-             tasks=[t.model_dump() for t in tasks])
+    ctx.note("decompose", activity=activity, minutes=minutes, fallback=failed, tasks=[t.model_dump() for t in tasks])
     return tasks
 
 
@@ -311,6 +333,22 @@ async def replan(ctx: MindContext, state: PlanState, now: datetime, *, event: st
         return
     block = state.blocks[bi]
     minutes = max(5, min(CHUNK_MIN, int((block.end - now).total_seconds() // 60)))
+    if ctx.settings.hour_tasks:
+        tasks, failed = await _hour_task(ctx, new_activity, minutes, event=event)
+    else:
+        tasks, failed = await _replan_split(ctx, block.activity, minutes, event=event, new_activity=new_activity)
+    if failed:
+        ctx.count("replan_fallback")
+    state.block_index = bi
+    state.tasks = tasks
+    state.task = state.task_start = state.task_end = None
+    ctx.note("plan", replan=True, event=event, new_activity=new_activity, fallback=failed,
+             tasks=[t.model_dump() for t in state.tasks])
+
+
+async def _replan_split(ctx: MindContext, activity: str, minutes: int, *, event: str,
+                        new_activity: str) -> tuple[list[PlannedTask], bool]:
+    """The rest of the block planned again around ``new_activity`` as up to ``max_tasks`` tasks (one call)."""
     places = arena_places(ctx)
     fallback = TaskDecomposition(reasoning="fallback: do it at home", tasks=[_home_task(ctx, new_activity, minutes)])
     result = await ask(
@@ -319,16 +357,11 @@ async def replan(ctx: MindContext, state: PlanState, now: datetime, *, event: st
         fallback=fallback,
         schema=decomposition_schema(tuple(sorted(places)), ctx.settings.max_tasks),
         max_tasks=ctx.settings.max_tasks,
-        activity=block.activity,
+        activity=activity,
         event=event,
         new_activity=new_activity,
         minutes=minutes,
         places=_place_lines(ctx, places, new_activity),
     )
-    if result is fallback:
-        ctx.count("replan_fallback")
-    state.block_index = bi
-    state.tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
-    state.task = state.task_start = state.task_end = None
-    ctx.note("plan", replan=True, event=event, new_activity=new_activity, fallback=result is fallback,
-             tasks=[t.model_dump() for t in state.tasks])
+    tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
+    return tasks, result is fallback
