@@ -133,3 +133,9 @@ def test_the_defaults_file_changes_nothing_and_routes_nothing():
     """docs/defaults.toml is the baseline arm of a lever checked on other seeds: exactly the defaults."""
     assert arm_settings(Arm(settings=str(DOCS / "defaults.toml"))) == CognitionSettings()
     assert arm_cascade(Arm(settings=str(DOCS / "defaults.toml"))) == {}
+
+
+def test_hour_tasks_object_pick_file_turns_on_those_two_levers_alone():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick.toml")))
+    assert on.hour_tasks and on.object_pick
+    assert on.model_dump(exclude={"hour_tasks", "object_pick"}) == CognitionSettings().model_dump(exclude={"hour_tasks", "object_pick"})

@@ -267,22 +267,29 @@ async def _hour_task(ctx: MindContext, activity: str, minutes: int,
     return [task], result is fallback
 
 
-async def _split(ctx: MindContext, activity: str, minutes: int) -> tuple[list[PlannedTask], bool]:
-    """The chunk split into up to ``max_tasks`` tasks at places by one call (Smallville's decomposition)."""
+async def _ask_tasks(ctx: MindContext, step: str, minutes: int, *, place_for: str, fallback_reason: str,
+                     **variables: str) -> tuple[list[PlannedTask], bool]:
+    """Up to ``max_tasks`` tasks at places for ``minutes`` by one call (Smallville's decomposition), durations fitted;
+    ``place_for`` orders the places and names the fallback task (at home)."""
     places = arena_places(ctx)
-    fallback = TaskDecomposition(reasoning="fallback: stay home", tasks=[_home_task(ctx, activity, minutes)])
+    fallback = TaskDecomposition(reasoning=f"fallback: {fallback_reason}", tasks=[_home_task(ctx, place_for, minutes)])
     result = await ask(
         ctx,
-        DECOMPOSE,
+        step,
         fallback=fallback,
         schema=decomposition_schema(tuple(sorted(places)), ctx.settings.max_tasks),
         max_tasks=ctx.settings.max_tasks,
-        activity=activity,
         minutes=minutes,
-        places=_place_lines(ctx, places, activity),
+        places=_place_lines(ctx, places, place_for),
+        **variables,
     )
     tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
     return tasks, result is fallback
+
+
+async def _split(ctx: MindContext, activity: str, minutes: int) -> tuple[list[PlannedTask], bool]:
+    """The chunk of ``activity`` split into tasks at places."""
+    return await _ask_tasks(ctx, DECOMPOSE, minutes, place_for=activity, fallback_reason="stay home", activity=activity)
 
 
 async def decompose(ctx: MindContext, activity: str, minutes: int) -> list[PlannedTask]:
@@ -336,7 +343,8 @@ async def replan(ctx: MindContext, state: PlanState, now: datetime, *, event: st
     if ctx.settings.hour_tasks:
         tasks, failed = await _hour_task(ctx, new_activity, minutes, event=event)
     else:
-        tasks, failed = await _replan_split(ctx, block.activity, minutes, event=event, new_activity=new_activity)
+        tasks, failed = await _ask_tasks(ctx, REPLAN, minutes, place_for=new_activity, fallback_reason="do it at home",
+                                         activity=block.activity, event=event, new_activity=new_activity)
     if failed:
         ctx.count("replan_fallback")
     state.block_index = bi
@@ -345,23 +353,3 @@ async def replan(ctx: MindContext, state: PlanState, now: datetime, *, event: st
     ctx.note("plan", replan=True, event=event, new_activity=new_activity, fallback=failed,
              tasks=[t.model_dump() for t in state.tasks])
 
-
-async def _replan_split(ctx: MindContext, activity: str, minutes: int, *, event: str,
-                        new_activity: str) -> tuple[list[PlannedTask], bool]:
-    """The rest of the block planned again around ``new_activity`` as up to ``max_tasks`` tasks (one call)."""
-    places = arena_places(ctx)
-    fallback = TaskDecomposition(reasoning="fallback: do it at home", tasks=[_home_task(ctx, new_activity, minutes)])
-    result = await ask(
-        ctx,
-        REPLAN,
-        fallback=fallback,
-        schema=decomposition_schema(tuple(sorted(places)), ctx.settings.max_tasks),
-        max_tasks=ctx.settings.max_tasks,
-        activity=activity,
-        event=event,
-        new_activity=new_activity,
-        minutes=minutes,
-        places=_place_lines(ctx, places, new_activity),
-    )
-    tasks = fit_durations([PlannedTask.model_validate(t.model_dump()) for t in result.tasks], minutes)
-    return tasks, result is fallback
