@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 
 import pytest
@@ -166,9 +167,44 @@ def test_no_usable_checkpoint_is_one_line_exit_2(tmp_path):
     assert "no usable checkpoint" in lines[0] and "missing keys" in lines[0]
 
 
-def test_crash_between_the_renames_resumes_from_the_previous(tmp_path):
+def test_a_missing_latest_checkpoint_resumes_from_the_previous(tmp_path):
     run_dir = tmp_path / "run"
     _scripted_run(run_dir, 2)
-    (run_dir / ckpt.CHECKPOINT).unlink()  # what a kill between the two renames leaves
+    (run_dir / ckpt.CHECKPOINT).unlink()  # deleted by hand, or left by a kill in versions that renamed it away first
     assert ckpt.has_checkpoint(run_dir)
     assert ckpt.load_checkpoint(run_dir)["tick"] == 1
+
+
+def test_saving_never_leaves_a_moment_without_checkpoint_json(tmp_path, monkeypatch):
+    # a reader of a live run (or a kill) between two renames once found no checkpoint.json at all
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    real_replace = os.replace
+    seen: list[bool] = []
+
+    def replace(src, dst):
+        seen.append((run_dir / ckpt.CHECKPOINT).exists())
+        real_replace(src, dst)
+
+    ckpt.save_checkpoint(run_dir, {"tick": 1})
+    monkeypatch.setattr(os, "replace", replace)
+    ckpt.save_checkpoint(run_dir, {"tick": 2})
+    ckpt.save_checkpoint(run_dir, {"tick": 3})
+    assert seen and all(seen)
+    assert json.loads((run_dir / ckpt.CHECKPOINT).read_text()) == {"tick": 3}
+    assert json.loads((run_dir / ckpt.PREVIOUS).read_text()) == {"tick": 2}
+    assert sorted(p.name for p in run_dir.iterdir()) == [ckpt.CHECKPOINT, ckpt.PREVIOUS]  # no staged files left
+
+
+def test_the_previous_checkpoint_is_copied_where_hard_links_fail(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    ckpt.save_checkpoint(run_dir, {"tick": 1})
+
+    def no_links(src, dst):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    ckpt.save_checkpoint(run_dir, {"tick": 2})
+    assert json.loads((run_dir / ckpt.PREVIOUS).read_text()) == {"tick": 1}
+    assert json.loads((run_dir / ckpt.CHECKPOINT).read_text()) == {"tick": 2}

@@ -90,8 +90,9 @@ def has_checkpoint(run_dir: Path) -> bool:
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
     """Write ``state`` as the latest checkpoint and keep the one before it as ``checkpoint.prev.json``.
 
-    The new file is complete on disk before the old one is renamed, so a crash between the two renames leaves
-    no ``checkpoint.json`` but a good ``checkpoint.prev.json``, which :func:`load_checkpoint` falls back to.
+    The new file is complete on disk before it replaces ``checkpoint.json`` in one rename, and the old one
+    becomes ``checkpoint.prev.json`` while it is still in place (:func:`_keep_previous`), so a kill at any moment
+    leaves a complete ``checkpoint.json``, old or new, and readers of a live run never find it missing.
     """
     fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=CHECKPOINT, suffix=".tmp")
     try:
@@ -100,11 +101,27 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         if (run_dir / CHECKPOINT).exists():
-            os.replace(run_dir / CHECKPOINT, run_dir / PREVIOUS)
+            _keep_previous(run_dir)
         os.replace(tmp, run_dir / CHECKPOINT)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        raise
+
+
+def _keep_previous(run_dir: Path) -> None:
+    """Make the current ``checkpoint.json`` also ``checkpoint.prev.json`` without moving it: a hard link where the
+    file system has them, else a copy, renamed over the old previous one."""
+    staged = run_dir / (PREVIOUS + ".tmp")
+    staged.unlink(missing_ok=True)  # left by a kill during an earlier save
+    try:
+        try:
+            os.link(run_dir / CHECKPOINT, staged)
+        except OSError:
+            shutil.copyfile(run_dir / CHECKPOINT, staged)
+        os.replace(staged, run_dir / PREVIOUS)
+    except BaseException:
+        staged.unlink(missing_ok=True)
         raise
 
 
