@@ -247,8 +247,9 @@ async def plan_day(ctx: MindContext, state: PlanState, now: datetime) -> None:
 
 
 # -- tasks ----------------------------------------------------------------------------------------
-def _home_task(ctx: MindContext, activity: str, minutes: int) -> PlannedTask:
-    return PlannedTask(description=activity[:80], duration_min=max(5, min(60, minutes)), address=ctx.persona.living_area)
+def _one_task(activity: str, minutes: int, address: str) -> PlannedTask:
+    """``activity`` itself as one task of ``minutes`` (kept within a task's 5..60) at ``address``."""
+    return PlannedTask(description=activity[:80], duration_min=max(5, min(60, minutes)), address=address)
 
 
 def _cache_key(ctx: MindContext, activity: str, minutes: int) -> str:
@@ -263,8 +264,7 @@ async def _hour_task(ctx: MindContext, activity: str, minutes: int,
     fallback = PlacePick(address=ctx.persona.living_area)
     result = await ask(ctx, PLACE, fallback=fallback, schema=place_schema(tuple(sorted(places))), activity=activity,
                        minutes=minutes, places=_place_lines(ctx, places, activity), event=event)
-    task = PlannedTask(description=activity[:80], duration_min=max(5, min(60, minutes)), address=result.address)
-    return [task], result is fallback
+    return [_one_task(activity, minutes, result.address)], result is fallback
 
 
 async def _ask_tasks(ctx: MindContext, step: str, minutes: int, *, place_for: str, fallback_reason: str,
@@ -272,7 +272,8 @@ async def _ask_tasks(ctx: MindContext, step: str, minutes: int, *, place_for: st
     """Up to ``max_tasks`` tasks at places for ``minutes`` by one call (Smallville's decomposition), durations fitted;
     ``place_for`` orders the places and names the fallback task (at home)."""
     places = arena_places(ctx)
-    fallback = TaskDecomposition(reasoning=f"fallback: {fallback_reason}", tasks=[_home_task(ctx, place_for, minutes)])
+    home = _one_task(place_for, minutes, ctx.persona.living_area)
+    fallback = TaskDecomposition(reasoning=f"fallback: {fallback_reason}", tasks=[home])
     result = await ask(
         ctx,
         step,
