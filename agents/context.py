@@ -48,6 +48,9 @@ class CognitionSettings(BaseModel):
                                 "to say; then the conversation ends (0: exact repeats and copies end it at once)")
     answer_questions: bool = Field(False, description="a line that asks a question does not end the conversation: "
                                    "the partner answers it first (the 1.5B asks and ends in one turn)")
+    company_min: int = Field(0, ge=0, le=720, description="a person awake in the same room whom the reaction step "
+                             "has not been asked about for this many game minutes is offered to it again, though "
+                             "nothing they do is new (people who spend an hour together talk; 0: only new sightings)")
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")

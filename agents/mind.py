@@ -8,7 +8,8 @@ Each tick :meth:`AgentMind.decide` runs, in order:
 4. new day? plan it (daily plan + schedule);
 5. in a conversation: my turn -> ``converse.next_turn``; else listen (``continue``); walking up to someone
    to talk (the world holds the opening line until we are close) -> ``continue``;
-6. new events with other agents -> ``react.decide_reaction``: ``talk`` starts a conversation,
+6. new events with other agents (with ``[mind] company_min``, also people who have been in the room a while:
+   ``react.company``) -> ``react.decide_reaction``: ``talk`` starts a conversation,
    ``react`` re-plans the rest of the current block;
 7. current task over -> next task -> ``act.choose_action`` (ReAct loop); after a conversation (or walking
    up to someone) away from the task's place, with ``[mind] walk_back`` -> ``move_to`` it (``act.walk_back``,
@@ -109,13 +110,14 @@ class AgentMind:
     async def _react(self, obs: Observation, new: list[PerceivedEvent]) -> Action | None:
         """Talk to someone (an Action), or re-plan and return None, or ignore (None)."""
         events = [e for e in new if e.kind in ("agent", "world") and e.subject != self.name]
-        if not events:
+        again = react.company(self.ctx, obs, events)  # [mind] company_min: people who have been around a while
+        if not events and not again:
             return None
-        reaction = await react.decide_reaction(self.ctx, obs, events)  # notes ``react`` itself
+        reaction = await react.decide_reaction(self.ctx, obs, events, again)  # notes ``react`` itself
         if reaction.kind == "talk" and reaction.target:
             return await converse.start_conversation(self.ctx, obs, reaction.target, reaction.reasoning)
         if reaction.kind == "react" and reaction.new_activity:
-            what = "; ".join(e.description for e in events)
+            what = "; ".join(e.description for e in events or again)
             await replan(self.ctx, self.state.plan, obs.time, event=what, new_activity=reaction.new_activity)
         return None
 

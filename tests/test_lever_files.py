@@ -139,3 +139,10 @@ def test_hour_tasks_object_pick_file_turns_on_those_two_levers_alone():
     on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick.toml")))
     assert on.hour_tasks and on.object_pick
     assert on.model_dump(exclude={"hour_tasks", "object_pick"}) == CognitionSettings().model_dump(exclude={"hour_tasks", "object_pick"})
+
+
+def test_hour_tasks_company_file_is_hour_tasks_plus_people_around_offered_again_every_30_minutes():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_company.toml")))
+    assert on.hour_tasks and on.company_min == 30 and CognitionSettings().company_min == 0
+    levers = {"hour_tasks", "company_min"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)

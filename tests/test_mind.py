@@ -14,7 +14,7 @@ from agents.testing import ScriptedLLM
 from agents.mind import AgentMind
 from agents.schemas import PlannedTask, Reaction
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, FakeWorld, make_ctx, persona, town_script
-from town.world.protocol import Action, ChatLine, ConversationView, Observation, PerceivedEvent
+from town.world.protocol import Action, ChatLine, ConversationView, NearbyAgent, Observation, PerceivedEvent
 
 
 class Town:
@@ -70,8 +70,8 @@ def always_react(monkeypatch: pytest.MonkeyPatch, reaction: Reaction) -> list[li
     """Every reaction step answers ``reaction``; returns the list of the events it was asked about."""
     seen: list[list[PerceivedEvent]] = []
 
-    async def decide_reaction(ctx, obs, events):
-        seen.append(events)
+    async def decide_reaction(ctx, obs, events, again=None):
+        seen.append([*events, *(again or [])])
         return reaction
 
     monkeypatch.setattr(react, "decide_reaction", decide_reaction)
@@ -166,6 +166,25 @@ async def test_reaction_talk_starts_a_conversation(setup, monkeypatch: pytest.Mo
     # the same event next tick is not new: no second reaction
     await town.step(T0 + timedelta(minutes=20), perceived=[isabella("Isabella is reading")])
     assert len(seen) == 1
+
+
+async def test_with_company_min_someone_who_stays_in_the_room_is_considered_again(setup, monkeypatch) -> None:
+    mind, llm, town = setup(settings=CognitionSettings(reflection_threshold=10_000, company_min=30))
+    calls = []
+
+    async def ask_model(ctx, obs, event, nearby):
+        calls.append((obs.time, event.subject))
+        react._asked_log(ctx)[f"{ctx.name}>{event.subject}"] = obs.time.isoformat()
+        return Reaction(reasoning="busy", kind="ignore")
+
+    monkeypatch.setattr(react, "_ask_model", ask_model)
+    await town.step(T0)
+    here = town.address
+    sitting = NearbyAgent(name="Isabella Rodriguez", tile=(1, 0), address=here, activity="reading")
+    for minutes in (10, 20, 39, 40):
+        await town.step(T0 + timedelta(minutes=minutes), perceived=[isabella("Isabella is reading")], nearby=[sitting])
+        assert town.address == here
+    assert calls == [(T0 + timedelta(minutes=10), "Isabella Rodriguez"), (T0 + timedelta(minutes=40), "Isabella Rodriguez")]
 
 
 async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from agents.testing import ScriptedLLM
-from agents.steps.react import chat_log, decide_reaction, is_asleep, last_chat, record_chat
+from agents.steps.react import chat_log, company, decide_reaction, is_asleep, last_chat, record_chat
 from tests._tools_fixtures import T0, make_ctx
 from town.world.protocol import ChatLine, ConversationView, NearbyAgent, Observation, PerceivedEvent
 
@@ -128,3 +128,59 @@ async def test_someone_just_ignored_is_not_asked_about_again_for_a_while():
     # directed (Klaus ignoring Isabella says nothing of her) and JSON-able (checkpointed with the plan cache)
     assert list(ctx.plan_cache["last_ignored"]) == ["Klaus Mueller>Isabella Rodriguez"]
     assert json.loads(json.dumps(ctx.plan_cache["last_ignored"])) == ctx.plan_cache["last_ignored"]
+
+
+def observation_at(minutes: int, *nearby: NearbyAgent, perceived: list[PerceivedEvent]) -> Observation:
+    return observation(*nearby).model_copy(update={"time": T0 + timedelta(minutes=minutes), "perceived": perceived})
+
+
+def test_company_is_off_by_default_and_outdoors():
+    ctx = make_ctx(ScriptedLLM({}))
+    obs = observation_at(0, near("Maria Lopez", "reading a book"), perceived=[seen("Maria Lopez", "is reading a book")])
+    assert company(ctx, obs, []) == []
+    on = make_ctx(ScriptedLLM({}), company_min=30)
+    assert company(on, obs.model_copy(update={"address": ""}), []) == []
+    assert [e.subject for e in company(on, obs, [])] == ["Maria Lopez"]
+
+
+def test_company_offers_people_awake_in_my_room_not_new_and_not_asked_about_lately():
+    ctx = make_ctx(ScriptedLLM({}), company_min=30)
+    people = (near("Maria Lopez", "reading a book"), near("Isabella Rodriguez", "asleep on the couch"),
+              NearbyAgent(name="Tom Moreno", tile=(9, 9), address="Hobbs Cafe:kitchen", activity="cooking"))
+    sights = [seen("Maria Lopez", "is reading a book", distance=3), seen("Isabella Rodriguez", "is asleep", distance=1),
+              seen("Tom Moreno", "is cooking", distance=2), seen("Hobbs Cafe:cafe:piano", "is idle", kind="object")]
+    obs = observation_at(0, *people, perceived=sights)
+    assert [e.subject for e in company(ctx, obs, [])] == ["Maria Lopez"]  # not asleep, not another room, not a thing
+    assert company(ctx, obs, [seen("Maria Lopez", "is reading a book")]) == []  # new: the usual path asks
+    ctx.plan_cache["last_asked"] = {"Klaus Mueller>Maria Lopez": T0.isoformat()}
+    assert company(ctx, observation_at(29, *people, perceived=sights), []) == []
+    assert [e.subject for e in company(ctx, observation_at(30, *people, perceived=sights), [])] == ["Maria Lopez"]
+
+
+async def test_a_person_around_a_while_is_asked_about_again_after_company_min_and_counted():
+    llm = ScriptedLLM({STEP: [answer("ignore"), answer("talk", target="Maria Lopez")]})
+    ctx = make_ctx(llm, company_min=30)
+    maria = near("Maria Lopez", "reading a book")
+    sight = seen("Maria Lopez", "is reading a book")
+    first = observation_at(0, maria, perceived=[sight])
+    assert (await decide_reaction(ctx, first, [sight], company(ctx, first, [sight]))).kind == "ignore"
+    assert "reaction_company" not in ctx.counters  # a new sighting, asked the usual way
+    for minutes in (10, 29):  # she has not changed: nothing new, and not yet asked again
+        obs = observation_at(minutes, maria, perceived=[sight])
+        assert company(ctx, obs, []) == []
+    later = observation_at(30, maria, perceived=[sight])
+    r = await decide_reaction(ctx, later, [], company(ctx, later, []))
+    assert (r.kind, r.target) == ("talk", "Maria Lopez") and len(llm.requests) == 2
+    assert ctx.counters["reaction_company"] == 1
+    assert ctx.plan_cache["last_asked"] == {"Klaus Mueller>Maria Lopez": later.time.isoformat()}
+
+
+async def test_company_keeps_the_rules_a_recent_chat_costs_no_call():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm, company_min=30)
+    record_chat(ctx, "Maria Lopez", T0)
+    obs = observation_at(40, near("Maria Lopez", "reading a book"), perceived=[seen("Maria Lopez", "is reading a book")])
+    again = company(ctx, obs, [])
+    assert [e.subject for e in again] == ["Maria Lopez"]  # never asked about, but we talked 40 minutes ago
+    r = await decide_reaction(ctx, obs, [], again)
+    assert r.kind == "ignore" and ctx.counters["reaction_skip_cooldown"] == 1 and llm.requests == []

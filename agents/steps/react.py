@@ -11,6 +11,11 @@ counted (``reaction_skipped`` and ``reaction_skip_<reason>``):
   ``ctx.settings.conversation_cooldown_min``, or I decided to ignore them within
   ``ctx.settings.ignore_cooldown_min`` (their next small change of activity is no news).
 
+Only new sightings reach this step, so two people who sit in the same room for an hour are asked about
+each other once. With ``[mind] company_min`` (minutes, 0: off), :func:`company` also offers each person
+awake in my room whom I have not been asked about for that long (``last_asked``: every model call about
+them counts), after the new sightings; a call about such a person is counted (``reaction_company``).
+
 The last-chat time per pair lives in a small JSON-able dict (``{"A|B": iso time}``) kept by
 :func:`chat_log`; :func:`record_chat` is called when a conversation starts and when it ends.
 """
@@ -30,6 +35,7 @@ from town.world.protocol import NearbyAgent, Observation, PerceivedEvent
 STEP = "react_decide"
 LAST_CHAT_KEY = "last_chat"
 LAST_IGNORED_KEY = "last_ignored"
+LAST_ASKED_KEY = "last_asked"
 MEMORIES_K = 5
 _ASLEEP = re.compile(r"\b(asleep|sleep|sleeping|napping)\b", re.IGNORECASE)
 
@@ -82,6 +88,35 @@ def _ignored_log(ctx: MindContext) -> dict[str, str]:
     return _time_log(ctx, LAST_IGNORED_KEY)
 
 
+def _asked_log(ctx: MindContext) -> dict[str, str]:
+    """``"me>them" -> ISO time`` of my last reaction call about them (directed; ``company_min``)."""
+    return _time_log(ctx, LAST_ASKED_KEY)
+
+
+def _room(address: str) -> str:
+    """``sector:arena`` of an address (objects and agents alike); empty outdoors."""
+    return ":".join(address.split(":")[:2])
+
+
+def company(ctx: MindContext, obs: Observation, new: list[PerceivedEvent]) -> list[PerceivedEvent]:
+    """``[mind] company_min``: the sightings of people awake in my room, none of them in ``new``, whom I have not
+    been asked about for ``company_min`` minutes (or ever), nearest first; [] when off or outdoors."""
+    room, minutes = _room(obs.address), ctx.settings.company_min
+    if not minutes or not room:
+        return []
+    here = {a.name for a in obs.nearby if _room(a.address) == room and not is_asleep(a.activity)}
+    fresh = {e.subject for e in new}
+    asked = _asked_log(ctx)
+    out = []
+    for e in sorted(obs.perceived, key=lambda e: e.distance):
+        if e.kind != "agent" or e.subject not in here or e.subject in fresh or e.subject == ctx.name:
+            continue
+        last = asked.get(f"{ctx.name}>{e.subject}")
+        if last is None or obs.time - datetime.fromisoformat(last) >= timedelta(minutes=minutes):
+            out.append(e)
+    return out
+
+
 def _skip(ctx: MindContext, reason: str) -> Reaction:
     ctx.count("reaction_skipped")
     ctx.count(f"reaction_skip_{reason}")
@@ -104,13 +139,16 @@ def _why_not(ctx: MindContext, obs: Observation, event: PerceivedEvent, nearby: 
     return None
 
 
-async def decide_reaction(ctx: MindContext, obs: Observation, events: list[PerceivedEvent]) -> Reaction:
-    """Ignore, talk to, or react to the nearest approachable agent in ``events`` (one model call at most)."""
+async def decide_reaction(ctx: MindContext, obs: Observation, events: list[PerceivedEvent],
+                          again: list[PerceivedEvent] | None = None) -> Reaction:
+    """Ignore, talk to, or react to the nearest approachable agent in ``events``, else in ``again`` (people who
+    have been around a while, :func:`company`); one model call at most."""
     others = ctx.world.agent_names()
     seen: dict[str, PerceivedEvent] = {}
-    for e in sorted(events, key=lambda e: e.distance):
+    for e in [*sorted(events, key=lambda e: e.distance), *(again or [])]:
         if e.kind == "agent" and e.subject != ctx.name and e.subject in others:
             seen.setdefault(e.subject, e)
+    fresh = {e.subject for e in events}
     if not seen:
         return _skip(ctx, "no_agent")
     if obs.conversation is not None and not obs.conversation.ended:
@@ -124,12 +162,15 @@ async def decide_reaction(ctx: MindContext, obs: Observation, events: list[Perce
         if blocked is not None:
             reason = blocked
             continue
+        if name not in fresh:
+            ctx.count("reaction_company")
         return await _ask_model(ctx, obs, event, nearby.get(name))
     return _skip(ctx, reason)
 
 
 async def _ask_model(ctx: MindContext, obs: Observation, event: PerceivedEvent, nearby: NearbyAgent | None) -> Reaction:
     other = event.subject
+    _asked_log(ctx)[f"{ctx.name}>{other}"] = obs.time.isoformat()
     memories = ctx.memory.retrieve(f"{other} {event.description}", now=obs.time, k=MEMORIES_K)
     last = last_chat(ctx, other)
     fallback = Reaction(reasoning="fallback: the model gave no valid reaction", kind="ignore")
