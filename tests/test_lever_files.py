@@ -146,3 +146,10 @@ def test_hour_tasks_company_file_is_hour_tasks_plus_people_around_offered_again_
     assert on.hour_tasks and on.company_min == 30 and CognitionSettings().company_min == 0
     levers = {"hour_tasks", "company_min"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_hour_tasks_object_pick_company_file_adds_company_min_to_the_cheapest_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_company.toml")))
+    assert on.hour_tasks and on.object_pick and on.company_min == 30
+    levers = {"hour_tasks", "object_pick", "company_min"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
