@@ -168,23 +168,21 @@ async def test_reaction_talk_starts_a_conversation(setup, monkeypatch: pytest.Mo
     assert len(seen) == 1
 
 
-async def test_with_company_min_someone_who_stays_in_the_room_is_considered_again(setup, monkeypatch) -> None:
-    mind, llm, town = setup(settings=CognitionSettings(reflection_threshold=10_000, company_min=30))
-    calls = []
-
-    async def ask_model(ctx, obs, event, nearby):
-        calls.append((obs.time, event.subject))
-        react._asked_log(ctx)[f"{ctx.name}>{event.subject}"] = obs.time.isoformat()
-        return Reaction(reasoning="busy", kind="ignore")
-
-    monkeypatch.setattr(react, "_ask_model", ask_model)
-    await town.step(T0)
-    here = town.address
-    sitting = NearbyAgent(name="Isabella Rodriguez", tile=(1, 0), address=here, activity="reading")
-    for minutes in (10, 20, 39, 40):
-        await town.step(T0 + timedelta(minutes=minutes), perceived=[isabella("Isabella is reading")], nearby=[sitting])
-        assert town.address == here
-    assert calls == [(T0 + timedelta(minutes=10), "Isabella Rodriguez"), (T0 + timedelta(minutes=40), "Isabella Rodriguez")]
+async def test_with_company_min_someone_who_stays_in_the_room_is_considered_again(setup) -> None:
+    """The real reaction step (the script ignores): asked once on sight, then again 30 minutes later, not between."""
+    for company_min, expected in ((0, [1, 1, 1, 1]), (30, [1, 1, 1, 2])):
+        mind, llm, town = setup(settings=CognitionSettings(reflection_threshold=10_000, company_min=company_min))
+        await town.step(T0)
+        here = town.address
+        sitting = NearbyAgent(name="Isabella Rodriguez", tile=(1, 0), address=here, activity="reading")
+        asked = []
+        for minutes in (10, 20, 39, 40):
+            await town.step(T0 + timedelta(minutes=minutes), perceived=[isabella("Isabella is reading")],
+                            nearby=[sitting])
+            assert town.address == here
+            asked.append(sum(r["step"] == "react_decide" for r in llm.requests))
+        assert asked == expected, company_min
+        assert mind.ctx.counters.get("reaction_company", 0) == expected[-1] - 1
 
 
 async def test_walking_up_to_talk_carries_on_without_reacting_or_a_call(setup, monkeypatch: pytest.MonkeyPatch) -> None:
