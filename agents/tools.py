@@ -139,7 +139,8 @@ def _place_to_enter(ctx: MindContext, address: str) -> tuple[str, PlaceInfo]:
     return address, place
 
 
-def _arena(address: str) -> str:
+def arena_of(address: str) -> str:
+    """``sector:arena`` of an address (of an object, an agent or an arena), lower case; empty outdoors."""
     return ":".join(address.lower().split(":")[:2])
 
 
@@ -151,8 +152,8 @@ def _by_short_name(ctx: MindContext, name: str) -> PlaceInfo | None:
         return None
     hits = [p for p in ctx.world.places() if p.address.lower().endswith(tail)]
     if len(hits) > 1:
-        near = {_arena(e.address) for e in ctx.world.look_around(ctx.name)}
-        hits = [h for h in hits if _arena(h.address) in near]
+        near = {arena_of(e.address) for e in ctx.world.look_around(ctx.name)}
+        hits = [h for h in hits if arena_of(h.address) in near]
     return hits[0] if len(hits) == 1 else None
 
 

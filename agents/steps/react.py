@@ -30,6 +30,7 @@ from pydantic import model_validator
 from agents.context import MindContext, ask
 from agents.step_registry import register_step
 from agents.schemas import Reaction
+from agents.tools import arena_of
 from town.world.protocol import NearbyAgent, Observation, PerceivedEvent
 
 STEP = "react_decide"
@@ -93,18 +94,13 @@ def _asked_log(ctx: MindContext) -> dict[str, str]:
     return _time_log(ctx, LAST_ASKED_KEY)
 
 
-def _room(address: str) -> str:
-    """``sector:arena`` of an address (objects and agents alike); empty outdoors."""
-    return ":".join(address.split(":")[:2])
-
-
 def company(ctx: MindContext, obs: Observation, new: list[PerceivedEvent]) -> list[PerceivedEvent]:
     """``[mind] company_min``: the sightings of people awake in my room, none of them in ``new``, whom I have not
     been asked about for ``company_min`` minutes (or ever), nearest first; [] when off or outdoors."""
-    room, minutes = _room(obs.address), ctx.settings.company_min
+    room, minutes = arena_of(obs.address), ctx.settings.company_min
     if not minutes or not room:
         return []
-    here = {a.name for a in obs.nearby if _room(a.address) == room and not is_asleep(a.activity)}
+    here = {a.name for a in obs.nearby if arena_of(a.address) == room and not is_asleep(a.activity)}
     fresh = {e.subject for e in new}
     asked = _asked_log(ctx)
     out = []
