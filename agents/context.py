@@ -51,6 +51,9 @@ class CognitionSettings(BaseModel):
     company_min: int = Field(0, ge=0, le=720, description="a person awake in the same room whom the reaction step "
                              "has not been asked about for this many game minutes is offered to it again, though "
                              "nothing they do is new (people who spend an hour together talk; 0: only new sightings)")
+    greet_first: bool = Field(False, description="the first time in a game day I see a person I may approach "
+                              "(awake, not in a conversation, no chat with them that day), I start a conversation "
+                              "without asking the reaction step (the 1.5B ignored most first meetings)")
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")

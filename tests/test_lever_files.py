@@ -153,3 +153,10 @@ def test_hour_tasks_object_pick_company_file_adds_company_min_to_the_cheapest_ar
     assert on.hour_tasks and on.object_pick and on.company_min == 30
     levers = {"hour_tasks", "object_pick", "company_min"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_hour_tasks_object_pick_greet_file_adds_greet_first_to_the_cheapest_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet.toml")))
+    assert on.hour_tasks and on.object_pick and on.greet_first and not CognitionSettings().greet_first
+    levers = {"hour_tasks", "object_pick", "greet_first"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)

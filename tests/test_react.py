@@ -184,3 +184,39 @@ async def test_company_keeps_the_rules_a_recent_chat_costs_no_call():
     assert [e.subject for e in again] == ["Maria Lopez"]  # never asked about, but we talked 40 minutes ago
     r = await decide_reaction(ctx, obs, [], again)
     assert r.kind == "ignore" and ctx.counters["reaction_skip_cooldown"] == 1 and llm.requests == []
+
+
+async def test_greet_first_talks_at_the_first_meeting_of_the_day_without_a_call():
+    llm = ScriptedLLM({STEP: [answer("ignore")]})
+    ctx = make_ctx(llm, greet_first=True)
+    maria = near("Maria Lopez", "reading a book")
+    sight = seen("Maria Lopez", "is reading a book")
+    r = await decide_reaction(ctx, observation_at(0, maria, perceived=[sight]), [sight])
+    assert (r.kind, r.target) == ("talk", "Maria Lopez") and "not talked with Maria today" in r.reasoning
+    assert llm.requests == [] and ctx.counters == {"reaction_greet": 1}
+    record_chat(ctx, "Maria Lopez", T0)  # the conversation it starts records the chat
+    later = observation_at(90, maria, perceived=[sight])  # past the cooldown, the same day: the model decides
+    assert (await decide_reaction(ctx, later, [sight])).kind == "ignore" and len(llm.requests) == 1
+
+
+async def test_greet_first_keeps_the_rules_and_greets_again_the_next_day():
+    llm = ScriptedLLM({})
+    ctx = make_ctx(llm, greet_first=True)
+    asleep = seen("Maria Lopez", "is asleep")
+    r = await decide_reaction(ctx, observation_at(0, near("Maria Lopez", "asleep"), perceived=[asleep]), [asleep])
+    assert r.kind == "ignore" and ctx.counters["reaction_skip_other_asleep"] == 1
+    record_chat(ctx, "Maria Lopez", T0 - timedelta(days=1))
+    sight = seen("Maria Lopez", "is reading a book")
+    r = await decide_reaction(ctx, observation_at(0, near("Maria Lopez", "reading a book"), perceived=[sight]), [sight])
+    assert (r.kind, r.target) == ("talk", "Maria Lopez") and llm.requests == []
+
+
+async def test_greet_first_is_off_by_default_and_never_greets_someone_offered_again():
+    llm = ScriptedLLM({STEP: [answer("ignore"), answer("ignore")]})
+    ctx = make_ctx(llm)
+    sight = seen("Maria Lopez", "is reading a book")
+    assert (await decide_reaction(ctx, observation_at(0, near("Maria Lopez"), perceived=[sight]), [sight])).kind == "ignore"
+    on = make_ctx(llm, greet_first=True, company_min=30)
+    obs = observation_at(0, near("Maria Lopez", "reading a book"), perceived=[sight])
+    assert (await decide_reaction(on, obs, [], company(on, obs, []))).kind == "ignore"  # not new: asked, not greeted
+    assert len(llm.requests) == 2 and "reaction_greet" not in on.counters

@@ -14,7 +14,9 @@ counted (``reaction_skipped`` and ``reaction_skip_<reason>``):
 Only new sightings reach this step, so two people who sit in the same room for an hour are asked about
 each other once. With ``[mind] company_min`` (minutes, 0: off), :func:`company` also offers each person
 awake in my room whom I have not been asked about for that long (``last_asked``: every model call about
-them counts), after the new sightings; a call about such a person is counted (``reaction_company``).
+them counts), after the new sightings; a call about such a person is counted (``reaction_company``). With
+``[mind] greet_first``, a new sighting of an approachable person I have not chatted with this game day is a
+conversation by rule, no call (:func:`greets`; counted ``reaction_greet``).
 
 The last-chat time per pair lives in a small JSON-able dict (``{"A|B": iso time}``) kept by
 :func:`chat_log`; :func:`record_chat` is called when a conversation starts and when it ends.
@@ -160,8 +162,26 @@ async def decide_reaction(ctx: MindContext, obs: Observation, events: list[Perce
             continue
         if name not in fresh:
             ctx.count("reaction_company")
+        elif greets(ctx, obs, name):
+            return _greet(ctx, name)
         return await _ask_model(ctx, obs, event, nearby.get(name))
     return _skip(ctx, reason)
+
+
+def greets(ctx: MindContext, obs: Observation, other: str) -> bool:
+    """``[mind] greet_first``: whether meeting ``other`` now is our first of the game day (no chat since midnight)."""
+    if not ctx.settings.greet_first:
+        return False
+    last = last_chat(ctx, other)
+    return last is None or last.date() != obs.time.date()
+
+
+def _greet(ctx: MindContext, other: str) -> Reaction:
+    """Talk to ``other`` by rule, no model call (counted ``reaction_greet``, noted as a ``react`` with ``rule``)."""
+    ctx.count("reaction_greet")
+    reason = f"I have not talked with {other.split()[0]} today."
+    ctx.note("react", other=other, decision="talk", reasoning=reason, new_activity=None, rule="greet_first")
+    return Reaction(reasoning=reason, kind="talk", target=other)
 
 
 async def _ask_model(ctx: MindContext, obs: Observation, event: PerceivedEvent, nearby: NearbyAgent | None) -> Reaction:
