@@ -54,6 +54,9 @@ class CognitionSettings(BaseModel):
     greet_first: bool = Field(False, description="the first time in a game day I see a person I may approach "
                               "(awake, not in a conversation, no chat with them that day), I start a conversation "
                               "without asking the reaction step (the 1.5B ignored most first meetings)")
+    sleep_blocks: bool = Field(True, description="schedule blocks that only say to sleep, go to bed or wake up are "
+                               "kept (false: dropped, the block before lasting through them; the plan's wake-up and "
+                               "bed hours already put the agent to bed, and the 1.5B schedules 'go to bed' at noon)")
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from agents.context import CognitionSettings
 from agents.testing import ScriptedLLM
 from agents.steps.plan import PlanState, build_blocks, decompose, fit_durations, next_task, plan_day, replan
+from agents.steps.plan import only_sleep_or_wake
 from agents.schemas import HourlySchedule, PlannedTask, ScheduleBlock
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, make_ctx, town_script, user_text
 
@@ -221,3 +222,44 @@ async def test_hour_tasks_unknown_place_retries_then_falls_back_home_and_is_not_
     assert len(llm.requests) == 3 and [(t.description, t.address, t.duration_min) for t in tasks] == [("exploring", HOME, 45)]
     assert ctx.counters["decompose_fallback"] == 1 and not ctx.plan_cache
     assert llm.drain_records(ctx.name)[0].fallback
+
+
+def test_only_sleep_or_wake_finds_blocks_that_say_nothing_else():
+    for said in ("Go to bed at 11pm", "sleep", "Go to sleep at a reasonable time", "Wake up at 9am", "Sleep at home",
+                 "go to bed around 11pm", "Nap", "wake up"):
+        assert only_sleep_or_wake(said), said
+    for said in ("Wake up early to study physics classes", "close the cafe at 11pm", "Make the bed", "take a nap",
+                 "get up and have breakfast", "Get ready for bed", "Open Hobbs Cafe at 8am"):
+        assert not only_sleep_or_wake(said), said
+
+
+def _sleepy_script(blocks: list[tuple[int, str]]):
+    def script(step, messages, fmt):
+        if step == "plan_schedule":
+            return {"reasoning": "my day", "blocks": [{"start_hour": h, "minutes": 60, "activity": a} for h, a in blocks]}
+        return town_script(step, messages, fmt)
+    return script
+
+
+async def test_without_sleep_blocks_a_midday_go_to_bed_is_dropped_and_the_block_before_lasts_through_it() -> None:
+    day = [(7, "wake up at 7am"), (8, "studying at the library"), (12, "go to bed"), (13, "writing the paper")]
+    spans = {}
+    for keep in (True, False):
+        ctx = make_ctx(ScriptedLLM(_sleepy_script(day)), settings=CognitionSettings(sleep_blocks=keep))
+        st = PlanState()
+        await plan_day(ctx, st, T0)
+        spans[keep] = [(b.start.hour, b.end.hour, b.activity) for b in st.blocks]
+        note = [n for n in ctx.take_notes() if n.kind == "schedule"][0]
+        assert note.data.get("dropped") == (None if keep else ["wake up at 7am", "go to bed"])
+        assert ctx.counters.get("schedule_sleep_blocks_dropped", 0) == (0 if keep else 2)
+    assert spans[True] == [(7, 8, "wake up at 7am"), (8, 12, "studying at the library"), (12, 13, "go to bed"),
+                           (13, 22, "writing the paper")]
+    assert spans[False] == [(7, 13, "studying at the library"), (13, 22, "writing the paper")]
+
+
+async def test_a_schedule_of_only_sleep_blocks_is_kept_as_the_model_wrote_it() -> None:
+    ctx = make_ctx(ScriptedLLM(_sleepy_script([(7, "wake up"), (12, "sleep")])),
+                   settings=CognitionSettings(sleep_blocks=False))
+    st = PlanState()
+    await plan_day(ctx, st, T0)
+    assert [b.activity for b in st.blocks] == ["wake up", "sleep"] and "schedule_sleep_blocks_dropped" not in ctx.counters

@@ -16,6 +16,8 @@
 Schedule rules (deterministic, documented): blocks are sorted by start hour, a later block
 with the same start hour is dropped, the first block starts at wake-up, and each block lasts
 until the next one starts, the last one until bed time (``minutes`` only helps the model plan).
+With ``[mind] sleep_blocks = false``, blocks that say nothing but to sleep, go to bed or wake up
+(:func:`only_sleep_or_wake`) are dropped first, unless all are (counted ``schedule_sleep_blocks_dropped``).
 """
 
 from __future__ import annotations
@@ -158,6 +160,35 @@ def _fallback_schedule(day: DailyPlan) -> HourlySchedule:
     return HourlySchedule(reasoning="fallback: plan items spread over the day", blocks=blocks)
 
 
+_SLEEP_WAKE = re.compile(r"\b(go(es|ing)? to (bed|sleep)|fall(s|ing)? asleep|asleep|sleep(s|ing)?|nap(s|ping)?|"
+                         r"(wake|wakes|waking|woke|get|gets|getting) up|wake|bed ?time)\b")
+_FILLER = re.compile(r"\b(at|around|about|by|before|after|early|late|on|time|a|an|the|and|reasonable|usual|"
+                     r"home|in|my|her|his|their|\d{1,2}(:\d\d)?\s*(am|pm)?|am|pm|o'?clock)\b")
+
+
+def only_sleep_or_wake(activity: str) -> bool:
+    """Whether an activity says nothing but to sleep, go to bed or wake up ("Go to bed at 11pm", "wake up early");
+    "Wake up early to study physics" says more, and is kept."""
+    text = activity.lower()
+    if not _SLEEP_WAKE.search(text):
+        return False
+    rest = _FILLER.sub(" ", _SLEEP_WAKE.sub(" ", text))
+    return not re.search(r"[a-z]{2,}", rest)
+
+
+def drop_sleep_blocks(ctx: MindContext, schedule: HourlySchedule) -> tuple[HourlySchedule, list[str]]:
+    """``[mind] sleep_blocks = false``: the schedule without blocks that only sleep or wake, and what was dropped
+    (nothing when every block is such, or with the setting on)."""
+    if ctx.settings.sleep_blocks:
+        return schedule, []
+    kept = [b for b in schedule.blocks if not only_sleep_or_wake(b.activity)]
+    if not kept or len(kept) == len(schedule.blocks):
+        return schedule, []
+    dropped = [b.activity for b in schedule.blocks if only_sleep_or_wake(b.activity)]
+    ctx.count("schedule_sleep_blocks_dropped", len(dropped))
+    return schedule.model_copy(update={"blocks": kept}), dropped
+
+
 def build_blocks(day: date, schedule: HourlySchedule, wake_hour: int, bed_hour: int) -> list[Block]:
     """Schedule blocks as timed :class:`Block` s (see the module doc for the rules)."""
     by_hour: dict[int, ScheduleBlock] = {}
@@ -227,7 +258,8 @@ async def plan_day(ctx: MindContext, state: PlanState, now: datetime) -> None:
     )
     if sched is sched_fallback:
         ctx.count("schedule_fallback")
-    blocks = build_blocks(now.date(), sched, day.wake_hour, day.bed_hour)
+    kept, dropped = drop_sleep_blocks(ctx, sched)
+    blocks = build_blocks(now.date(), kept, day.wake_hour, day.bed_hour)
     state.day, state.wake_hour, state.bed_hour, state.items = now.date(), day.wake_hour, day.bed_hour, list(day.items)
     state.blocks, state.block_index, state.tasks = blocks, None, []
     state.task = state.task_start = state.task_end = None
@@ -243,7 +275,8 @@ async def plan_day(ctx: MindContext, state: PlanState, now: datetime) -> None:
     ctx.note("plan", day=now.date().isoformat(), wake_hour=day.wake_hour, bed_hour=day.bed_hour,
              items=list(day.items), reasoning=day.reasoning, fallback=day is fallback)
     ctx.note("schedule", blocks=[{"start": b.start.strftime("%H:%M"), "end": b.end.strftime("%H:%M"),
-                                  "activity": b.activity} for b in blocks], fallback=sched is sched_fallback)
+                                  "activity": b.activity} for b in blocks], fallback=sched is sched_fallback,
+             **({"dropped": dropped} if dropped else {}))
 
 
 # -- tasks ----------------------------------------------------------------------------------------
