@@ -186,11 +186,14 @@ async def test_with_company_min_someone_who_stays_in_the_room_is_considered_agai
 
 
 async def test_with_greet_first_the_first_sighting_of_the_day_starts_a_conversation_without_a_call(setup) -> None:
-    """The real reaction step: with greet_first, Isabella's first sighting opens a conversation, no react_decide call."""
-    for greet, started in ((False, []), (True, ["start:Isabella Rodriguez"])):
+    """The real reaction step: with greet_first, Maria's first sighting opens a conversation, no react_decide call."""
+    maria = PerceivedEvent(subject="Maria Lopez", predicate="is", object="x", description="Maria is reading",
+                           address=LIBRARY, distance=2)
+    for greet, started in ((False, []), (True, ["start:Maria Lopez"])):
         mind, llm, town = setup(settings=CognitionSettings(reflection_threshold=10_000, greet_first=greet))
+        town.world.names = [*town.world.names, "Maria Lopez"]
         await town.step(T0)
-        a = await town.step(T0 + timedelta(minutes=10), perceived=[isabella("Isabella is reading")])
+        a = await town.step(T0 + timedelta(minutes=10), perceived=[maria])
         assert town.calls == started and (a.kind == "talk") == greet
         assert sum(r["step"] == "react_decide" for r in llm.requests) == (0 if greet else 1)
         assert mind.ctx.counters.get("reaction_greet", 0) == int(greet)

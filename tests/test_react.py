@@ -220,3 +220,17 @@ async def test_greet_first_is_off_by_default_and_never_greets_someone_offered_ag
     obs = observation_at(0, near("Maria Lopez", "reading a book"), perceived=[sight])
     assert (await decide_reaction(on, obs, [], company(on, obs, []))).kind == "ignore"  # not new: asked, not greeted
     assert len(llm.requests) == 2 and "reaction_greet" not in on.counters
+
+
+async def test_greet_first_two_who_meet_do_not_both_open_the_one_whose_name_sorts_first_does():
+    llm = ScriptedLLM({})
+    klaus, isabella = make_ctx(llm, greet_first=True), make_ctx(llm, name="Isabella Rodriguez", greet_first=True)
+    sees_isabella = seen("Isabella Rodriguez", "is serving coffee")
+    r = await decide_reaction(klaus, observation_at(0, near("Isabella Rodriguez", "serving coffee"),
+                                                    perceived=[sees_isabella]), [sees_isabella])
+    assert r.kind == "ignore" and klaus.counters == {"reaction_skipped": 1, "reaction_skip_greet_theirs": 1}
+    sees_klaus = seen("Klaus Mueller", "is drinking coffee")
+    obs = observation_at(0, near("Klaus Mueller", "drinking coffee"), perceived=[sees_klaus])
+    r = await decide_reaction(isabella, obs.model_copy(update={"agent": "Isabella Rodriguez"}), [sees_klaus])
+    assert (r.kind, r.target) == ("talk", "Klaus Mueller") and isabella.counters == {"reaction_greet": 1}
+    assert llm.requests == []

@@ -16,7 +16,10 @@ each other once. With ``[mind] company_min`` (minutes, 0: off), :func:`company` 
 awake in my room whom I have not been asked about for that long (``last_asked``: every model call about
 them counts), after the new sightings; a call about such a person is counted (``reaction_company``). With
 ``[mind] greet_first``, a new sighting of an approachable person I have not chatted with this game day is a
-conversation by rule, no call (:func:`greets`; counted ``reaction_greet``).
+conversation by rule, no call (:func:`greets`; counted ``reaction_greet``). Two people who see each other
+for the first time that day see it on the same tick, and two opening lines would make one conversation whose
+second line answers nothing: the one whose name sorts first greets, the other waits for it (a skip,
+``greet_theirs``).
 
 The last-chat time per pair lives in a small JSON-able dict (``{"A|B": iso time}``) kept by
 :func:`chat_log`; :func:`record_chat` is called when a conversation starts and when it ends.
@@ -163,6 +166,8 @@ async def decide_reaction(ctx: MindContext, obs: Observation, events: list[Perce
         if name not in fresh:
             ctx.count("reaction_company")
         elif greets(ctx, obs, name):
+            if name < ctx.name:  # both of us greet by rule on the same tick: the one whose name sorts first speaks
+                return _skip(ctx, "greet_theirs")
             return _greet(ctx, name)
         return await _ask_model(ctx, obs, event, nearby.get(name))
     return _skip(ctx, reason)
