@@ -53,7 +53,8 @@ class CognitionSettings(BaseModel):
                              "nothing they do is new (people who spend an hour together talk; 0: only new sightings)")
     greet_first: bool = Field(False, description="the first time in a game day I see a person I may approach "
                               "(awake, not in a conversation, no chat with them that day), I start a conversation "
-                              "without asking the reaction step (the 1.5B ignored most first meetings)")
+                              "without asking the reaction step (the 1.5B ignored most first meetings); of two "
+                              "who meet, the one whose name sorts first greets")
     sleep_blocks: bool = Field(True, description="schedule blocks that only say to sleep, go to bed or wake up are "
                                "kept (false: dropped, the block before lasting through them; the plan's wake-up and "
                                "bed hours already put the agent to bed, and the 1.5B schedules 'go to bed' at noon)")
