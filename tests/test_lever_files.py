@@ -164,6 +164,7 @@ def test_hour_tasks_object_pick_greet_file_adds_greet_first_to_the_cheapest_arm(
 
 def test_hour_tasks_object_pick_greet_awake_file_also_drops_sleep_blocks():
     on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_awake.toml")))
-    assert on.hour_tasks and on.object_pick and on.greet_first and not on.sleep_blocks and CognitionSettings().sleep_blocks
+    assert on.hour_tasks and on.object_pick and on.greet_first and not on.sleep_blocks
+    assert CognitionSettings().sleep_blocks
     levers = {"hour_tasks", "object_pick", "greet_first", "sleep_blocks"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)

@@ -236,7 +236,8 @@ def test_only_sleep_or_wake_finds_blocks_that_say_nothing_else():
 def _sleepy_script(blocks: list[tuple[int, str]]):
     def script(step, messages, fmt):
         if step == "plan_schedule":
-            return {"reasoning": "my day", "blocks": [{"start_hour": h, "minutes": 60, "activity": a} for h, a in blocks]}
+            said = [{"start_hour": h, "minutes": 60, "activity": a} for h, a in blocks]
+            return {"reasoning": "my day", "blocks": said}
         return town_script(step, messages, fmt)
     return script
 
@@ -262,4 +263,5 @@ async def test_a_schedule_of_only_sleep_blocks_is_kept_as_the_model_wrote_it() -
                    settings=CognitionSettings(sleep_blocks=False))
     st = PlanState()
     await plan_day(ctx, st, T0)
-    assert [b.activity for b in st.blocks] == ["wake up", "sleep"] and "schedule_sleep_blocks_dropped" not in ctx.counters
+    assert [b.activity for b in st.blocks] == ["wake up", "sleep"]
+    assert "schedule_sleep_blocks_dropped" not in ctx.counters

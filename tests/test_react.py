@@ -215,7 +215,8 @@ async def test_greet_first_is_off_by_default_and_never_greets_someone_offered_ag
     llm = ScriptedLLM({STEP: [answer("ignore"), answer("ignore")]})
     ctx = make_ctx(llm)
     sight = seen("Maria Lopez", "is reading a book")
-    assert (await decide_reaction(ctx, observation_at(0, near("Maria Lopez"), perceived=[sight]), [sight])).kind == "ignore"
+    first = observation_at(0, near("Maria Lopez"), perceived=[sight])
+    assert (await decide_reaction(ctx, first, [sight])).kind == "ignore"
     on = make_ctx(llm, greet_first=True, company_min=30)
     obs = observation_at(0, near("Maria Lopez", "reading a book"), perceived=[sight])
     assert (await decide_reaction(on, obs, [], company(on, obs, []))).kind == "ignore"  # not new: asked, not greeted
