@@ -181,10 +181,11 @@ def drop_sleep_blocks(ctx: MindContext, schedule: HourlySchedule) -> tuple[Hourl
     (nothing when every block is such, or with the setting on)."""
     if ctx.settings.sleep_blocks:
         return schedule, []
-    kept = [b for b in schedule.blocks if not only_sleep_or_wake(b.activity)]
-    if not kept or len(kept) == len(schedule.blocks):
+    sleepy = [only_sleep_or_wake(b.activity) for b in schedule.blocks]
+    if not any(sleepy) or all(sleepy):
         return schedule, []
-    dropped = [b.activity for b in schedule.blocks if only_sleep_or_wake(b.activity)]
+    kept = [b for b, s in zip(schedule.blocks, sleepy) if not s]
+    dropped = [b.activity for b, s in zip(schedule.blocks, sleepy) if s]
     ctx.count("schedule_sleep_blocks_dropped", len(dropped))
     return schedule.model_copy(update={"blocks": kept}), dropped
 
