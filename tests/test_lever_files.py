@@ -168,3 +168,11 @@ def test_hour_tasks_object_pick_greet_awake_file_also_drops_sleep_blocks():
     assert CognitionSettings().sleep_blocks
     levers = {"hour_tasks", "object_pick", "greet_first", "sleep_blocks"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_hour_tasks_object_pick_greet_talk_file_holds_the_greeting_arms_conversations_to_four_lines():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_talk.toml")))
+    assert on.hour_tasks and on.object_pick and on.greet_first
+    assert (on.min_conversation_lines, on.repeat_retries) == (4, 1)
+    levers = {"hour_tasks", "object_pick", "greet_first", "min_conversation_lines", "repeat_retries"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
