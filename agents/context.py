@@ -85,6 +85,9 @@ class CognitionSettings(BaseModel):
     hour_tasks: bool = Field(False, description="an hour of the schedule (or a replanned rest of it) is one task, "
                              "the activity itself, at one place picked by one short call (false: split into up to "
                              "max_tasks tasks with descriptions and places, each of which may start a ReAct loop)")
+    place_rule: bool = Field(False, description="with hour_tasks, an activity that names one place the agent may "
+                             "go to (its arena 'library', its sector 'Hobbs Cafe') is done there, and one that only "
+                             "sleeps or wakes at home, without the place call (false: every place is one call)")
     object_pick: bool = Field(False, description="a task at a place with objects that names no one is one short "
                               "call choosing which object it uses, or none (false: the ReAct loop, with its thought "
                               "and tool arguments, often over several calls)")

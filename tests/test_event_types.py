@@ -15,7 +15,7 @@ from town.world.events import Event, EventLog, EventLogError, read_events
 DATA = Path(__file__).resolve().parent / "data"
 T0 = datetime(2023, 2, 13, 7, 0)
 
-# types a short scripted run does not write (no one talks, no inbox); the rest come from the golden run
+# types a short scripted run does not write (no one talks, no inbox, no lever on); the rest come from the golden run
 HAND_MADE = {
     "chat": {"conversation": "c1", "speaker": "A", "listeners": ["B"], "text": "Hi B!"},
     "conversation_end": {"conversation": "c1", "participants": ["A", "B"], "ended_by": "B", "reason": "bye",
@@ -26,6 +26,7 @@ HAND_MADE = {
     "invalid_action": {"reason": "no such place", "action": {"kind": "move_to", "target": "Mars"}},
     "reflection": {"question": "what matters?", "insight": "A likes B", "evidence": ["m1"], "id": "r1"},
     "memory": {"memory_kind": "thought", "text": "you are hungry", "source": "whisper"},
+    "place_rule": {"activity": "coffee at Hobbs Cafe", "address": "Hobbs Cafe:cafe"},
     "conversation_summary": {"conversation": "c1", "partners": ["B"], "summary": "we met", "events": [],
                              "relationship": "friends"},
 }

@@ -176,3 +176,11 @@ def test_hour_tasks_object_pick_greet_talk_file_holds_the_greeting_arms_conversa
     assert (on.min_conversation_lines, on.repeat_retries) == (4, 1)
     levers = {"hour_tasks", "object_pick", "greet_first", "min_conversation_lines", "repeat_retries"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_hour_tasks_object_pick_greet_place_file_adds_the_place_rule_to_the_greeting_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place.toml")))
+    assert on.hour_tasks and on.object_pick and on.greet_first and on.place_rule
+    assert not CognitionSettings().place_rule
+    levers = {"hour_tasks", "object_pick", "greet_first", "place_rule"}
+    assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)

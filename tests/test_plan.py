@@ -8,7 +8,7 @@ from datetime import timedelta
 from agents.context import CognitionSettings
 from agents.testing import ScriptedLLM
 from agents.steps.plan import PlanState, build_blocks, decompose, fit_durations, next_task, plan_day, replan
-from agents.steps.plan import only_sleep_or_wake
+from agents.steps.plan import named_place, only_sleep_or_wake
 from agents.schemas import HourlySchedule, PlannedTask, ScheduleBlock
 from tests._cognition_fixtures import CAFE, HOME, LIBRARY, T0, FakeMemory, make_ctx, town_script, user_text
 
@@ -265,3 +265,39 @@ async def test_a_schedule_of_only_sleep_blocks_is_kept_as_the_model_wrote_it() -
     await plan_day(ctx, st, T0)
     assert [b.activity for b in st.blocks] == ["wake up", "sleep"]
     assert "schedule_sleep_blocks_dropped" not in ctx.counters
+
+
+THE_VILLE = ["Hobbs Cafe:cafe", "Oak Hill College:library", "Oak Hill College:classroom", "Johnson Park:park",
+             "Oak Hill College dorm:common room", "Oak Hill College dorm:Klaus Mueller's room",
+             "Rodriguez apartment:bedroom", "Rodriguez apartment:kitchen", "Lin family home:kitchen"]
+KLAUS_ROOM = "Oak Hill College dorm:Klaus Mueller's room"
+
+
+def test_named_place_finds_the_one_arena_an_activity_names_and_leaves_the_rest_to_the_model():
+    def at(activity: str, home: str = KLAUS_ROOM) -> str | None:
+        return named_place(activity, THE_VILLE, home)
+    assert at("go to the college library for research") == "Oak Hill College:library"  # arena name
+    assert at("coffee at Hobbs Cafe") == at("open the cafe") == "Hobbs Cafe:cafe"  # sector, arena, both
+    assert at("chat in the Oak Hill College dorm common room") == "Oak Hill College dorm:common room"  # longest sector
+    assert at("Go to sleep around 2am") == at("Wake up") == at("work from home") == KLAUS_ROOM
+    assert at("cook in the kitchen", home="Rodriguez apartment:bedroom") == "Rodriguez apartment:kitchen"
+    assert at("lectures at Oak Hill College") is None  # a sector of two arenas, neither named
+    assert at("cook in the kitchen") is None  # two kitchens, neither at home
+    assert at("take a short walk in the community") is None and at("Wake up early to study physics") is None
+    assert at("coffee at the Hobbs Cafeteria") is None  # whole words only
+    assert named_place("sleep", THE_VILLE, "Lin family home:bedroom") is None  # a home it may not enter
+
+
+async def test_place_rule_places_a_named_place_without_the_call_and_asks_for_the_rest() -> None:
+    llm = ScriptedLLM(_place_answer)
+    ctx = make_ctx(llm, settings=CognitionSettings(hour_tasks=True, place_rule=True))
+    tasks = await decompose(ctx, "reading in the library", 60)
+    assert [(t.description, t.address) for t in tasks] == [("reading in the library", LIBRARY)] and not llm.requests
+    assert ctx.counters["place_rule_saved_calls"] == 1 and "decompose_fallback" not in ctx.counters
+    notes = [n for n in ctx.take_notes() if n.kind == "place_rule"]
+    assert [(n.data["activity"], n.data["address"]) for n in notes] == [("reading in the library", LIBRARY)]
+    tasks = await decompose(ctx, "a coffee break", 60)  # names no place: the call, as without the rule
+    assert [t.address for t in tasks] == [CAFE] and [r["step"] for r in llm.requests] == ["plan_place"]
+    off = make_ctx(ScriptedLLM(_place_answer), settings=CognitionSettings(hour_tasks=True))
+    await decompose(off, "reading in the library", 60)
+    assert [r["step"] for r in off.llm.requests] == ["plan_place"] and "place_rule_saved_calls" not in off.counters

@@ -12,6 +12,8 @@
 - :func:`replan`: after a reaction, the rest of the current block is planned again.
 - ``[mind] hour_tasks``: no decomposition; each chunk (and a replanned rest) is one task, the activity
   itself, at a place picked by one short call (``plan_place``, an enum of the addresses).
+  With ``[mind] place_rule``, an activity that names one place (:func:`named_place`) goes there without
+  the call (counted ``place_rule_saved_calls``, noted ``place_rule``).
 
 Schedule rules (deterministic, documented): blocks are sorted by start hour, a later block
 with the same start hour is dropped, the first block starts at wake-up, and each block lasts
@@ -109,6 +111,34 @@ def _place_lines(ctx: MindContext, places: dict[str, str], activity: str) -> lis
         order = [a for _, a in sorted(zip((-float(x) for x in sims), order))]
     home = ctx.persona.living_area
     return [lines[a] + (" (your home)" if a == home else "") for a in order]
+
+
+def _says(phrase: str, text: str) -> bool:
+    """Whether normalised ``text`` holds ``phrase`` as whole words."""
+    return f" {normalise(phrase)} " in f" {text} "
+
+
+def named_place(activity: str, addresses: list[str], home: str) -> str | None:
+    """``[mind] place_rule``: the one arena address an activity names, or None to ask the model.
+
+    One that only sleeps or wakes is at ``home``. Otherwise the arenas whose sector ("Hobbs Cafe") or own name
+    ("library") the activity says, the longest sector winning ("Oak Hill College dorm" over "Oak Hill College"):
+    those named both ways, else either way; several left narrow to the home's sector; "home" alone is home.
+    """
+    if only_sleep_or_wake(activity):
+        return home if home in addresses else None
+    text = normalise(activity)
+    parts = {a: a.split(":", 1) for a in addresses if ":" in a}
+    sectors = {s for s, _ in parts.values() if _says(s, text)}
+    sectors = {s for s in sectors if not any(s != o and _says(s, normalise(o)) for o in sectors)}
+    by_sector = {a for a, (s, _) in parts.items() if s in sectors}
+    by_name = {a for a, (_, n) in parts.items() if _says(n, text)}
+    found = (by_sector & by_name) or (by_sector | by_name)
+    if len(found) > 1:
+        found = {a for a in found if parts[a][0] == home.split(":", 1)[0]}
+    if not found and _says("home", text) and home in addresses:
+        return home
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def fit_durations(tasks: list[PlannedTask], minutes: int) -> list[PlannedTask]:
@@ -295,6 +325,11 @@ async def _hour_task(ctx: MindContext, activity: str, minutes: int,
                      event: str | None = None) -> tuple[list[PlannedTask], bool]:
     """``[mind] hour_tasks``: the activity itself as one task, at a place picked by one short call."""
     places = arena_places(ctx)
+    named = named_place(activity, list(places), ctx.persona.living_area) if ctx.settings.place_rule else None
+    if named is not None:
+        ctx.count("place_rule_saved_calls")
+        ctx.note("place_rule", activity=activity, address=named)
+        return [_one_task(activity, minutes, named)], False
     fallback = PlacePick(address=ctx.persona.living_area)
     result = await ask(ctx, PLACE, fallback=fallback, schema=place_schema(tuple(sorted(places))), activity=activity,
                        minutes=minutes, places=_place_lines(ctx, places, activity), event=event)

@@ -154,6 +154,11 @@ class PlanCacheHit(Payload):
     minutes: int | None = None
 
 
+class PlaceRuleNote(Payload):
+    activity: str | None = None
+    address: str | None = None
+
+
 class ReflectionNote(Payload):
     question: str | None = None
     insight: str | None = None
@@ -243,6 +248,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "schedule": ScheduleNote,
     "decompose": DecomposeNote,
     "plan_cache_hit": PlanCacheHit,
+    "place_rule": PlaceRuleNote,
     "reflection": ReflectionNote,
     "importance": ImportanceNote,
     "react": ReactNote,

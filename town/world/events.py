@@ -10,7 +10,7 @@ Event types and their fields: :mod:`town.world.event_types` (``PAYLOADS`` maps e
 World events (``run_start``, ``tick``, ``agents``, ``move``, ``action``, ``chat``, ``conversation_end``,
 ``object_state``, ``world_event``, ``whisper``, ``invalid_action``, ``run_end``) come from the engine and
 the world; minds' notes are logged with ``type`` = the note's kind (``plan``, ``schedule``, ``decompose``,
-``reflection``, ``importance``, ``react``, ``tool``, ``llm_call``, ``fallback``, ``plan_cache_hit``,
+``reflection``, ``importance``, ``react``, ``tool``, ``llm_call``, ``fallback``, ``plan_cache_hit``, ``place_rule``,
 ``memory``, ``conversation_summary``); a note of a kind with no model is a bug and raises when logged.
 
 Schema: v0.1 logs carry no version; later ones name theirs in ``run_start``. A log of an unknown version
