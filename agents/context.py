@@ -72,6 +72,9 @@ class CognitionSettings(BaseModel):
     talk_transcripts: bool = Field(False, description="a speaker's memories of its partner include earlier "
                                    "conversations' transcripts (false: their summaries and what was told, not the "
                                    "lines themselves, which the small model repeats word for word)")
+    chat_turns: bool = Field(False, description="the turn prompt shows each earlier line as its own chat message "
+                             "(the partner's as the user's, the speaker's own as its earlier answers) instead of "
+                             "one transcript (the 1.5B copies its partner's line from a transcript)")
     walk_back: bool = Field(False, description="after a conversation away from the task's place, walk back to it "
                             "(false: stay there until the task ends; the eval found fewer seeded facts held with it)")
     plan_cache: bool = True

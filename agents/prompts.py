@@ -50,6 +50,8 @@ from agents.step_registry import COMMON_VARIABLES, registered_steps
 from agents.template_safety import unsafe_uses
 
 USER_MARKER = "=== user ==="
+ASSISTANT_MARKER = "=== assistant ==="
+_ROLE_SPLIT = re.compile(r"=== (user|assistant) ===")
 QUOTE_OPEN, QUOTE_CLOSE = "<<<", ">>>"
 class PromptError(Exception):
     """A template problem (syntax, unknown schema or variable, bad override); the message names the file."""
@@ -60,7 +62,7 @@ _LOOKALIKE_LT = "<\u2039\u00ab\u3008\u300a\uff1c\ufe64\u276e\u2329\u27e8"
 _LOOKALIKE_GT = ">\u203a\u00bb\u3009\u300b\uff1e\ufe65\u276f\u232a\u27e9"
 _LT_RUN = re.compile(f"[{_LOOKALIKE_LT}](?:\\s*[{_LOOKALIKE_LT}])+")
 _GT_RUN = re.compile(f"[{_LOOKALIKE_GT}](?:\\s*[{_LOOKALIKE_GT}])+")
-_MARKER_RE = re.compile(r"=+\s*user\s*=+", re.IGNORECASE)
+_MARKER_RE = re.compile(r"=+\s*(?:user|assistant)\s*=+", re.IGNORECASE)
 
 
 class Quoted(str):
@@ -188,7 +190,7 @@ class PromptTemplate:
     _template: jinja2.Template
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
-        """Chat messages (system, user). Exactly the step's variables plus persona and now."""
+        """Chat messages (system, then user and assistant turns: :func:`_messages`). Exactly the step's variables plus persona and now."""
         expected = self.variables | COMMON_VARIABLES
         missing, extra = expected - variables.keys(), variables.keys() - expected
         if missing or extra:
@@ -199,11 +201,31 @@ class PromptTemplate:
             text = self._template.render(**variables)
         except SecurityError as exc:  # the static check missed a computed name; the sandbox still stops it
             raise PromptError(f"{self.path}: not allowed in a template: {exc}") from exc
-        parts = text.split(USER_MARKER)  # data cannot contain it: _finalize neutralises it
-        if len(parts) != 2:
-            raise PromptError(f"{self.path}: rendered text must contain {USER_MARKER!r} exactly once")
-        system, user = (_tidy(p) for p in parts)
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return _messages(text, self.path)
+
+
+def _messages(text: str, path: Path) -> list[dict[str, str]]:
+    """Split rendered text at its role markers (data cannot contain one: ``_finalize`` neutralises them).
+
+    Before the first ``=== user ===`` is the system message; after it, each marker line starts a user or an
+    ``=== assistant ===`` message (an earlier turn shown as the model's own), consecutive ones of one role are
+    joined, empty ones dropped. The first and the last message after the system one are the user's.
+    """
+    system, *rest = _ROLE_SPLIT.split(text)
+    if not rest or rest[0] != "user":
+        raise PromptError(f"{path}: rendered text must contain {USER_MARKER!r} before any {ASSISTANT_MARKER!r}")
+    messages = [{"role": "system", "content": _tidy(system)}]
+    for role, part in zip(rest[::2], rest[1::2], strict=True):
+        content = _tidy(part)
+        if not content:
+            continue
+        if messages[-1]["role"] == role:
+            messages[-1]["content"] += "\n\n" + content
+        else:
+            messages.append({"role": role, "content": content})
+    if len(messages) < 2 or messages[-1]["role"] != "user":
+        raise PromptError(f"{path}: rendered text must end with a non-empty {USER_MARKER!r} message")
+    return messages
 
 
 def _tidy(text: str) -> str:

@@ -184,3 +184,10 @@ def test_hour_tasks_object_pick_greet_place_file_adds_the_place_rule_to_the_gree
     assert not CognitionSettings().place_rule
     levers = {"hour_tasks", "object_pick", "greet_first", "place_rule"}
     assert on.model_dump(exclude=levers) == CognitionSettings().model_dump(exclude=levers)
+
+
+def test_hour_tasks_object_pick_greet_talk_chat_file_adds_chat_turns_to_the_talk_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_talk_chat.toml")))
+    talk = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_talk.toml")))
+    assert on.chat_turns and not talk.chat_turns and not CognitionSettings().chat_turns
+    assert on.model_dump(exclude={"chat_turns"}) == talk.model_dump(exclude={"chat_turns"})

@@ -49,7 +49,8 @@ NEWS_QUERY = "news, plans, events, parties and invitations I could tell {partner
 NO_TRANSCRIPTS = set(MEMORY_KINDS - {"chat"})
 
 register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
-register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end", "rejected"})
+register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end", "rejected",
+                          "chat_turns"})
 register_step(SUMMARY_STEP, {"partner", "lines"})
 register_step(DIGEST_STEP, {"participants", "lines"})
 
@@ -184,7 +185,8 @@ async def _my_line(ctx: MindContext, obs: Observation, conv: ConversationView, p
     rejected: list[str] = []
     for _ in range(retries + 1):
         line = await ask(ctx, TURN_STEP, fallback=fallback, obs=obs, partner=partner, memories=shown, lines=conv.lines,
-                         last_turn=last_turn, news=news, may_end=may_end, rejected=rejected)
+                         last_turn=last_turn, news=news, may_end=may_end, rejected=rejected,
+                         chat_turns=ctx.settings.chat_turns)
         if line is fallback:
             ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
             return line.text, True, True
