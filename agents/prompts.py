@@ -13,7 +13,8 @@ A template file ``prompt_templates/<step>.j2`` starts with a small YAML front ma
     ...
 
 Files starting with ``_`` are partials (no front matter), included by the steps. The text
-before the ``=== user ===`` line becomes the system message, the rest the user message. The
+before the first ``=== user ===`` line becomes the system message, the rest the user message; an
+``=== assistant ===`` line starts an earlier turn shown as the model's own answer (:func:`_messages`). The
 shared partials put the fixed instructions and the persona first, so an agent's calls share a
 prefix and llama.cpp's prompt cache is reused; time, memories and the question come after.
 
@@ -62,7 +63,12 @@ _LOOKALIKE_LT = "<\u2039\u00ab\u3008\u300a\uff1c\ufe64\u276e\u2329\u27e8"
 _LOOKALIKE_GT = ">\u203a\u00bb\u3009\u300b\uff1e\ufe65\u276f\u232a\u27e9"
 _LT_RUN = re.compile(f"[{_LOOKALIKE_LT}](?:\\s*[{_LOOKALIKE_LT}])+")
 _GT_RUN = re.compile(f"[{_LOOKALIKE_GT}](?:\\s*[{_LOOKALIKE_GT}])+")
-_MARKER_RE = re.compile(r"=+\s*(?:user|assistant)\s*=+", re.IGNORECASE)
+_MARKER_RE = re.compile(r"=+\s*(user|assistant)\s*=+", re.IGNORECASE)
+
+
+def _unmark(text: str) -> str:
+    """``=== user ===`` -> ``(user)``: a role marker in data is shown, never obeyed."""
+    return _MARKER_RE.sub(lambda m: f"({m.group(1).lower()})", text)
 
 
 class Quoted(str):
@@ -70,11 +76,11 @@ class Quoted(str):
 
 
 def neutralise(text: str) -> str:
-    """Make untrusted text harmless inside a prompt: no quote delimiters, no user marker, one line."""
+    """Make untrusted text harmless inside a prompt: no quote delimiters, no role marker, one line."""
     text = unicodedata.normalize("NFKC", text)
     text = _LT_RUN.sub("<", text)
     text = _GT_RUN.sub(">", text)
-    text = _MARKER_RE.sub("(user)", text)
+    text = _unmark(text)
     return " ".join(text.split())
 
 
@@ -88,7 +94,7 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, Quoted):
         return value
     if isinstance(value, str):
-        return _MARKER_RE.sub("(user)", _GT_RUN.sub(">", _LT_RUN.sub("<", value)))
+        return _unmark(_GT_RUN.sub(">", _LT_RUN.sub("<", value)))
     return value
 
 
