@@ -191,3 +191,10 @@ def test_hour_tasks_object_pick_greet_talk_chat_file_adds_chat_turns_to_the_talk
     talk = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_talk.toml")))
     assert on.chat_turns and not talk.chat_turns and not CognitionSettings().chat_turns
     assert on.model_dump(exclude={"chat_turns"}) == talk.model_dump(exclude={"chat_turns"})
+
+
+def test_hour_tasks_object_pick_greet_place_awake_file_drops_sleep_blocks_from_the_cheap_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_awake.toml")))
+    cheap = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place.toml")))
+    assert not on.sleep_blocks and cheap.sleep_blocks and cheap.place_rule
+    assert on.model_dump(exclude={"sleep_blocks"}) == cheap.model_dump(exclude={"sleep_blocks"})
