@@ -196,7 +196,8 @@ class PromptTemplate:
     _template: jinja2.Template
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
-        """Chat messages (system, then user and assistant turns: :func:`_messages`). Exactly the step's variables plus persona and now."""
+        """Chat messages (system, then user and assistant turns: :func:`_messages`). Exactly the step's variables
+        plus persona and now."""
         expected = self.variables | COMMON_VARIABLES
         missing, extra = expected - variables.keys(), variables.keys() - expected
         if missing or extra:
@@ -213,7 +214,7 @@ class PromptTemplate:
 def _messages(text: str, path: Path) -> list[dict[str, str]]:
     """Split rendered text at its role markers (data cannot contain one: ``_finalize`` neutralises them).
 
-    Before the first ``=== user ===`` is the system message; after it, each marker line starts a user or an
+    Before the first ``=== user ===`` is the system message; after it, each marker starts a user or an
     ``=== assistant ===`` message (an earlier turn shown as the model's own), consecutive ones of one role are
     joined, empty ones dropped. The first and the last message after the system one are the user's.
     """
