@@ -8,7 +8,8 @@ import pytest
 
 from town.app.eval.metrics import (cost, diffusion_curve, fact_conversation_share, held, hallucination_rate,
                                metric_info, network_density, odd_sleep_minutes, on_schedule_share,
-                               repeated_line_share, run_metrics, spread, trespass_minutes, unstarted_plan_share)
+                               repeated_line_share, run_metrics, spread, trespass_minutes, unstarted_plan_share,
+                               long_block_share)
 from town.world.events import Event
 
 T0 = datetime(2023, 2, 13, 7, 0)
@@ -163,3 +164,15 @@ def test_run_metrics_reads_the_probe_and_names_per_fact_metrics():
     assert out["curves"]["party"][0] == (0.0, 1) and out["curves"]["party"][-1] == (10.0, 2)
     assert out["held_by_kind"] == {}  # this probe has no held_sources
     assert metric_info("spread.party").label == "information spread of 'party'"
+
+
+def test_long_block_share_is_the_scheduled_time_in_blocks_over_four_hours():
+    klaus = [{"start": "07:00", "end": "08:00", "activity": "write a paper"},
+             {"start": "08:00", "end": "23:00", "activity": "sleep"}]               # 15 h of 16 in a long block
+    maria = [{"start": "09:00", "end": "13:00", "activity": "study"},                # 4 h: not over four
+             {"start": "22:00", "end": "03:00", "activity": "stream games"}]        # 5 h past midnight: long
+    events = [start(), ev(0, "schedule", "Klaus", blocks=klaus), ev(0, "schedule", "Maria", blocks=maria)]
+    assert long_block_share(events) == pytest.approx((15 + 5) / (16 + 9))
+    assert long_block_share([start()]) is None
+    assert run_metrics([*events, ev(60, "tick")], {"agents": ["Klaus", "Maria"]})["values"]["long_block_share"] \
+        == pytest.approx(20 / 25)

@@ -45,6 +45,7 @@ CATALOGUE: tuple[MetricInfo, ...] = (
     MetricInfo("trespass_min", "time in places the agent may not enter", "agent-minutes", -1),
     MetricInfo("odd_sleep_min", "sleep at odd hours", "agent-minutes", -1),
     MetricInfo("unstarted_plan_share", "plan items never started", "share", -1),
+    MetricInfo("long_block_share", "scheduled time in blocks over 4 hours", "share", -1),
     MetricInfo("hallucination_rate", "interview claims not backed by memory", "share", -1),
     MetricInfo("calls_per_agent_day", "LLM calls", "per agent per game day", -1),
     MetricInfo("prompt_tokens_per_agent_day", "prompt tokens", "per agent per game day", -1),
@@ -220,6 +221,25 @@ def odd_sleep_minutes(events: Sequence[Event], hours: tuple[int, int] = ODD_SLEE
     return total
 
 
+#: a schedule block longer than this many hours is a long one (the 1.5B stretches a day's last item to bedtime:
+#: "sleep" 08:00-23:00, "Close the cafe and enjoy the evening" 13:00-23:00)
+LONG_BLOCK_H = 4
+
+
+def long_block_share(events: Sequence[Event], hours: float = LONG_BLOCK_H) -> float | None:
+    """Of the time the day schedules cover (every ``schedule`` note, each block once), the share in blocks longer
+    than ``hours``; None without a schedule. A block ending at or before its start runs past midnight."""
+    total = long = 0.0
+    for ev in events:
+        if ev.type != "schedule":
+            continue
+        for block in cast(et.ScheduleNote, ev.data).blocks:
+            minutes = ((_hhmm(block["end"]) - _hhmm(block["start"])) / timedelta(minutes=1)) % (24 * 60)
+            total += minutes
+            long += minutes if minutes > hours * 60 else 0
+    return long / total if total else None
+
+
 def unstarted_plan_share(events: Sequence[Event]) -> float | None:
     """Of the schedule blocks that ended before the log does, the share never decomposed into tasks."""
     if not events:
@@ -360,6 +380,7 @@ def run_metrics(events: Sequence[Event], probe: dict[str, Any], wall_s: float | 
     values["trespass_min"] = trespass_minutes(events, probe.get("places", {}), minutes_per_tick(events))
     values["odd_sleep_min"] = odd_sleep_minutes(events)
     values["unstarted_plan_share"] = unstarted_plan_share(events)
+    values["long_block_share"] = long_block_share(events)
     values["hallucination_rate"] = hallucination_rate([*answers, *probe.get("knows", [])])
     days = (end - start) / timedelta(days=1)
     money = cost(events, len(probe.get("agents", [])) or 1, days)
