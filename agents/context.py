@@ -58,6 +58,10 @@ class CognitionSettings(BaseModel):
     sleep_blocks: bool = Field(True, description="schedule blocks that only say to sleep, go to bed or wake up are "
                                "kept (false: dropped, the block before lasting through them; the plan's wake-up and "
                                "bed hours already put the agent to bed, and the 1.5B schedules 'go to bed' at noon)")
+    schedule_rule: bool = Field(False, description="no schedule call: the daily plan's items are spread between "
+                                "wake-up and bed time by rule, an item that says when it starts ('open the cafe at "
+                                "8am') starting then, items that only sleep or wake left to those hours (false: the "
+                                "model schedules them; the 1.5B stretches its last block to bed time)")
     importance_batch: int = 5
     importance_max_wait_min: int = Field(0, ge=0, description="game minutes a memory may wait for its importance "
                                          "score on quiet ticks, so more are scored per call (0: on the first quiet tick)")

@@ -198,3 +198,10 @@ def test_hour_tasks_object_pick_greet_place_awake_file_drops_sleep_blocks_from_t
     cheap = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place.toml")))
     assert not on.sleep_blocks and cheap.sleep_blocks and cheap.place_rule
     assert on.model_dump(exclude={"sleep_blocks"}) == cheap.model_dump(exclude={"sleep_blocks"})
+
+
+def test_hour_tasks_object_pick_greet_place_schedule_file_adds_the_schedule_rule_to_the_cheap_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule.toml")))
+    cheap = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place.toml")))
+    assert on.schedule_rule and not cheap.schedule_rule and not CognitionSettings().schedule_rule
+    assert on.model_dump(exclude={"schedule_rule"}) == cheap.model_dump(exclude={"schedule_rule"})

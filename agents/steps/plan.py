@@ -15,25 +15,27 @@
   With ``[mind] place_rule``, an activity that names one place (:func:`named_place`) goes there without
   the call (counted ``place_rule_saved_calls``, noted ``place_rule``).
 
-Schedule rules (deterministic, documented): blocks are sorted by start hour, a later block
-with the same start hour is dropped, the first block starts at wake-up, and each block lasts
-until the next one starts, the last one until bed time (``minutes`` only helps the model plan).
-With ``[mind] sleep_blocks = false``, blocks that say nothing but to sleep, go to bed or wake up
-(:func:`only_sleep_or_wake`) are dropped first, unless all are (counted ``schedule_sleep_blocks_dropped``).
+Schedule rules (deterministic, documented in :mod:`agents.steps.schedule_rules`): the model's blocks last until
+the next one starts, the last one until bed time. With ``[mind] sleep_blocks = false``, blocks that say nothing but
+to sleep, go to bed or wake up are dropped first (counted ``schedule_sleep_blocks_dropped``). With
+``[mind] schedule_rule``, there is no schedule call: the plan's items are spread between wake-up and bed time by
+rule (counted ``schedule_rule_saved_calls``; the ``schedule`` note says ``rule``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
 from agents.context import MindContext, ask
 from agents.memory.embeddings import default_embedder
 from agents.step_registry import register_step
-from agents.schemas import DailyPlan, HourlySchedule, PlacePick, PlannedTask, ScheduleBlock, TaskDecomposition
+from agents.schemas import DailyPlan, PlacePick, PlannedTask, TaskDecomposition
 from agents.schemas import daily_plan_schema, decomposition_schema, place_schema, schedule_schema
+from agents.steps.schedule_rules import Block, build_blocks, drop_sleep_blocks, fallback_schedule, only_sleep_or_wake
+from agents.steps.schedule_rules import spread_items
 
 DAILY, SCHEDULE, DECOMPOSE, REPLAN = "plan_daily", "plan_schedule", "plan_decompose", "plan_replan"
 PLACE = "plan_place"
@@ -48,12 +50,6 @@ CHUNK_MIN = 60
 #: importance of the agent's own plans (a rule: plans matter, but less than events)
 PLAN_IMPORTANCE = 5
 DEFAULT_BED_HOUR = 22
-
-
-class Block(BaseModel):
-    start: datetime
-    end: datetime
-    activity: str
 
 
 class PlanState(BaseModel):
@@ -178,67 +174,6 @@ def _fallback_day(ctx: MindContext, wake: tuple[int, int], bed: tuple[int, int])
     )
 
 
-def _fallback_schedule(day: DailyPlan) -> HourlySchedule:
-    """The plan's items spread evenly between wake-up and bed time."""
-    span = day.bed_hour - day.wake_hour
-    n = min(len(day.items), span)
-    step = span // n
-    blocks = [
-        ScheduleBlock(start_hour=day.wake_hour + i * step, minutes=min(600, step * 60), activity=item[:80])
-        for i, item in enumerate(day.items[:n])
-    ]
-    return HourlySchedule(reasoning="fallback: plan items spread over the day", blocks=blocks)
-
-
-_SLEEP_WAKE = re.compile(r"\b(go(es|ing)? to (bed|sleep)|fall(s|ing)? asleep|asleep|sleep(s|ing)?|nap(s|ping)?|"
-                         r"(wake|wakes|waking|woke|get|gets|getting) up|wake|bed ?time)\b")
-_FILLER = re.compile(r"\b(at|around|about|by|before|after|early|late|on|time|a|an|the|and|reasonable|usual|"
-                     r"home|in|my|her|his|their|\d{1,2}(:\d\d)?\s*(am|pm)?|am|pm|o'?clock)\b")
-
-
-def only_sleep_or_wake(activity: str) -> bool:
-    """Whether an activity says nothing but to sleep, go to bed or wake up ("Go to bed at 11pm", "wake up early");
-    "Wake up early to study physics" says more, and is kept."""
-    text = activity.lower()
-    if not _SLEEP_WAKE.search(text):
-        return False
-    rest = _FILLER.sub(" ", _SLEEP_WAKE.sub(" ", text))
-    return not re.search(r"[a-z]{2,}", rest)
-
-
-def drop_sleep_blocks(ctx: MindContext, schedule: HourlySchedule) -> tuple[HourlySchedule, list[str]]:
-    """``[mind] sleep_blocks = false``: the schedule without blocks that only sleep or wake, and what was dropped
-    (nothing when every block is such, or with the setting on)."""
-    if ctx.settings.sleep_blocks:
-        return schedule, []
-    sleepy = [only_sleep_or_wake(b.activity) for b in schedule.blocks]
-    if not any(sleepy) or all(sleepy):
-        return schedule, []
-    kept = [b for b, s in zip(schedule.blocks, sleepy) if not s]
-    dropped = [b.activity for b, s in zip(schedule.blocks, sleepy) if s]
-    ctx.count("schedule_sleep_blocks_dropped", len(dropped))
-    return schedule.model_copy(update={"blocks": kept}), dropped
-
-
-def build_blocks(day: date, schedule: HourlySchedule, wake_hour: int, bed_hour: int) -> list[Block]:
-    """Schedule blocks as timed :class:`Block` s (see the module doc for the rules)."""
-    by_hour: dict[int, ScheduleBlock] = {}
-    for b in sorted(schedule.blocks, key=lambda b: b.start_hour):
-        by_hour.setdefault(b.start_hour, b)
-    ordered = list(by_hour.values())
-    midnight = datetime.combine(day, time())
-    bed = midnight + timedelta(hours=bed_hour)
-    out: list[Block] = []
-    for i, b in enumerate(ordered):
-        start = midnight + timedelta(hours=wake_hour if i == 0 else b.start_hour)
-        if i + 1 < len(ordered):
-            end = midnight + timedelta(hours=ordered[i + 1].start_hour)
-        else:
-            end = bed
-        out.append(Block(start=start, end=end, activity=b.activity))
-    return out
-
-
 _HOUR = r"(\d{1,2})(?::00)?\s*(am|pm)"
 
 
@@ -269,28 +204,36 @@ def day_bounds(ctx: MindContext) -> tuple[tuple[int, int], tuple[int, int]]:
     return w, b
 
 
+async def _day_blocks(ctx: MindContext, day: DailyPlan, today: date) -> tuple[list[Block], dict[str, object]]:
+    """Today's blocks from the plan (by rule, or by the schedule call), and what the ``schedule`` note adds."""
+    if ctx.settings.schedule_rule:
+        blocks, dropped = spread_items(today, list(day.items), day.wake_hour, day.bed_hour)
+        ctx.count("schedule_rule_saved_calls")
+        return blocks, {"fallback": False, "rule": True, **({"dropped": dropped} if dropped else {})}
+    sched_fallback = fallback_schedule(day)
+    sched = await ask(ctx, SCHEDULE, fallback=sched_fallback, schema=schedule_schema(day.wake_hour, day.bed_hour),
+                      plan_items=day.items, wake_hour=day.wake_hour, bed_hour=day.bed_hour)
+    fell_back = sched is sched_fallback
+    if fell_back:
+        ctx.count("schedule_fallback")
+    dropped: list[str] = []
+    if not ctx.settings.sleep_blocks:
+        sched, dropped = drop_sleep_blocks(sched)
+        if dropped:
+            ctx.count("schedule_sleep_blocks_dropped", len(dropped))
+    blocks = build_blocks(today, sched, day.wake_hour, day.bed_hour)
+    return blocks, {"fallback": fell_back, **({"dropped": dropped} if dropped else {})}
+
+
 async def plan_day(ctx: MindContext, state: PlanState, now: datetime) -> None:
-    """Make today's plan and schedule (two LLM calls); resets the task queue."""
+    """Make today's plan and schedule (two LLM calls, one with ``schedule_rule``); resets the task queue."""
     memories = _memory_texts(ctx, f"{ctx.name}'s plans, work and routine", now)
     wake, bed = day_bounds(ctx)
     fallback = _fallback_day(ctx, wake, bed)
     day = await ask(ctx, DAILY, fallback=fallback, schema=daily_plan_schema(wake, bed), memories=memories)
     if day is fallback:
         ctx.count("plan_fallback")
-    sched_fallback = _fallback_schedule(day)
-    sched = await ask(
-        ctx,
-        SCHEDULE,
-        fallback=sched_fallback,
-        schema=schedule_schema(day.wake_hour, day.bed_hour),
-        plan_items=day.items,
-        wake_hour=day.wake_hour,
-        bed_hour=day.bed_hour,
-    )
-    if sched is sched_fallback:
-        ctx.count("schedule_fallback")
-    kept, dropped = drop_sleep_blocks(ctx, sched)
-    blocks = build_blocks(now.date(), kept, day.wake_hour, day.bed_hour)
+    blocks, note = await _day_blocks(ctx, day, now.date())
     state.day, state.wake_hour, state.bed_hour, state.items = now.date(), day.wake_hour, day.bed_hour, list(day.items)
     state.blocks, state.block_index, state.tasks = blocks, None, []
     state.task = state.task_start = state.task_end = None
@@ -306,8 +249,7 @@ async def plan_day(ctx: MindContext, state: PlanState, now: datetime) -> None:
     ctx.note("plan", day=now.date().isoformat(), wake_hour=day.wake_hour, bed_hour=day.bed_hour,
              items=list(day.items), reasoning=day.reasoning, fallback=day is fallback)
     ctx.note("schedule", blocks=[{"start": b.start.strftime("%H:%M"), "end": b.end.strftime("%H:%M"),
-                                  "activity": b.activity} for b in blocks], fallback=sched is sched_fallback,
-             **({"dropped": dropped} if dropped else {}))
+                                  "activity": b.activity} for b in blocks], **note)
 
 
 # -- tasks ----------------------------------------------------------------------------------------
