@@ -10,8 +10,9 @@
   then, if that keeps the order and leaves every item at least :data:`MIN_ITEM_MIN` minutes; the items between two
   such starts share the time between them equally (starts rounded to 5 minutes); when the first item says it starts
   later than wake-up, the time before it goes to the plan's wake-up item ("wake up around 6am") or, without one, to
-  getting ready at home. Items that only sleep or wake are left to the wake-up and bed hours, unless all are. The 1.5B's own schedule gives its first items an hour each and
-  stretches the last one to bed time, often dropping items on the way.
+  getting ready at home. Items that only sleep or wake are left to the wake-up and bed hours, unless all are. The
+  1.5B's own schedule gives its first items an hour each and stretches the last one to bed time, often dropping
+  items on the way.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ _STATED = re.compile(r"\b(?:at|around|from)\s+(?:(noon)|(\d{1,2})(?::([0-5]\d))?
 
 def stated_start(activity: str) -> int | None:
     """The minute of the day an activity says it starts at ("open the cafe at 8am": 480, "lunch around noon": 720,
-    "8:30 pm": 1230), or None; "until 5pm" or "by 5pm" is not a start."""
+    "from 8:30 pm": 1230), or None; "until 5pm" or "by 5pm" is not a start."""
     m = _STATED.search(activity.lower())
     if m is None:
         return None
@@ -116,16 +117,15 @@ def _anchors(items: list[str], first: int, last: int) -> list[tuple[int, int]]:
     """``(item index, start minute)`` of the items whose stated start keeps the order and leaves every item its
     :data:`MIN_ITEM_MIN` minutes, the first item at ``first`` unless it says so itself, and an end marker at
     ``last``."""
-    def fits(i: int, start: int | None, prev_i: int, prev_m: int) -> bool:
-        return start is not None and start - prev_m >= MIN_ITEM_MIN * (i - prev_i) \
-            and last - start >= MIN_ITEM_MIN * (len(items) - i)
+    def fits(i: int, start: int, prev_i: int, prev_m: int) -> bool:
+        return start - prev_m >= MIN_ITEM_MIN * (i - prev_i) and last - start >= MIN_ITEM_MIN * (len(items) - i)
 
     opening = stated_start(items[0])
-    points = [(-1, first), (0, opening)] if fits(0, opening, -1, first) else [(0, first)]
+    points = [(-1, first), (0, opening)] if opening is not None and fits(0, opening, -1, first) else [(0, first)]
     for i, item in enumerate(items[1:], start=1):
         start = stated_start(item)
-        if fits(i, start, *points[-1]):
-            points.append((i, start))  # type: ignore[arg-type]
+        if start is not None and fits(i, start, *points[-1]):
+            points.append((i, start))
     return points + [(len(items), last)]
 
 
