@@ -48,8 +48,10 @@ def fallback_schedule(day: DailyPlan) -> HourlySchedule:
     return HourlySchedule(reasoning="fallback: plan items spread over the day", blocks=blocks)
 
 
+_WAKE_WORDS = r"(wake|wakes|waking|woke|get|gets|getting) up|wake"
+_WAKE = re.compile(rf"\b({_WAKE_WORDS})\b")
 _SLEEP_WAKE = re.compile(r"\b(go(es|ing)? to (bed|sleep)|fall(s|ing)? asleep|asleep|sleep(s|ing)?|nap(s|ping)?|"
-                         r"(wake|wakes|waking|woke|get|gets|getting) up|wake|bed ?time)\b")
+                         rf"{_WAKE_WORDS}|bed ?time)\b")
 _FILLER = re.compile(r"\b(at|around|about|by|before|after|early|late|on|time|a|an|the|and|reasonable|usual|"
                      r"home|in|my|her|his|their|\d{1,2}(:\d\d)?\s*(am|pm)?|am|pm|o'?clock)\b")
 
@@ -95,7 +97,6 @@ def _timed(day: date, starts: list[tuple[int, str]], bed_hour: int) -> list[Bloc
             for (m, a), e in zip(starts, ends)]
 
 
-_WAKE = re.compile(r"\b(wake|wakes|waking|woke|get|gets|getting) up\b|\bwake\b")
 _STATED = re.compile(r"\b(?:at|around|from)\s+(?:(noon)|(\d{1,2})(?::([0-5]\d))?\s*([ap])\.?m\b)")
 
 
