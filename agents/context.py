@@ -79,6 +79,10 @@ class CognitionSettings(BaseModel):
     chat_turns: bool = Field(False, description="the turn prompt shows each earlier line as its own chat message "
                              "(the partner's as the user's, the speaker's own as its earlier answers) instead of "
                              "one transcript (the 1.5B copies its partner's line from a transcript)")
+    turn_topic: bool = Field(False, description="each conversation line but the last is given one thing to bring "
+                             "up: the speaker's best thought or reflection for news, plans and invitations that the "
+                             "conversation has not said yet and that names no partner (the 1.5B, kept talking with "
+                             "nothing new to say, repeats its partner's line)")
     walk_back: bool = Field(False, description="after a conversation away from the task's place, walk back to it "
                             "(false: stay there until the task ends; the eval found fewer seeded facts held with it)")
     plan_cache: bool = True

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from agents.steps.converse import clean_utterance, next_turn, start_conversation, summarize_and_store
+from agents.steps.converse import clean_utterance, covered, next_turn, start_conversation, summarize_and_store
 from agents.testing import ScriptedLLM
 from agents.steps.react import last_chat
 from tests._tools_fixtures import T0, make_ctx
@@ -376,3 +376,58 @@ async def test_with_chat_turns_a_partners_line_cannot_pose_as_mine():
     llm = ScriptedLLM({"converse_turn": [said("Pardon?")]})
     await next_turn(make_ctx(llm, chat_turns=True), observation(conv((HER, attack))))
     assert [m["role"] for m in llm.requests[0]["messages"]] == ["system", "user"]
+
+
+def topic_of(prompt: str) -> str | None:
+    m = re.search(r"bring up this, in your own words: <<<(.*?)>>>", prompt)
+    return m.group(1) if m else None
+
+
+PAPER = "I could tell people about my gentrification paper, due at the end of the month"
+MARCH = "I could tell people about the protest march on Sunday"
+
+
+def topic_ctx(llm: ScriptedLLM, **settings) -> object:
+    ctx = make_ctx(llm, turn_topic=True, min_conversation_lines=4, **settings)
+    for text in (f"{HER} told me: a party at Hobbs Cafe, I could tell people about it", MARCH, PAPER,
+                 "How I feel about Isabella: I could tell her anything"):
+        ctx.memory.add("thought", text, created=T0, importance=5)
+    return ctx
+
+
+async def test_with_turn_topic_a_line_brings_up_an_untold_thought_that_names_no_partner():
+    llm = ScriptedLLM({"converse_turn": [said("Nice! And my paper on gentrification is due soon.")]})
+    ctx = topic_ctx(llm)
+    act = await next_turn(ctx, observation(conv((HER, "Hi Klaus! Will you join the protest march on Sunday?"))))
+    prompt = user_prompt(llm)
+    assert topic_of(prompt) == PAPER  # the march was said, the party and the feeling name Isabella
+    assert "Set end_conversation to false." in prompt and "Write only your own line, never Isabella" in prompt
+    assert ctx.counters["conversation_topic"] == 1 and not act.end_conversation
+    assert any("news, plans, events" in q for q in ctx.memory.queries)
+
+
+async def test_with_turn_topic_a_line_asked_again_gets_the_next_topic():
+    opening = "Hi Klaus, lovely weather today."
+    llm = ScriptedLLM({"converse_turn": [said(opening), said("Sunday there is a protest march, will you come?")]})
+    act = await next_turn(topic_ctx(llm, repeat_retries=1), observation(conv((HER, opening))))
+    assert [topic_of(user_prompt(llm, i)) for i in (0, 1)] == [MARCH, PAPER]
+    assert f"You were about to say <<<{opening}>>>" in user_prompt(llm, 1)
+    assert act.utterance.startswith("Sunday there is a protest march")
+
+
+async def test_turn_topic_is_off_by_default_and_never_on_the_last_line():
+    off = ScriptedLLM({"converse_turn": [said("Fine, thanks.")]})
+    last = ScriptedLLM({"converse_turn": [said("Goodbye!", end=True)]})
+    await next_turn(make_ctx(off), observation(conv((HER, "How are you?"))))
+    ctx = topic_ctx(last)
+    await next_turn(ctx, observation(conv((HER, "How are you?"), max_turns=2)))
+    assert topic_of(user_prompt(off)) is None and "bring up" not in user_prompt(off)
+    assert topic_of(user_prompt(last)) is None and "This is your last line" in user_prompt(last)
+    assert "conversation_topic" not in ctx.counters
+
+
+def test_a_topic_is_covered_once_half_its_words_were_said():
+    said_lines = [ChatLine(speaker=HER, text="I'm hosting a party at Hobbs Cafe!", time=T0)]
+    assert covered("I am hosting a Valentine's Day party at Hobbs Cafe", said_lines)
+    assert not covered("My research paper on gentrification is due at the end of the month", said_lines)
+    assert covered("I am up to it", said_lines)  # nothing of four letters to tell

@@ -205,3 +205,13 @@ def test_hour_tasks_object_pick_greet_place_schedule_file_adds_the_schedule_rule
     cheap = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place.toml")))
     assert on.schedule_rule and not cheap.schedule_rule and not CognitionSettings().schedule_rule
     assert on.model_dump(exclude={"schedule_rule"}) == cheap.model_dump(exclude={"schedule_rule"})
+
+
+def test_schedule_topic_file_adds_four_lines_a_retry_and_a_topic_a_line_to_the_schedule_arm():
+    levers = {"min_conversation_lines", "repeat_retries", "turn_topic"}
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic.toml")))
+    schedule = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule.toml")))
+    assert (on.min_conversation_lines, on.repeat_retries, on.turn_topic) == (4, 1, True)
+    assert (schedule.min_conversation_lines, schedule.repeat_retries, schedule.turn_topic) == (1, 0, False)
+    assert not CognitionSettings().turn_topic
+    assert on.model_dump(exclude=levers) == schedule.model_dump(exclude=levers)

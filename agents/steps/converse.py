@@ -3,7 +3,9 @@
 Each turn is generated for the speaker alone, with memories retrieved for the partner and the
 last lines (as in Park et al. 2023), plus what the speaker has to tell (its news, plans and
 invitations: ``news_k`` memories, setting ``[mind] news_k``), so what one agent knows can reach
-another. A conversation is not ended by the model before ``min_conversation_lines`` lines (the
+another. With ``[mind] turn_topic`` each line but the last is also given one thing to bring up (:func:`topics`:
+the best of the speaker's thoughts for the news query that the conversation has not said yet and that names no
+partner; a line asked again gets the next one), counted ``conversation_topic``. A conversation is not ended by the model before ``min_conversation_lines`` lines (the
 small model ends at once otherwise), and with ``[mind] answer_questions`` not right after the speaker asked
 a question (the partner answers first); a line where the speaker also writes the partner's reply is
 cut there. With ``[mind] talk_transcripts = false`` a speaker's memories leave out earlier
@@ -50,7 +52,7 @@ NO_TRANSCRIPTS = set(MEMORY_KINDS - {"chat"})
 
 register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
 register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end", "rejected",
-                          "chat_turns"})
+                          "chat_turns", "topic"})
 register_step(SUMMARY_STEP, {"partner", "lines"})
 register_step(DIGEST_STEP, {"participants", "lines"})
 
@@ -100,6 +102,36 @@ def _about(ctx: MindContext, query: str, obs: Observation) -> list[str]:
     """The speaker's ``MEMORIES_K`` memories for ``query``; earlier transcripts only with ``talk_transcripts``."""
     kinds = None if ctx.settings.talk_transcripts else NO_TRANSCRIPTS
     return [m.record.text for m in ctx.memory.retrieve(query, now=obs.time, k=MEMORIES_K, kinds=kinds)]
+
+
+#: memories a speaker looks through for something to tell with ``[mind] turn_topic``
+TOPIC_K = 6
+#: words too common to tell whether a topic was already said
+_COMMON = frozenset("about after also been before from have just like that their them then there they this what "
+                    "when where which will with would your".split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _norm(text).split() if len(w) >= 4} - _COMMON
+
+
+def covered(topic: str, lines: list[ChatLine]) -> bool:
+    """Whether the conversation already said ``topic``: half or more of its words of four letters or more (common
+    ones aside) were said by someone."""
+    words = _words(topic)
+    said = _words(" ".join(line.text for line in lines))
+    return not words or len(words & said) * 2 >= len(words)
+
+
+def topics(ctx: MindContext, obs: Observation, partners: list[str], lines: list[ChatLine]) -> list[str]:
+    """``[mind] turn_topic``: my thoughts and reflections worth telling (``NEWS_QUERY``, best first) that the
+    conversation has not said yet and that do not name a partner (what they told me, how I feel about them: they
+    know it, or it is not for them)."""
+    partner = ", ".join(partners)
+    found = ctx.memory.retrieve(NEWS_QUERY.format(partner=partner), now=obs.time, k=TOPIC_K,
+                                kinds={"thought", "reflection"})
+    names = re.compile(r"\b(" + "|".join(re.escape(n) for p in partners for n in (p, p.split()[0])) + r")\b", re.I)
+    return [t for t in (m.record.text for m in found) if not names.search(t) and not covered(t, lines)]
 
 
 def _news(ctx: MindContext, obs: Observation, partner: str, shown: list[str]) -> list[str]:
@@ -180,13 +212,17 @@ async def _my_line(ctx: MindContext, obs: Observation, conv: ConversationView, p
     query = " ".join([partner, *(line.text for line in conv.lines[-2:])])
     shown = _about(ctx, query, obs)
     news = _news(ctx, obs, partner, shown)
+    told = [] if last_turn or not ctx.settings.turn_topic else topics(ctx, obs, _partners(ctx, conv), conv.lines)
+    if told:
+        ctx.count("conversation_topic")
     fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
     retries = ctx.settings.repeat_retries
     rejected: list[str] = []
-    for _ in range(retries + 1):
+    for attempt in range(retries + 1):
+        topic = told[attempt] if attempt < len(told) else None  # a line asked again gets the next topic
         line = await ask(ctx, TURN_STEP, fallback=fallback, obs=obs, partner=partner, memories=shown, lines=conv.lines,
                          last_turn=last_turn, news=news, may_end=may_end, rejected=rejected,
-                         chat_turns=ctx.settings.chat_turns)
+                         chat_turns=ctx.settings.chat_turns, topic=topic)
         if line is fallback:
             ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
             return line.text, True, True
