@@ -3,9 +3,10 @@
 Each turn is generated for the speaker alone, with memories retrieved for the partner and the
 last lines (as in Park et al. 2023), plus what the speaker has to tell (its news, plans and
 invitations: ``news_k`` memories, setting ``[mind] news_k``), so what one agent knows can reach
-another. With ``[mind] turn_topic`` each line but the last is also given one thing to bring up (:func:`topics`:
-the best of the speaker's thoughts for the news query that the conversation has not said yet and that names no
-partner; a line asked again gets the next one), counted ``conversation_topic``. A conversation is not ended by the model before ``min_conversation_lines`` lines (the
+another. With ``[mind] turn_topic`` each line but the last is also given one thing to bring up
+(:func:`topics`: the best of the speaker's thoughts for the news query that the conversation has not
+said yet and that names no partner; a line asked again gets the next one), counted ``conversation_topic``.
+A conversation is not ended by the model before ``min_conversation_lines`` lines (the
 small model ends at once otherwise), and with ``[mind] answer_questions`` not right after the speaker asked
 a question (the partner answers first); a line where the speaker also writes the partner's reply is
 cut there. With ``[mind] talk_transcripts = false`` a speaker's memories leave out earlier
