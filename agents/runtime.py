@@ -128,10 +128,13 @@ class MindRuntime:
                 digests=self.digests,
             )
             mind = AgentMind(ctx)
-            if stream.count() == 0 and persona.seed_memories:
+            seeds = [(text, False) for text in persona.seed_memories]
+            seeds += [(text, True) for text in persona.private_memories]
+            if stream.count() == 0 and seeds:
                 records = stream.add_many([
-                    {"kind": "thought", "text": text, "created": world.now(), "importance": PROVISIONAL_IMPORTANCE}
-                    for text in persona.seed_memories
+                    {"kind": "thought", "text": text, "created": world.now(), "importance": PROVISIONAL_IMPORTANCE,
+                     "private": private}
+                    for text, private in seeds
                 ])
                 mind.state.perception.pending.extend(r.id for r in records)
             self.minds[persona.name] = mind

@@ -80,6 +80,7 @@ class Rec:
     importance: int
     evidence: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    private: bool = False
 
 
 @dataclass
@@ -102,9 +103,10 @@ class FakeMemory:
         self.touched: list[str] = []
         self.queries: list[str] = []
 
-    def add(self, kind: str, text: str, *, created: datetime, importance: int, evidence=(), keywords=()) -> Rec:
+    def add(self, kind: str, text: str, *, created: datetime, importance: int, evidence=(), keywords=(),
+            private: bool = False) -> Rec:
         return self.add_many([{"kind": kind, "text": text, "created": created, "importance": importance,
-                               "evidence": evidence, "keywords": keywords}])[0]
+                               "evidence": evidence, "keywords": keywords, "private": private}])[0]
 
     def add_many(self, items: list[dict[str, Any]]) -> list[Rec]:
         out = []
@@ -117,7 +119,7 @@ class FakeMemory:
                 raise ValueError(f"importance {item['importance']} out of range")
             rec = Rec(f"m{len(self.records):03d}", self.agent, item["kind"], item["text"], item["created"],
                       item["created"], item["importance"], tuple(item.get("evidence", ())),
-                      tuple(item.get("keywords", ())))
+                      tuple(item.get("keywords", ())), item.get("private", False))
             self.records[rec.id] = rec
             out.append(rec)
         return out
@@ -129,7 +131,7 @@ class FakeMemory:
         for id, importance in scores.items():
             r = self.records[id]
             self.records[id] = Rec(r.id, r.agent, r.kind, r.text, r.created, r.last_accessed, importance, r.evidence,
-                                   r.keywords)
+                                   r.keywords, r.private)
 
     def count(self, kinds: set[str] | None = None) -> int:
         _check_kinds(kinds)

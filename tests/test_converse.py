@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from agents.steps.converse import clean_utterance, covered, next_turn, start_conversation, summarize_and_store
+from agents.steps.converse import (_news, clean_utterance, covered, next_turn, start_conversation, summarize_and_store,
+                                   topics)
 from agents.testing import ScriptedLLM
 from agents.steps.react import last_chat
 from tests._tools_fixtures import T0, make_ctx
@@ -424,6 +425,16 @@ async def test_turn_topic_is_off_by_default_and_never_on_the_last_line():
     assert topic_of(user_prompt(off)) is None and "bring up" not in user_prompt(off)
     assert topic_of(user_prompt(last)) is None and "This is your last line" in user_prompt(last)
     assert "conversation_topic" not in ctx.counters
+
+
+def test_a_private_memory_is_never_a_topic_nor_news_to_pass_on():
+    crush = "I could tell people that I have a crush on Maria, but I have not told anyone"
+    for private in (True, False):
+        ctx = topic_ctx(ScriptedLLM({}), news_k=6)
+        ctx.memory.add("thought", crush, created=T0, importance=9, private=private)
+        obs = observation(conv((HER, "Hi Klaus! Will you join the protest march on Sunday?")))
+        offered = topics(ctx, obs, [HER], obs.conversation.lines) + _news(ctx, obs, HER, [])
+        assert (crush in offered) is not private and PAPER in offered  # unmarked, the same memory is offered
 
 
 def test_a_topic_is_covered_once_half_its_words_were_said():

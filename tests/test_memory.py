@@ -142,6 +142,20 @@ def test_reopen_restores_records_counter_and_keyword_index(make_store: Callable[
     assert set(s2.keyword_scores("bread", None)) == {"Isabella_Rodriguez-000001"}
 
 
+def test_the_private_mark_survives_a_reopen_and_a_store_without_it_reads_as_not_private(
+        make_store: Callable[[], MemoryStore], backend: str) -> None:
+    s = make_store().stream("Maria Lopez")
+    secret = s.add("thought", "I have a crush on Klaus", created=T0, importance=6, private=True)
+    told = s.add("thought", "I stream games on Sunday", created=T0, importance=4)
+    assert (secret.private, told.private) == (True, False)
+    s.collection.update(ids=[told.id], metadatas=[{"private": None}])  # chroma deletes a key set to None
+    assert "private" not in s.collection.get(ids=[told.id])["metadatas"][0]
+    if backend == "persistent":
+        SharedSystemClient.clear_system_cache()
+    again = make_store().stream("Maria Lopez")
+    assert [r.private for r in again.get([secret.id, told.id])] == [True, False]
+
+
 def test_namespaces_do_not_share_streams(make_store: Callable[[], MemoryStore], backend: str) -> None:
     base = make_store()
     base.stream("Isabella Rodriguez").add("thought", "mine", created=T0, importance=2)

@@ -342,8 +342,13 @@ async def test_runtime_with_real_memory(tmp_path: Path, monkeypatch: pytest.Monk
     rt = await MindRuntime.open(tmp_path / "run", seed=3, llm=llm,
                                 settings=CognitionSettings(importance_max_wait_min=0))
     world = FakeWorld(time=T0)
-    mind = rt.factory()(persona(seed_memories=["Klaus loves libraries", "Klaus is shy"]), world)
-    assert mind.ctx.memory.count() == 2 and len(mind.state.perception.pending) == 2
+    secret = "Klaus is afraid of the dark"
+    who = persona(seed_memories=["Klaus loves libraries", "Klaus is shy"]).model_copy(
+        update={"private_memories": [secret]})
+    mind = rt.factory()(who, world)
+    assert mind.ctx.memory.count() == 3 and len(mind.state.perception.pending) == 3
+    assert {r.text: r.private for r in mind.ctx.memory.recent(3)} == {
+        "Klaus loves libraries": False, "Klaus is shy": False, secret: True}
     town = Town(mind, world, monkeypatch)
     a = await town.step(T0)
     assert a.kind == "move_to"
@@ -355,7 +360,7 @@ async def test_runtime_with_real_memory(tmp_path: Path, monkeypatch: pytest.Monk
     await rt.aclose()
     # reopening the same run does not seed again
     rt2 = await MindRuntime.open(tmp_path / "run", seed=3, llm=llm)
-    again = rt2.factory()(persona(seed_memories=["Klaus loves libraries", "Klaus is shy"]), world)
+    again = rt2.factory()(who, world)
     assert again.ctx.memory.count() == mind.ctx.memory.count() and again.state.perception.pending == []
 
 

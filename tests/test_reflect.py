@@ -121,3 +121,24 @@ async def test_questions_see_the_newest_memories_that_fit_the_character_budget()
     asked = user_text(llm.requests[0]["messages"])
     shown = [i for i in range(12) if f"memory {i:02d} " in asked]
     assert shown == [7, 8, 9, 10, 11] and 5 * (long + 10) <= RECENT_CHARS_FOR_QUESTIONS < 6 * (long + 10)
+
+
+
+async def test_an_insight_citing_a_private_memory_is_private_and_one_citing_none_is_not() -> None:
+    mem = memory_with_facts()
+    secret = "Klaus is secretly afraid his paper is not good enough"
+    mem.add("thought", secret, created=T0, importance=8, private=True)
+
+    def answer(step, messages, fmt):
+        if step == "reflect_questions":
+            return {"questions": ["What is Klaus's paper about?"]}
+        shown = [line.split("<<<")[1].rstrip(">") for line in user_text(messages).splitlines() if "<<<" in line]
+        mine = shown.index(secret) + 1
+        other = next(n for n in range(1, len(shown) + 1) if n != mine)
+        return {"reasoning": "r", "insights": [{"text": "Klaus doubts his own paper a lot", "evidence": [other, mine]},
+                                               {"text": "Klaus cares about tenants", "evidence": [other]}]}
+
+    ctx = make_ctx(ScriptedLLM(answer), memory=mem, settings=CognitionSettings(retrieve_k=8, insights_per_question=2))
+    doubts, tenants = await reflect(ctx, ReflectionState(), T0 + timedelta(hours=1))
+    assert (doubts.text, doubts.private) == ("Klaus doubts his own paper a lot", True)
+    assert (tenants.text, tenants.private) == ("Klaus cares about tenants", False)

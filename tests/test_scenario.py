@@ -27,7 +27,8 @@ def test_valentines_scenario():
     isabella = s.persona("Isabella Rodriguez")
     assert "Valentine" in isabella.currently and "Hobbs Cafe" in isabella.currently
     assert "gentrification" in s.persona("Klaus Mueller").currently
-    assert "Klaus" in s.persona("Maria Lopez").currently
+    maria = s.persona("Maria Lopez")
+    assert "Klaus" in maria.currently and maria.seed_memories == [] and "crush" in maria.private_memories[0]
     party = next(f for f in s.facts if f.id == "party")
     assert party.known_by == ["Isabella Rodriguez"] and "party" in party.keywords
     m = load_map(s.map_path)

@@ -64,6 +64,8 @@ def test_smallville_households_and_ties_are_seeded():
     assert party.known_by == ["Isabella Rodriguez"] and party.question
     assert "Valentine" in s.persona("Isabella Rodriguez").currently
     assert all(f.question for f in s.facts)
+    maria = s.persona("Maria Lopez")  # her crush is hers to keep: never offered as something to tell
+    assert [m for m in maria.private_memories if "crush" in m] and not [m for m in maria.seed_memories if "crush" in m]
 
 
 def test_everyone_can_walk_from_home_to_the_cafe():

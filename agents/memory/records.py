@@ -26,3 +26,5 @@ class MemoryRecord(BaseModel):
     importance: int = Field(ge=1, le=10)
     evidence: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    private: bool = False  # kept to oneself: never offered as something to tell (a persona's private memory, or
+    # a reflection citing one)

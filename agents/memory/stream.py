@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
-_ADD_KEYS = {"kind", "text", "created", "importance", "evidence", "keywords"}
+_ADD_KEYS = {"kind", "text", "created", "importance", "evidence", "keywords", "private"}
 _ADD_REQUIRED = {"kind", "text", "created", "importance"}
 _PAGE = 1000
 
@@ -89,6 +89,7 @@ def _to_metadata(r: MemoryRecord) -> dict[str, Any]:
         "importance": r.importance,
         "evidence": json.dumps(r.evidence),
         "keywords": json.dumps(r.keywords),
+        "private": r.private,
     }
 
 
@@ -104,6 +105,7 @@ def _from_chroma(agent: str, id_: str, text: str, meta: dict[str, Any]) -> Memor
             importance=meta["importance"],
             evidence=json.loads(meta["evidence"]),
             keywords=json.loads(meta["keywords"]),
+            private=meta.get("private", False),  # stores written before the mark existed have none
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"memory {id_!r} of {agent!r} in chroma is malformed: {exc}") from exc
@@ -235,10 +237,12 @@ class MemoryStream:
         importance: int,
         evidence: Sequence[str] = (),
         keywords: Sequence[str] = (),
+        private: bool = False,
     ) -> MemoryRecord:
         """Store one memory; ``last_accessed`` starts at ``created``."""
         return self.add_many(
-            [{"kind": kind, "text": text, "created": created, "importance": importance, "evidence": evidence, "keywords": keywords}]
+            [{"kind": kind, "text": text, "created": created, "importance": importance, "evidence": evidence,
+              "keywords": keywords, "private": private}]
         )[0]
 
     def add_many(self, items: list[dict[str, Any]]) -> list[MemoryRecord]:
@@ -267,6 +271,7 @@ class MemoryStream:
                     importance=item["importance"],
                     evidence=evidence,
                     keywords=list(item.get("keywords", ())),
+                    private=item.get("private", False),
                 )
             )
         vectors = self.embedder.embed_array([r.text for r in records])

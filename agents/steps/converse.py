@@ -126,22 +126,24 @@ def covered(topic: str, lines: list[ChatLine]) -> bool:
 
 def topics(ctx: MindContext, obs: Observation, partners: list[str], lines: list[ChatLine]) -> list[str]:
     """``[mind] turn_topic``: my thoughts and reflections worth telling (``NEWS_QUERY``, best first) that the
-    conversation has not said yet and that do not name a partner (what they told me, how I feel about them: they
-    know it, or it is not for them)."""
+    conversation has not said yet, that do not name a partner (what they told me, how I feel about them: they
+    know it, or it is not for them) and that are not private (a persona's secret, or a reflection citing one)."""
     partner = ", ".join(partners)
     found = ctx.memory.retrieve(NEWS_QUERY.format(partner=partner), now=obs.time, k=TOPIC_K,
                                 kinds={"thought", "reflection"})
     names = re.compile(r"\b(" + "|".join(re.escape(n) for p in partners for n in (p, p.split()[0])) + r")\b", re.I)
-    return [t for t in (m.record.text for m in found) if not names.search(t) and not covered(t, lines)]
+    return [m.record.text for m in found
+            if not m.record.private and not names.search(m.record.text) and not covered(m.record.text, lines)]
 
 
 def _news(ctx: MindContext, obs: Observation, partner: str, shown: list[str]) -> list[str]:
-    """Up to ``news_k`` of my memories worth telling ``partner`` (news, plans, invitations), not already shown."""
+    """Up to ``news_k`` of my memories worth telling ``partner`` (news, plans, invitations), not already shown, not
+    private."""
     if ctx.settings.news_k <= 0:
         return []
     found = ctx.memory.retrieve(NEWS_QUERY.format(partner=partner), now=obs.time, k=ctx.settings.news_k + len(shown),
                                 kinds={"thought", "plan", "reflection"})
-    return [m.record.text for m in found if m.record.text not in shown][: ctx.settings.news_k]
+    return [m.record.text for m in found if m.record.text not in shown and not m.record.private][: ctx.settings.news_k]
 
 
 async def start_conversation(ctx: MindContext, obs: Observation, target: str, reason: str) -> Action:

@@ -102,8 +102,9 @@ async def reflect(ctx: MindContext, state: ReflectionState, now: datetime) -> li
             continue
         for insight in answer.insights[: ctx.settings.insights_per_question]:
             evidence = list(dict.fromkeys(found[i - 1].id for i in insight.evidence))
-            importance = max(r.importance for r in found if r.id in evidence)
-            rec = ctx.memory.add("reflection", insight.text, created=now, importance=importance, evidence=evidence)
+            cited = [r for r in found if r.id in evidence]
+            rec = ctx.memory.add("reflection", insight.text, created=now, importance=max(r.importance for r in cited),
+                                 evidence=evidence, private=any(r.private for r in cited))
             stored.append(rec)
             ctx.note("reflection", question=question, insight=insight.text, evidence=evidence, id=rec.id)
     state.count += len(stored)

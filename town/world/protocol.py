@@ -35,6 +35,9 @@ class Persona(BaseModel):
     daily_plan_hint: str = ""
     spawn: str | None = Field(default=None, description="spawn point name in the map; defaults to living_area")
     seed_memories: list[str] = Field(default_factory=list)
+    private_memories: list[str] = Field(
+        default_factory=list, description="memories at the start that they keep to themselves (a secret): never "
+        "offered as something to tell, nor are reflections that cite them")
 
 
 class PerceivedEvent(BaseModel):
