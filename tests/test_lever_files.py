@@ -215,3 +215,10 @@ def test_schedule_topic_file_adds_four_lines_a_retry_and_a_topic_a_line_to_the_s
     assert (schedule.min_conversation_lines, schedule.repeat_retries, schedule.turn_topic) == (1, 0, False)
     assert not CognitionSettings().turn_topic
     assert on.model_dump(exclude=levers) == schedule.model_dump(exclude=levers)
+
+
+def test_topic_retry2_file_asks_a_repeated_line_again_twice_and_is_otherwise_the_topic_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic_retry2.toml")))
+    topic = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic.toml")))
+    assert (on.repeat_retries, topic.repeat_retries) == (2, 1)
+    assert on.model_dump(exclude={"repeat_retries"}) == topic.model_dump(exclude={"repeat_retries"})
