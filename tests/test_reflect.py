@@ -123,7 +123,6 @@ async def test_questions_see_the_newest_memories_that_fit_the_character_budget()
     assert shown == [7, 8, 9, 10, 11] and 5 * (long + 10) <= RECENT_CHARS_FOR_QUESTIONS < 6 * (long + 10)
 
 
-
 async def test_an_insight_citing_a_private_memory_is_private_and_one_citing_none_is_not() -> None:
     mem = memory_with_facts()
     secret = "Klaus is secretly afraid his paper is not good enough"
