@@ -222,3 +222,10 @@ def test_topic_retry2_file_asks_a_repeated_line_again_twice_and_is_otherwise_the
     topic = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic.toml")))
     assert (on.repeat_retries, topic.repeat_retries) == (2, 1)
     assert on.model_dump(exclude={"repeat_retries"}) == topic.model_dump(exclude={"repeat_retries"})
+
+
+def test_topic_min5_file_holds_conversations_to_five_lines_and_is_otherwise_the_topic_arm():
+    on = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic_min5.toml")))
+    topic = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic.toml")))
+    assert (on.min_conversation_lines, topic.min_conversation_lines) == (5, 4)
+    assert on.model_dump(exclude={"min_conversation_lines"}) == topic.model_dump(exclude={"min_conversation_lines"})
