@@ -224,3 +224,33 @@ def test_arm_a_settings_reach_the_minds(tmp_path):
                            for r in planned)
     spec = json.loads((tmp_path / "out/eval_spec.json").read_text())
     assert spec["arms"]["A"]["settings"] == str(levers)
+
+
+def test_an_arms_engine_table_sets_its_worlds_rules_and_names_a_bad_key(tmp_path):
+    from town.app.eval.runner import arm_engine
+
+    old_rule = tmp_path / "old.toml"
+    old_rule.write_text("[mind]\nretrieve_k = 3\n[engine]\nopening_line_heard = false\n")
+    assert arm_engine(Arm(settings=str(old_rule))).opening_line_heard is False
+    assert arm_engine(Arm(settings=str(tmp_path / "old.toml"))).talk_radius == 6  # the rest as configured
+    mind_only = tmp_path / "mind.toml"
+    mind_only.write_text("[mind]\nretrieve_k = 3\n")
+    assert arm_engine(Arm(settings=str(mind_only))) is None and arm_engine(Arm()) is None
+    for text, match in [("[engine]\nopening_line_herd = false\n", r"\[engine\] opening_line_herd: unknown key"),
+                        ("[engine]\nseconds_per_tick = 30\n", r"\[engine\] seconds_per_tick: the arms .* clock"),
+                        ("[engine]\ntalk_radius = 0\n", r"\[engine\] talk_radius"),
+                        ("engine = 3\n", r"\[engine\] must be a table")]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(UserError, match=r"bad\.toml: " + match):
+            arm_engine(Arm(settings=str(bad)))
+
+
+def test_arm_b_engine_table_reaches_its_worlds_only(tmp_path):
+    old_rule = tmp_path / "old.toml"
+    old_rule.write_text("[engine]\nopening_line_heard = false\n")
+    spec = _spec(tmp_path, seeds=[0], arms={"A": Arm(), "B": Arm(settings=str(old_rule))})
+    evaluate(spec, tmp_path / "out", llm=scripted(), formats=())
+    saved = {arm: json.loads((tmp_path / f"out/{arm}/seed-0/checkpoint.json").read_text())["world"]["settings"]
+             for arm in "AB"}
+    assert saved["A"]["opening_line_heard"] is True and saved["B"]["opening_line_heard"] is False

@@ -281,8 +281,56 @@ def test_silence_and_walking_away_end_conversations(tmp_path):
     assert types(ev) == ["conversation_end"] and ev[0]["data"]["reason"] == "silence"
     w2 = tiny_world(tmp_path, {A: (2, 2), B: (3, 3)})
     w2.apply(talk(A, B, "hello"))
+    w2.advance_tick()  # Bob has heard the line: a move now leaves
     ev = w2.apply(act(B, "move_to", target="Cafe:cafe"))
     assert types(ev) == ["conversation_end", "action"] and ev[0]["data"]["ended_by"] == B
+    assert ev[0]["data"]["reason"] == "left"
+
+
+def test_an_action_decided_before_an_opening_line_waits_for_the_conversation_whatever_the_name_order(tmp_path):
+    w = tiny_world(tmp_path, {A: (2, 2), B: (3, 3)})
+    w.apply(talk(A, B, "wait a moment"))  # Ann's action applied first this tick; Bob decided without hearing it
+    ev = w.apply(act(B, "move_to", target="Cafe:cafe", description="going for coffee"))
+    assert types(ev) == ["action"] and w.agents[B].conversation == "c1"
+    assert (w.agents[B].kind, w.agents[B].activity) == ("talk", f"talking with {A}")
+    assert w.advance_tick() == [] and w.agents[B].tile == (3, 3)  # as when Bob's move came first in the tick
+    assert w.observe(B).conversation.turn_of == B
+    w.apply(talk(B, A, "Sure.", end=True))
+    assert w.agents[B].activity == "going for coffee"
+    assert "move" in types(w.advance_tick()) and w.agents[B].tile != (3, 3)  # the walk goes on after it
+
+
+def test_an_object_use_or_wait_decided_before_an_opening_line_waits_too_but_sleep_still_leaves(tmp_path):
+    w = tiny_world(tmp_path, {A: (2, 2), B: (3, 3), C: (4, 2)})
+    w.apply(talk(A, B, "hi Bob"))
+    w.apply(talk(C, A, "hi Ann"))  # refused: Ann is busy
+    assert types(w.apply(act(B, "use_object", target="House:room:bed", description="making the bed"))) == ["action"]
+    assert w.agents[B].conversation == "c1" and w.agents[B].kind == "talk"
+    assert w.agents[B].before_talk[1] == "making the bed"
+    w2 = tiny_world(tmp_path, {A: (2, 2), B: (3, 3)})
+    w2.apply(talk(A, B, "hi Bob"))
+    w2.apply(act(B, "wait", description="reading"))
+    assert (w2.agents[B].kind, w2.agents[B].before_talk[1]) == ("talk", "reading")
+    w3 = tiny_world(tmp_path, {A: (2, 2), B: (3, 3)})
+    w3.apply(talk(A, B, "hi Bob"))
+    ev = w3.apply(act(B, "sleep"))
+    assert types(ev)[0] == "conversation_end" and ev[0]["data"]["reason"] == "left"
+
+
+def test_without_opening_line_heard_a_move_after_the_line_leaves_in_the_same_tick(tmp_path):
+    w = tiny_world(tmp_path, {A: (2, 2), B: (3, 3)}, opening_line_heard=False)
+    w.apply(talk(A, B, "hello"))
+    ev = w.apply(act(B, "move_to", target="Cafe:cafe"))
+    assert types(ev) == ["conversation_end", "action"] and ev[0]["data"]["reason"] == "left"
+    assert len(ev[0]["data"]["lines"]) == 1
+
+
+def test_a_checkpoint_saved_before_opening_line_heard_resumes_without_it(tmp_path):
+    w = tiny_world(tmp_path, {A: (2, 2), B: (3, 3)})
+    state = json.loads(json.dumps(w.to_state()))
+    assert World.from_state(w.map, state).settings.opening_line_heard
+    del state["settings"]["opening_line_heard"]
+    assert not World.from_state(w.map, state).settings.opening_line_heard
 
 
 def test_agents_in_conversation_do_not_walk(tmp_path):

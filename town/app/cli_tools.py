@@ -45,10 +45,10 @@ def eval_cmd(
     out: Annotated[Optional[Path], typer.Option(help="eval folder (rerun it to continue an interrupted eval)")] = None,
     prompts: PromptsOpt = None,
     settings: Annotated[Optional[Path], typer.Option(
-        help="a town.toml whose \\[mind] table (and \\[llm] small_* keys) is arm A (and B's, without --compare-settings)")] = None,
+        help="a town.toml whose \\[mind] table (and \\[llm] small_* keys, \\[engine] table) is arm A (and B's, without --compare-settings)")] = None,
     compare: Annotated[Optional[Path], typer.Option(help="template folder of arm B: an A/B on the same seeds")] = None,
     compare_settings: Annotated[Optional[Path], typer.Option(
-        help="a town.toml whose \\[mind] table (and \\[llm] small_* keys) is arm B")] = None,
+        help="a town.toml whose \\[mind] table (and \\[llm] small_* keys, \\[engine] table) is arm B")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="runs stepped at once (the endpoints' limit still holds)")] = 2,
     ablation_questions: Annotated[int, typer.Option(min=0, help="believability questions per agent (0: none)")] = 10,
     ablation_runs: Annotated[int, typer.Option(min=0, help="runs (first seeds of arm A) put through the ablations")] = 1,

@@ -64,6 +64,7 @@ class RunConfig:
     run_dir: Path
     prompts_dir: Path | None = None
     memory_url: str | None = None
+    engine: Any = None  # EngineSettings replacing the configured [engine] knobs (`town eval` arms); None: configured
 
 
 def default_run_dir(scenario: str, seed: int) -> Path:
@@ -110,7 +111,7 @@ class Session:
     @classmethod
     async def _open_fresh(cls, run_dir: Path, cfg: RunConfig, *, llm: Any, mind_settings: Any) -> "Session":
         """A new run folder: the scenario copied in, run.json, a new world and event log, a first checkpoint."""
-        settings = _engine_settings()
+        settings = cfg.engine if cfg.engine is not None else _engine_settings()
         meta: dict[str, Any] = {
             "scenario": cfg.scenario,
             "seed": cfg.seed,

@@ -47,6 +47,12 @@ class EngineSettings(BaseModel):
         description="ticks an agent may walk up to someone out of talk range to start a conversation (0 = refuse)",
     )
     max_conversation_turns: int = Field(default=8, ge=2, le=100, description="lines before a conversation ends")
+    opening_line_heard: bool = Field(
+        default=True,
+        description="an agent spoken to in a tick hears the opening line whatever the name order: its own action for "
+        "that tick (decided before the line) waits for the conversation's end instead of leaving it; sleeping still "
+        "leaves (false: a move or object use applied after the line ends the conversation as 'left')",
+    )
     conversation_cooldown_min: int = Field(
         default=60, ge=0, le=24 * 60,
         description="game minutes before the same pair may talk again (the minds skip asking within it too)",

@@ -194,11 +194,14 @@ class World(Talking):
         if not target or self.map.kind_of(target) is None:
             raise _Refused(f"unknown address {target!r} for move_to")
         path = self._plan_walk(agent, target)
-        events = self._leave_conversation(agent)
+        heard = self._was_just_addressed(agent)
+        events = [] if heard else self._leave_conversation(agent)
         events += self._begin(agent, action, f"going to {target}")
         agent.path = path[1:]
         agent.destination = target
         agent.arrived = not agent.path
+        if heard:
+            self._listen(agent)
         return events
 
     def _use_object(self, agent: AgentState, action: Action) -> list[EventDict]:
@@ -209,7 +212,8 @@ class World(Talking):
         name = self.map.objects[target].name
         at_object = agent.tile in self.paths.candidate_tiles(target)
         path = None if at_object else self._plan_walk(agent, target)
-        events = self._leave_conversation(agent)
+        heard = self._was_just_addressed(agent)
+        events = [] if heard else self._leave_conversation(agent)
         events += self._begin(agent, action, f"using the {name}", keep_object=target)
         if path is None:
             agent.path, agent.destination, agent.arrived = [], target, True
@@ -217,6 +221,8 @@ class World(Talking):
         else:
             agent.path, agent.destination, agent.arrived = path[1:], target, False
             agent.pending_use = (target, state)
+        if heard:
+            self._listen(agent)
         return events
 
     def _set_object(self, agent: AgentState, address: str, state: str) -> list[EventDict]:
@@ -232,7 +238,10 @@ class World(Talking):
 
     def _wait(self, agent: AgentState, action: Action) -> list[EventDict]:
         stop_walking(agent)
-        return self._begin(agent, action, "waiting", keep_object=agent.using)
+        events = self._begin(agent, action, "waiting", keep_object=agent.using)
+        if self._was_just_addressed(agent):
+            self._listen(agent)
+        return events
 
     def _sleep(self, agent: AgentState, action: Action) -> list[EventDict]:
         events = self._leave_conversation(agent)
@@ -378,9 +387,14 @@ class World(Talking):
         world = cls(
             town_map,
             SimClock.from_state(state["clock"]),
-            settings=settings if settings is not None else EngineSettings(**state["settings"]),
+            settings=settings if settings is not None else EngineSettings(**_saved_settings(state["settings"])),
             seed=state["seed"],
             news=state["news"],
         )
         restore(world, state)
         return world
+
+
+def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's engine settings; one saved before ``opening_line_heard`` existed resumes the rule it ran with."""
+    return {"opening_line_heard": False, **saved}

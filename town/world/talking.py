@@ -67,6 +67,22 @@ class Talking:
             return []
         return self._end_conversation(self.conversations[agent.conversation], agent.name, "left")
 
+    def _was_just_addressed(self, agent: AgentState) -> bool:
+        """Whether someone else opened a conversation with ``agent`` earlier in this tick's name order: the agent's
+        own action for the tick was decided before it heard that opening line."""
+        if agent.conversation is None or not self.settings.opening_line_heard:
+            return False
+        conv = self.conversations[agent.conversation]
+        return conv.started_tick == self.clock.tick and conv.lines[0].speaker != agent.name
+
+    def _listen(self, agent: AgentState) -> None:
+        """After a just-addressed agent's action began: that action waits for the conversation's end (kept as what
+        it did before talking, its walk paused), as it would had the action come first in the tick's name order."""
+        assert agent.conversation is not None
+        agent.before_talk = (agent.kind, agent.activity, agent.emoji)
+        partner = self.conversations[agent.conversation].partner_of(agent.name)
+        agent.activity, agent.kind = f"talking with {partner}", "talk"
+
     def _talk(self, agent: AgentState, action: Action) -> list[EventDict]:
         target = action.target
         text = (action.utterance or "").strip()

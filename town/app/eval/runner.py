@@ -75,6 +75,33 @@ def arm_settings(arm: Arm) -> Any:
         raise UserError(f"{path}: [mind] {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
 
+def arm_engine(arm: Arm) -> Any:
+    """The world's settings for an arm: the configured ones with the file's ``[engine]`` table on top (None: no
+    table, the configured ones). The arms share one game clock, so ``seconds_per_tick`` is refused there."""
+    if arm.settings is None:
+        return None
+    from town.world.config import EngineSettings, SettingsError, engine_settings
+
+    path = Path(arm.settings)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("engine")
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            raise UserError(f"{path}: [engine] must be a table")
+        unknown = sorted(set(table) - set(EngineSettings.model_fields))
+        if unknown or "seconds_per_tick" in table:
+            bad = unknown[0] if unknown else "seconds_per_tick"
+            why = "unknown key" if unknown else "the arms of one eval share the game clock"
+            raise UserError(f"{path}: [engine] {bad}: {why}")
+        return EngineSettings.model_validate({**engine_settings().model_dump(), **table})
+    except (OSError, tomllib.TOMLDecodeError, SettingsError) as exc:
+        raise UserError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UserError(f"{path}: [engine] {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
 def check_inputs(spec: EvalSpec) -> None:
     """Scenario, templates, settings and questions are read before anything is written."""
     from agents import PromptError, PromptLibrary
@@ -88,6 +115,7 @@ def check_inputs(spec: EvalSpec) -> None:
         except PromptError as exc:
             raise UserError(str(exc)) from exc
         arm_settings(arm)
+        arm_engine(arm)
     backend_overrides(spec)  # the arms' cascade keys, checked
     try:
         load_questions(Path(spec.questions) if spec.questions else default_questions_path())
@@ -166,7 +194,8 @@ async def advance(out: Path, spec: EvalSpec, arm: str, seed: int, backend: Any, 
         session = await Session.open(rd, resume=True, llm=llm, mind_settings=settings)
     else:
         prompts = Path(spec.arms[arm].prompts) if spec.arms[arm].prompts else None
-        cfg = RunConfig(scenario=spec.scenario, hours=spec.hours, seed=seed, run_dir=rd, prompts_dir=prompts)
+        cfg = RunConfig(scenario=spec.scenario, hours=spec.hours, seed=seed, run_dir=rd, prompts_dir=prompts,
+                        engine=arm_engine(spec.arms[arm]))
         session = await Session.open(rd, resume=False, cfg=cfg, llm=llm, mind_settings=settings)
         target = ticks_for_hours(spec.hours, session.world.clock.seconds_per_tick)
     key = (arm, seed)
