@@ -229,3 +229,12 @@ def test_topic_min5_file_holds_conversations_to_five_lines_and_is_otherwise_the_
     topic = arm_settings(Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic.toml")))
     assert (on.min_conversation_lines, topic.min_conversation_lines) == (5, 4)
     assert on.model_dump(exclude={"min_conversation_lines"}) == topic.model_dump(exclude={"min_conversation_lines"})
+
+
+def test_topic_left_file_is_the_topic_arm_under_the_worlds_old_leaving_rule():
+    from town.app.eval.runner import arm_engine
+
+    left = Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic_left.toml"))
+    topic = Arm(settings=str(DOCS / "hour_tasks_object_pick_greet_place_schedule_topic.toml"))
+    assert arm_settings(left) == arm_settings(topic)
+    assert arm_engine(left).opening_line_heard is False and arm_engine(topic) is None
