@@ -46,6 +46,9 @@ class CognitionSettings(BaseModel):
     repeat_retries: int = Field(0, ge=0, le=3, description="a line that repeats or nearly copies an earlier line of "
                                 "the conversation is asked again up to N times, the speaker told what it was about "
                                 "to say; then the conversation ends (0: exact repeats and copies end it at once)")
+    in_character: bool = Field(False, description="a conversation line that reads as an AI assistant's refusal or "
+                               "self-description (\"I can't help with that\", \"as an AI\") is handled as a repeat: "
+                               "asked again (repeat_retries), the speaker told so, then the conversation ends")
     answer_questions: bool = Field(False, description="a line that asks a question does not end the conversation: "
                                    "the partner answers it first (the 1.5B asks and ends in one turn)")
     company_min: int = Field(0, ge=0, le=720, description="a person awake in the same room whom the reaction step "

@@ -53,7 +53,7 @@ NO_TRANSCRIPTS = set(MEMORY_KINDS - {"chat"})
 
 register_step(OPEN_STEP, {"obs", "target", "target_activity", "reason", "memories", "news"})
 register_step(TURN_STEP, {"obs", "partner", "memories", "lines", "last_turn", "news", "may_end", "rejected",
-                          "chat_turns", "topic"})
+                          "chat_turns", "topic", "rejected_why"})
 register_step(SUMMARY_STEP, {"partner", "lines"})
 register_step(DIGEST_STEP, {"participants", "lines"})
 
@@ -221,28 +221,46 @@ async def _my_line(ctx: MindContext, obs: Observation, conv: ConversationView, p
     fallback = Utterance(text="Sorry, I have to go now. See you later!", end_conversation=True)
     retries = ctx.settings.repeat_retries
     rejected: list[str] = []
+    why = "repeat"
     for attempt in range(retries + 1):
         topic = told[attempt] if attempt < len(told) else None  # a line asked again gets the next topic
         line = await ask(ctx, TURN_STEP, fallback=fallback, obs=obs, partner=partner, memories=shown, lines=conv.lines,
-                         last_turn=last_turn, news=news, may_end=may_end, rejected=rejected,
+                         last_turn=last_turn, news=news, may_end=may_end, rejected=rejected, rejected_why=why,
                          chat_turns=ctx.settings.chat_turns, topic=topic)
         if line is fallback:
             ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
             return line.text, True, True
         text = clean_utterance(line.text, ctx.name, _partners(ctx, conv)) or line.text
-        if not repeats(text, conv.lines, near=retries > 0):
+        why = "out of character" if ctx.settings.in_character and out_of_character(text) else "repeat"
+        if why != "out of character" and not repeats(text, conv.lines, near=retries > 0):
             return text, line.end_conversation, False
         rejected.append(text)
         if len(rejected) <= retries:
             ctx.count("conversation_repeat_retries")
-    ctx.count("conversation_repetition")
-    ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="the line repeats an earlier one; ending",
-             conversation=conv.id, text=rejected[-1])
+    ctx.count("conversation_out_of_character" if why == "out of character" else "conversation_repetition")
+    reason = "the line is an assistant's, not the person's; ending" if why == "out of character" else \
+        "the line repeats an earlier one; ending"
+    ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason=reason, conversation=conv.id, text=rejected[-1])
     return None
 
 
 #: a line at least this similar (difflib ratio, normalised words) to an earlier one is a near copy
 NEAR_REPEAT_RATIO = 0.8
+
+
+#: an AI assistant's refusal or self-description, which no townsperson says ([mind] in_character)
+ASSISTANT_LINE = re.compile(
+    r"\b(?:can(?:no|'|’)?t|unable to|not able to)\s+(?:assist\b|help(?:\s+you)?\s+with\s+(?:that|this)\b)"
+    r"|\bhow (?:can|may) I (?:help|assist) you(?: today)?\s*[?.!]|\banything (?:else )?I can assist\b"
+    r"|\banything else I can help\b|\bas an? (?:AI|artificial intelligence|language model|(?:AI|virtual) assistant)\b",
+    re.IGNORECASE,
+)
+
+
+def out_of_character(text: str) -> bool:
+    """Whether ``text`` reads as an AI assistant's refusal ("I'm sorry, but I can't assist with that.") or
+    self-description ("As an AI, ..."), not as the person speaking."""
+    return ASSISTANT_LINE.search(text) is not None
 
 
 def asks(text: str) -> bool:
