@@ -65,3 +65,16 @@ async def test_without_in_character_an_assistants_line_is_said_as_before():
     ctx = make_ctx(llm, repeat_retries=1)
     act = await next_turn(ctx, observation(conv((HER, PARTY))))
     assert act.utterance == REFUSAL and len(llm.requests) == 1 and not ctx.counters
+
+
+async def test_with_in_character_an_assistants_opening_line_becomes_a_greeting_noted_and_counted():
+    from agents.steps.converse import start_conversation
+
+    llm = ScriptedLLM({"converse_open": [said("Hello Isabella Rodriguez, how can I assist you today?")] * 2})
+    ctx = make_ctx(llm, in_character=True)
+    act = await start_conversation(ctx, observation(), HER, "to say hello")
+    assert act.utterance == "Hi Isabella, how are you?" and ctx.counters["conversation_out_of_character"] == 1
+    assert [n.data["step"] for n in ctx.notes if n.kind == "fallback"] == ["converse_open"]
+    plain = make_ctx(llm)
+    act = await start_conversation(plain, observation(), HER, "to say hello")
+    assert act.utterance == "Hello Isabella Rodriguez, how can I assist you today?" and not plain.notes

@@ -147,7 +147,8 @@ def _news(ctx: MindContext, obs: Observation, partner: str, shown: list[str]) ->
 
 
 async def start_conversation(ctx: MindContext, obs: Observation, target: str, reason: str) -> Action:
-    """Open a conversation with ``target``: a talk Action carrying the opening line."""
+    """Open a conversation with ``target``: a talk Action carrying the opening line (with ``[mind] in_character``,
+    an opening line that reads as an AI assistant's is replaced by a plain greeting, noted and counted)."""
     shown = _about(ctx, target, obs)
     fallback = Utterance(text=f"Hi {target.split()[0]}, how are you?")
     line = await ask(
@@ -163,6 +164,11 @@ async def start_conversation(ctx: MindContext, obs: Observation, target: str, re
     )
     if line is fallback:
         ctx.note("fallback", step=OPEN_STEP, agent=ctx.name, reason="no valid opening line", other=target)
+    elif ctx.settings.in_character and out_of_character(line.text):
+        ctx.count("conversation_out_of_character")
+        ctx.note("fallback", step=OPEN_STEP, agent=ctx.name, reason="the opening line is an assistant's, not the "
+                 "person's; a greeting instead", other=target, text=line.text)
+        line = fallback
     record_chat(ctx, target, obs.time)
     return Action(
         agent=ctx.name,
