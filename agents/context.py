@@ -48,7 +48,8 @@ class CognitionSettings(BaseModel):
                                 "to say; then the conversation ends (0: exact repeats and copies end it at once)")
     in_character: bool = Field(False, description="a conversation line that reads as an AI assistant's refusal or "
                                "self-description (\"I can't help with that\", \"as an AI\") is handled as a repeat: "
-                               "asked again (repeat_retries), the speaker told so, then the conversation ends")
+                               "asked again (repeat_retries), the speaker told so, then the conversation ends; "
+                               "such an opening line is replaced by a plain greeting")
     answer_questions: bool = Field(False, description="a line that asks a question does not end the conversation: "
                                    "the partner answers it first (the 1.5B asks and ends in one turn)")
     company_min: int = Field(0, ge=0, le=720, description="a person awake in the same room whom the reaction step "
