@@ -237,17 +237,26 @@ async def _my_line(ctx: MindContext, obs: Observation, conv: ConversationView, p
             ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason="no valid utterance", conversation=conv.id)
             return line.text, True, True
         text = clean_utterance(line.text, ctx.name, _partners(ctx, conv)) or line.text
-        why = "out of character" if ctx.settings.in_character and out_of_character(text) else "repeat"
-        if why != "out of character" and not repeats(text, conv.lines, near=retries > 0):
+        if ctx.settings.in_character and out_of_character(text):
+            why = "out of character"
+        elif repeats(text, conv.lines, near=retries > 0):
+            why = "repeat"
+        else:
             return text, line.end_conversation, False
         rejected.append(text)
         if len(rejected) <= retries:
             ctx.count("conversation_repeat_retries")
-    ctx.count("conversation_out_of_character" if why == "out of character" else "conversation_repetition")
-    reason = "the line is an assistant's, not the person's; ending" if why == "out of character" else \
-        "the line repeats an earlier one; ending"
+    counter, reason = REJECTED_LINE[why]
+    ctx.count(counter)
     ctx.note("fallback", step=TURN_STEP, agent=ctx.name, reason=reason, conversation=conv.id, text=rejected[-1])
     return None
+
+
+#: why a line was not said (the turn template's ``rejected_why``): its counter and the fallback note's reason
+REJECTED_LINE = {
+    "repeat": ("conversation_repetition", "the line repeats an earlier one; ending"),
+    "out of character": ("conversation_out_of_character", "the line is an assistant's, not the person's; ending"),
+}
 
 
 #: a line at least this similar (difflib ratio, normalised words) to an earlier one is a near copy

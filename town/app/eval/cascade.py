@@ -6,7 +6,6 @@ only the steps of its own arm (the file's ``small_steps``, else the configured o
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +26,8 @@ def arm_cascade(arm: Arm) -> dict[str, Any]:
     if arm.settings is None:
         return {}
     path = Path(arm.settings)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("llm", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{path}: {exc}") from exc
+    table = arm.table("llm")
+    table = {} if table is None else table
     picked = {k: v for k, v in table.items() if k in SMALL_KEYS}
     if picked:
         try:

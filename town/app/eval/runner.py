@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -64,42 +63,42 @@ def arm_settings(arm: Arm) -> Any:
     from agents import CognitionSettings
     from agents import cognition_settings
 
-    path = Path(arm.settings)
+    table = arm.table("mind")
+    table = {} if table is None else table
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("mind", {})
         return CognitionSettings.model_validate({**cognition_settings().model_dump(), **table})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise UserError(f"{path}: [mind] {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+        raise _invalid(arm, "mind", exc) from exc
 
 
 def arm_engine(arm: Arm) -> Any:
     """The world's settings for an arm: the configured ones with the file's ``[engine]`` table on top (None: no
     table, the configured ones). The arms share one game clock, so ``seconds_per_tick`` is refused there."""
-    if arm.settings is None:
-        return None
     from town.world.config import EngineSettings, SettingsError, engine_settings
 
-    path = Path(arm.settings)
+    table = arm.table("engine")
+    if table is None:
+        return None
+    path = Path(str(arm.settings))
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: [engine] must be a table")
+    unknown = sorted(set(table) - set(EngineSettings.model_fields))
+    if unknown or "seconds_per_tick" in table:
+        bad = unknown[0] if unknown else "seconds_per_tick"
+        why = "unknown key" if unknown else "the arms of one eval share the game clock"
+        raise UserError(f"{path}: [engine] {bad}: {why}")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("engine")
-        if table is None:
-            return None
-        if not isinstance(table, dict):
-            raise UserError(f"{path}: [engine] must be a table")
-        unknown = sorted(set(table) - set(EngineSettings.model_fields))
-        if unknown or "seconds_per_tick" in table:
-            bad = unknown[0] if unknown else "seconds_per_tick"
-            why = "unknown key" if unknown else "the arms of one eval share the game clock"
-            raise UserError(f"{path}: [engine] {bad}: {why}")
         return EngineSettings.model_validate({**engine_settings().model_dump(), **table})
-    except (OSError, tomllib.TOMLDecodeError, SettingsError) as exc:
+    except SettingsError as exc:
         raise UserError(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise UserError(f"{path}: [engine] {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+        raise _invalid(arm, "engine", exc) from exc
+
+
+def _invalid(arm: Arm, name: str, exc: ValidationError) -> UserError:
+    """One line naming the arm's file, the table and the first bad key."""
+    err = exc.errors()[0]
+    return UserError(f"{Path(str(arm.settings))}: [{name}] {'.'.join(map(str, err['loc']))}: {err['msg']}")
 
 
 def check_inputs(spec: EvalSpec) -> None:

@@ -4,10 +4,13 @@ from the runner so that the arm readers (cascade.py) and the runner both import 
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from town.app.session import UserError
 
 #: the folders whose content decides what a run does (README, docs and tests do not)
 CODE_DIRS = ("town", "agents", "prompt_templates", "maps")
@@ -16,11 +19,22 @@ ROOT = Path(__file__).resolve().parents[3]
 
 class Arm(BaseModel):
     """One side of an A/B: a template folder and/or a settings file (``[mind]`` table; ``[llm]``'s cascade keys,
-    eval/cascade.py)."""
+    eval/cascade.py; ``[engine]`` table)."""
 
     model_config = ConfigDict(extra="forbid")
     prompts: str | None = None
     settings: str | None = None
+
+    def table(self, name: str) -> Any:
+        """The settings file's ``[name]`` value as written (None: no file, or no such table); a file that cannot be
+        read or parsed is one line naming it."""
+        if self.settings is None:
+            return None
+        path = Path(self.settings)
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8")).get(name)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"{path}: {exc}") from exc
 
 
 class EvalSpec(BaseModel):
